@@ -1,0 +1,26 @@
+//! A small deterministic discrete-event engine.
+//!
+//! What it is for: advancing many independent *entities* (fleetsim's devices) through time,
+//! event by event, on several threads, so that the result never depends on the number of
+//! threads or on the machine. It gives:
+//!
+//! - an integer clock ([`Time`]): the unit is the caller's (fleetsim uses minutes);
+//! - an [`EventQueue`] whose order is total: time first, then the order of scheduling;
+//! - [`RandomStreams`]: randomness keyed by `(seed, entity, purpose, index)`, never by thread or
+//!   shard, so an entity draws the same numbers wherever and whenever it is simulated;
+//! - an [`Engine`] that owns a fixed set of [`Shard`]s and advances them in parallel, with rayon,
+//!   up to barriers chosen by the caller, where the caller may read and change every shard.
+//!
+//! What it is not: it knows nothing of Windows, scenarios, CSV or any I/O. It never allocates
+//! per event once a queue has grown to its working size, and holds no global lock while shards run.
+
+mod engine;
+mod queue;
+mod streams;
+
+pub use engine::{Engine, Shard, shard_ranges};
+pub use queue::EventQueue;
+pub use streams::{Purpose, RandomStreams, stable_hash};
+
+/// A point in simulated time, in whole ticks. The engine gives ticks no unit.
+pub type Time = u32;
