@@ -1,1 +1,209 @@
-fn main(){}
+//! `fleetsim`: rehearse a ConfigMgr estate's move to co-management with Intune.
+//!
+//! The binary is thin: it parses the command line, loads the scenario, runs the model and
+//! writes the files. Exit codes: 0 success, 1 the run failed (I/O, threads), 2 bad input
+//! (command line or scenario); on exit code 2 nothing is written.
+
+mod bench;
+mod output;
+mod scenarios;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fleetsim_model::{Bucket, EventCapture, RunOptions, Scenario};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "fleetsim", version, about = "Rehearse a ConfigMgr estate's move to co-management with Intune on a synthetic fleet.", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its CSV timeline (default: the built-in mixed enterprise).
+    Run(RunArgs),
+    /// List the named scenarios.
+    List,
+    /// Measure speed and memory on a scenario (writes no files).
+    Bench(BenchArgs),
+}
+
+/// Settings that change what is simulated.
+#[derive(Args, Clone)]
+struct Overrides {
+    /// Seed of every random stream (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fleet size (default: the scenario's).
+    #[arg(long)]
+    devices: Option<u32>,
+    /// Simulated days (default: the scenario's).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Worker threads (default: one per core). Never changes the results.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// A named scenario (see `fleetsim list`) or a path to a scenario file.
+    scenario: Option<String>,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Output folder (default: results/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar and no run information on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Timeline resolution.
+    #[arg(long, value_enum, default_value_t = BucketArg::Day)]
+    bucket: BucketArg,
+    /// Also write events.csv, every state change of every device; with a value, of that share
+    /// of devices (drawn per device), such as --events 0.01.
+    #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "SHARE")]
+    events: Option<f64>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// A named scenario or a path (default: the built-in mixed enterprise).
+    scenario: Option<String>,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Runs to time; the report gives each and the best.
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BucketArg {
+    /// One row per day.
+    Day,
+    /// One row per hour.
+    Hour,
+}
+
+/// A failure and the exit code it deserves.
+enum Failure {
+    /// Bad input: exit 2, nothing written.
+    BadInput(String),
+    /// The run failed: exit 1.
+    Run(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::List => {
+            list();
+            Ok(())
+        }
+        Command::Bench(args) => bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn list() {
+    let width = scenarios::NAMED.iter().map(|n| n.name.len()).max().unwrap_or(0);
+    for n in scenarios::NAMED {
+        let default = if n.name == scenarios::DEFAULT { " (default)" } else { "" };
+        println!("{:width$}  {}{default}", n.name, scenarios::summary_line(n.text));
+    }
+}
+
+/// Loads a scenario and applies the overrides.
+fn load(arg: Option<&str>, o: &Overrides) -> Result<Scenario, Failure> {
+    let (_, mut s) = scenarios::load(arg).map_err(|e| Failure::BadInput(e.to_string()))?;
+    if let Some(seed) = o.seed {
+        s.set_seed(seed);
+    }
+    if let Some(d) = o.devices {
+        s.set_devices(d).map_err(|e| Failure::BadInput(e.to_string()))?;
+    }
+    if let Some(d) = o.days {
+        s.set_days(d).map_err(|e| Failure::BadInput(e.to_string()))?;
+    }
+    Ok(s)
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let scenario = load(args.scenario.as_deref(), &args.overrides)?;
+    let events = match args.events {
+        None => EventCapture::Off,
+        Some(s) if s > 0.0 && s <= 1.0 => EventCapture::Sample(s),
+        Some(s) => {
+            return Err(Failure::BadInput(format!("--events: expected a share above 0 and at most 1, found {s}")));
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    output::check_target(&out, args.force).map_err(Failure::BadInput)?;
+    let options = RunOptions {
+        threads: args.overrides.threads,
+        bucket: match args.bucket {
+            BucketArg::Day => Bucket::Day,
+            BucketArg::Hour => Bucket::Hour,
+        },
+        events,
+    };
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = progress_bar(show, scenario.days);
+    let started = Instant::now();
+    let devices = u64::from(scenario.fleet.devices);
+    let result = fleetsim_model::run(&scenario, &options, |day, _| {
+        bar.set_position(u64::from(day));
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("{:.1} M device-days/s", devices as f64 * f64::from(day) / secs / 1e6));
+    })
+    .map_err(|e| Failure::Run(e.into()))?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    output::write_run(&out, args.force, &scenario, &result, events != EventCapture::Off).map_err(Failure::Run)?;
+    if !args.quiet {
+        let co = result.states.last().map_or(0, |s| s[fleetsim_model::domain::LifecycleState::CoManaged.index()]);
+        eprintln!(
+            "{}: {} devices, {} eligible, {} co-managed after {} days; {} events in {:.2} s; wrote {}",
+            scenario.name,
+            result.devices,
+            result.eligible,
+            co,
+            scenario.days,
+            result.events_handled,
+            elapsed.as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn progress_bar(show: bool, days: u32) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(u64::from(days));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:30}] {msg}, ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}

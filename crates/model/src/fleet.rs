@@ -1,0 +1,158 @@
+//! Drawing one device from the scenario's fleet mix, and deciding whether it can take Path 1.
+
+use crate::domain::{IdentityOption, IneligibleReason, JoinType, Location, OsRelease, UsagePattern};
+use crate::scenario::{FleetSpec, Scenario};
+use fleetsim_engine::{Purpose, RandomStreams, stable_hash, to_unit};
+use rand::Rng;
+
+/// The stream a device's attributes are drawn from.
+pub const FLEET: Purpose = Purpose::named("fleet");
+/// Draws collection membership (index: the collection name's hash).
+pub const COLLECTION: Purpose = Purpose::named("collection");
+
+/// A device's fixed attributes: eight bytes of enums plus its schedule offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// OS release.
+    pub os: OsRelease,
+    /// Join type at the start.
+    pub join: JoinType,
+    /// Identity option of its domain.
+    pub identity: IdentityOption,
+    /// Where it connects from.
+    pub location: Location,
+    /// When it is on.
+    pub usage: UsagePattern,
+    /// Index of its ConfigMgr site.
+    pub site: u8,
+    /// Has the ConfigMgr client.
+    pub client: bool,
+    /// The user holds an Intune license.
+    pub licensed: bool,
+    /// Enrolled in a third-party MDM.
+    pub third_party_mdm: bool,
+    /// Minute of the day when its workday starts.
+    pub day_start: u16,
+    /// Minute within the policy poll interval at which it polls.
+    pub poll_phase: u16,
+}
+
+/// Draws device `id` of a fleet. The draws are taken in a fixed order from the device's own
+/// stream, so the same seed and id give the same device whatever the mix (a share that changes
+/// moves only the devices near its threshold).
+pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
+    let mut rng = streams.stream(id, FLEET);
+    let unit = |rng: &mut rand_chacha::ChaCha8Rng| to_unit(rng.next_u64());
+    let os = spec.os.sample(rng.next_u64());
+    let join = spec.join.sample(rng.next_u64());
+    let client = unit(&mut rng) < spec.configmgr_client[join.index()];
+    let identity = spec.identity.sample(rng.next_u64());
+    let location = spec.location.sample(rng.next_u64());
+    let usage = spec.usage.sample(rng.next_u64());
+    let licensed = unit(&mut rng) < spec.licensed;
+    let third_party_mdm = unit(&mut rng) < spec.third_party_mdm;
+    let site = spec.sites.sample(rng.next_u64());
+    let spread = u64::from(s.usage.workday_start_spread.max(1));
+    let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
+    let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
+    Profile {
+        os,
+        join,
+        identity,
+        location,
+        usage,
+        site,
+        client,
+        licensed,
+        third_party_mdm,
+        day_start,
+        poll_phase,
+    }
+}
+
+/// Whether device `id` is a member of the collection named `name` with `share`.
+pub fn in_collection(streams: &RandomStreams, id: u32, name: &str, share: f64) -> bool {
+    streams.unit(id, COLLECTION, stable_hash(name)) < share
+}
+
+/// Why the device cannot take Path 1 to co-management, or `None` if it can. The first rule
+/// that applies wins, in the order of [`IneligibleReason`].
+pub fn path1_ineligibility(p: &Profile) -> Option<IneligibleReason> {
+    use IneligibleReason as R;
+    use OsRelease::*;
+    Some(match p.os {
+        Windows7 | Windows81 => R::LegacyOs,
+        WindowsServer => R::Server,
+        Win10Mobile => R::Win10Mobile,
+        WindowsHome => R::HomeEdition,
+        os if os.build().is_some_and(|b| b < 16299) => R::OsBelow1709,
+        _ if p.third_party_mdm => R::ThirdPartyMdm,
+        _ if p.join == JoinType::AzureAdRegistered => R::AzureAdRegisteredOnly,
+        _ if p.join == JoinType::Workgroup => R::Workgroup,
+        _ if !p.client => R::NoConfigMgrClient,
+        _ if !p.licensed => R::NoLicense,
+        _ if p.join == JoinType::OnPremisesAd && p.location == Location::InternetOnly => {
+            R::NoDomainControllerLineOfSight
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Profile {
+        Profile {
+            os: OsRelease::Win10_22H2,
+            join: JoinType::OnPremisesAd,
+            identity: IdentityOption::Federated,
+            location: Location::CorporateNetwork,
+            usage: UsagePattern::OfficeHours,
+            site: 0,
+            client: true,
+            licensed: true,
+            third_party_mdm: false,
+            day_start: 420,
+            poll_phase: 0,
+        }
+    }
+
+    #[test]
+    fn eligibility_rules_in_order() {
+        assert_eq!(path1_ineligibility(&base()), None);
+        let with = |f: fn(&mut Profile)| {
+            let mut p = base();
+            f(&mut p);
+            path1_ineligibility(&p)
+        };
+        use IneligibleReason as R;
+        assert_eq!(with(|p| p.os = OsRelease::Windows7), Some(R::LegacyOs));
+        assert_eq!(with(|p| p.os = OsRelease::WindowsServer), Some(R::Server));
+        assert_eq!(with(|p| p.os = OsRelease::Win10Mobile), Some(R::Win10Mobile));
+        assert_eq!(with(|p| p.os = OsRelease::WindowsHome), Some(R::HomeEdition));
+        assert_eq!(with(|p| p.os = OsRelease::Win10_1703), Some(R::OsBelow1709));
+        assert_eq!(with(|p| p.os = OsRelease::Win10_1709), None);
+        assert_eq!(with(|p| p.third_party_mdm = true), Some(R::ThirdPartyMdm));
+        assert_eq!(with(|p| p.join = JoinType::AzureAdRegistered), Some(R::AzureAdRegisteredOnly));
+        assert_eq!(with(|p| p.join = JoinType::Workgroup), Some(R::Workgroup));
+        assert_eq!(with(|p| p.client = false), Some(R::NoConfigMgrClient));
+        assert_eq!(with(|p| p.licensed = false), Some(R::NoLicense));
+        assert_eq!(with(|p| p.location = Location::InternetOnly), Some(R::NoDomainControllerLineOfSight));
+        assert_eq!(
+            with(|p| {
+                p.location = Location::InternetOnly;
+                p.join = JoinType::HybridJoined;
+            }),
+            None
+        );
+        // The first rule wins: an old server under a third-party MDM is reported as a server.
+        assert_eq!(
+            with(|p| {
+                p.os = OsRelease::WindowsServer;
+                p.third_party_mdm = true;
+            }),
+            Some(R::Server)
+        );
+    }
+}

@@ -1,0 +1,678 @@
+//! Path 1 as a simulation: every device's way from ConfigMgr client to co-managed, replayed
+//! event by event on the engine, and the counts a run produces.
+
+use crate::domain::{
+    AutoEnrollment, EnrollmentError, IneligibleReason, JoinType, LifecycleState, Retry,
+};
+use crate::fleet::{Profile, draw_profile, in_collection, path1_ineligibility};
+use crate::scenario::{DAY, Minute, Remediation, Scenario};
+use crate::schedule::{Calendar, DeviceSchedule};
+use chrono::Datelike;
+use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, Shard, shard_ranges};
+use std::sync::Arc;
+
+const SCHEDULE: Purpose = Purpose::named("enrollment-schedule");
+const ATTEMPT: Purpose = Purpose::named("enrollment-attempt");
+const ERROR: Purpose = Purpose::named("enrollment-error");
+const REMEDIATION: Purpose = Purpose::named("remediation");
+const SAMPLE: Purpose = Purpose::named("event-sample");
+
+crate::named_enum! {
+    /// Cumulative counters of a run, in CSV column order (the error counters follow).
+    pub enum Counter {
+        /// Enrollment attempts started.
+        EnrollmentAttempts => "enrollment_attempts",
+        /// Attempts that succeeded (devices that became co-managed).
+        EnrollmentSuccesses => "enrollment_successes",
+        /// Attempts that failed, any code.
+        EnrollmentFailures => "enrollment_failures",
+        /// Hybrid Azure AD joins completed during the run.
+        HybridJoinsCompleted => "hybrid_joins_completed",
+        /// Co-management policies received by clients in scope.
+        PoliciesReceived => "co_management_policies_received",
+        /// Permanent errors remediated.
+        Remediations => "remediations",
+    }
+}
+
+/// Number of counter columns: the named counters, then one per enrollment error.
+pub const COUNTERS: usize = Counter::ALL.len() + EnrollmentError::ALL.len();
+const STATES: usize = LifecycleState::ALL.len();
+
+/// The counter column names, in order.
+pub fn counter_names() -> Vec<String> {
+    Counter::ALL
+        .iter()
+        .map(|c| c.name().to_string())
+        .chain(EnrollmentError::ALL.iter().map(|e| e.column()))
+        .collect()
+}
+
+/// How long one timeline row lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Bucket {
+    /// One row per simulated day.
+    #[default]
+    Day,
+    /// One row per simulated hour.
+    Hour,
+}
+
+impl Bucket {
+    /// Minutes per row.
+    pub const fn minutes(self) -> Minute {
+        match self {
+            Bucket::Day => DAY,
+            Bucket::Hour => 60,
+        }
+    }
+}
+
+/// Which state changes a run records one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum EventCapture {
+    /// None (the default: only counts).
+    #[default]
+    Off,
+    /// Those of a share of devices, drawn per device (1.0: every device).
+    Sample(f64),
+}
+
+/// How to run a scenario: nothing here changes the results.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Timeline resolution.
+    pub bucket: Bucket,
+    /// Event capture.
+    pub events: EventCapture,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { threads: 0, bucket: Bucket::Day, events: EventCapture::Off }
+    }
+}
+
+/// What one recorded event says happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The device's state at the start of the run.
+    Initial(Option<IneligibleReason>),
+    /// The hybrid join task wrote the device's certificate.
+    JoinCertificateWritten,
+    /// Hybrid Azure AD join completed.
+    HybridJoined,
+    /// The client received the co-management policy; enrollment scheduled.
+    PolicyReceived,
+    /// The randomized enrollment time came.
+    EnrollmentDue,
+    /// An enrollment attempt succeeded.
+    Enrolled,
+    /// An enrollment attempt failed with this error.
+    Failed(EnrollmentError),
+    /// A permanent error was remediated.
+    Remediated,
+}
+
+/// One recorded state change of one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Global device id.
+    pub device: u32,
+    /// When it happened.
+    pub time: Minute,
+    /// State before.
+    pub from: LifecycleState,
+    /// State after.
+    pub to: LifecycleState,
+    /// What happened.
+    pub detail: Detail,
+}
+
+/// What a run produces: counts only, in a fixed order, independent of threads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// Minutes per timeline row.
+    pub bucket: Minute,
+    /// Devices in the fleet.
+    pub devices: u64,
+    /// Devices that can take Path 1.
+    pub eligible: u64,
+    /// Devices per ineligibility reason (indexed by `IneligibleReason::index`).
+    pub reasons: Vec<u64>,
+    /// Per row: devices in each state at the end of the row (indexed by `LifecycleState::index`).
+    pub states: Vec<[u64; STATES]>,
+    /// Per row: cumulative counters at the end of the row (see [`counter_names`]).
+    pub counters: Vec<[u64; COUNTERS]>,
+    /// Per hour: co-managed devices at the end of the hour.
+    pub co_managed_hourly: Vec<u64>,
+    /// Recorded events, in time order (then device, then order of occurrence).
+    pub events: Vec<EventRecord>,
+    /// Events the engine handled.
+    pub events_handled: u64,
+    /// Enrollment randomization window used, in minutes.
+    pub randomization_window: Minute,
+}
+
+impl RunResult {
+    /// Hours from the start until at least `percent`% of eligible devices were co-managed.
+    pub fn hours_to_co_managed(&self, percent: u64) -> Option<u32> {
+        if self.eligible == 0 {
+            return None;
+        }
+        self.co_managed_hourly
+            .iter()
+            .position(|c| c * 100 >= percent * self.eligible)
+            .map(|h| h as u32 + 1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum JoinStage {
+    NotJoined,
+    PendingSync,
+    Joined,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum EnrollStage {
+    None,
+    Scheduled,
+    Due,
+    PendingSignIn,
+    Retrying,
+    Remediation,
+    Done,
+}
+
+/// A device's whole state: its profile and where it stands.
+#[derive(Clone, Copy, Debug)]
+struct Device {
+    profile: Profile,
+    reason: Option<IneligibleReason>,
+    join: JoinStage,
+    enroll: EnrollStage,
+    tries: u8,
+    attempts: u16,
+    in_scope: bool,
+    record: bool,
+}
+
+impl Device {
+    fn state(&self) -> LifecycleState {
+        use LifecycleState as S;
+        match self.reason {
+            Some(IneligibleReason::ThirdPartyMdm) => return S::Coexistence,
+            Some(_) => return S::Ineligible,
+            None => {}
+        }
+        match (self.enroll, self.join) {
+            (EnrollStage::Done, _) => S::CoManaged,
+            (EnrollStage::Remediation, _) => S::AwaitingRemediation,
+            (EnrollStage::Retrying, _) => S::Enrolling,
+            (EnrollStage::PendingSignIn, _) => S::PendingUserSignIn,
+            (EnrollStage::Scheduled, _) | (EnrollStage::Due, JoinStage::Joined) => S::Scheduled,
+            (_, JoinStage::NotJoined) => S::AwaitingHybridJoin,
+            (_, JoinStage::PendingSync) => S::HybridJoinPendingSync,
+            (_, JoinStage::Joined) => S::Eligible,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    JoinTask,
+    JoinComplete,
+    PolicyPoll,
+    EnrollDue,
+    Attempt,
+    Remediated,
+}
+
+/// An event: which device (index within its shard) and what happens.
+#[derive(Clone, Copy, Debug)]
+pub struct Ev {
+    local: u32,
+    kind: Kind,
+}
+
+/// Everything every shard reads and nobody writes.
+#[derive(Clone)]
+struct Context {
+    scenario: Scenario,
+    streams: RandomStreams,
+    calendar: Calendar,
+    bucket: Minute,
+    rows: usize,
+    hours: usize,
+    window: Minute,
+    sample: Option<f64>,
+}
+
+/// A contiguous range of devices with their state and the counts they produced.
+pub struct DeviceShard {
+    ctx: Arc<Context>,
+    first: u32,
+    devices: Vec<Device>,
+    state_delta: Vec<i64>,
+    counter_delta: Vec<u64>,
+    co_managed_delta: Vec<i64>,
+    reasons: Vec<u64>,
+    events: Vec<EventRecord>,
+}
+
+impl DeviceShard {
+    fn schedule_of(&self, i: usize) -> DeviceSchedule {
+        let p = &self.devices[i].profile;
+        DeviceSchedule { device: self.first + i as u32, usage: p.usage, day_start: p.day_start }
+    }
+
+    fn move_state(&mut self, now: Minute, from: LifecycleState, to: LifecycleState) {
+        if from != to {
+            let row = (now / self.ctx.bucket) as usize * STATES;
+            self.state_delta[row + from.index()] -= 1;
+            self.state_delta[row + to.index()] += 1;
+            let hour = (now / 60) as usize;
+            if to == LifecycleState::CoManaged {
+                self.co_managed_delta[hour] += 1;
+            } else if from == LifecycleState::CoManaged {
+                self.co_managed_delta[hour] -= 1;
+            }
+        }
+    }
+
+    fn count(&mut self, now: Minute, column: usize) {
+        self.counter_delta[(now / self.ctx.bucket) as usize * COUNTERS + column] += 1;
+    }
+
+    fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {
+        if let Some(t) = at {
+            q.schedule(t, Ev { local, kind });
+        }
+    }
+
+    /// Draws the shard's devices, counts them, and returns how many are in the automatic
+    /// enrollment scope.
+    fn populate(&mut self, count: u32) -> u64 {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let pilot = match s.auto_enrollment {
+            AutoEnrollment::Pilot(i) => Some(&s.collections[i]),
+            _ => None,
+        };
+        let mut in_scope = 0;
+        self.devices.reserve_exact(count as usize);
+        for i in 0..count {
+            let id = self.first + i;
+            let profile = draw_profile(&s.fleet, s, &ctx.streams, id);
+            let reason = path1_ineligibility(&profile);
+            let scope = match s.auto_enrollment {
+                AutoEnrollment::None => false,
+                AutoEnrollment::All => true,
+                AutoEnrollment::Pilot(_) => {
+                    let c = pilot.expect("pilot collection resolved");
+                    in_collection(&ctx.streams, id, &c.name, c.share)
+                }
+            };
+            if reason.is_none() && scope && s.co_management_at.is_some() {
+                in_scope += 1;
+            }
+            if let Some(r) = reason {
+                self.reasons[r.index()] += 1;
+            }
+            let record = match ctx.sample {
+                None => false,
+                Some(share) => share >= 1.0 || ctx.streams.unit(id, SAMPLE, 0) < share,
+            };
+            self.devices.push(Device {
+                profile,
+                reason,
+                join: JoinStage::Joined,
+                enroll: EnrollStage::None,
+                tries: 0,
+                attempts: 0,
+                in_scope: scope,
+                record,
+            });
+        }
+        in_scope
+    }
+
+    /// Sets each device's starting state and schedules its first events.
+    fn start(&mut self, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        for i in 0..self.devices.len() {
+            let d = self.devices[i];
+            let sched = self.schedule_of(i);
+            let local = i as u32;
+            if d.reason.is_none() {
+                if d.profile.join == JoinType::OnPremisesAd {
+                    self.devices[i].join = JoinStage::NotJoined;
+                    if let Some(at) = s.auto_register_at {
+                        let phase = Minute::from(d.profile.day_start) % s.timing.join_task;
+                        let t = ctx.calendar.next_online_tick(&sched, at, s.timing.join_task, phase);
+                        Self::schedule(q, t, local, Kind::JoinTask);
+                    }
+                }
+                if let (Some(at), true) = (s.co_management_at, d.in_scope) {
+                    let t = ctx.calendar.next_online_tick(
+                        &sched,
+                        at,
+                        s.timing.policy_poll,
+                        Minute::from(d.profile.poll_phase),
+                    );
+                    Self::schedule(q, t, local, Kind::PolicyPoll);
+                }
+            }
+            let state = self.devices[i].state();
+            self.state_delta[state.index()] += 1;
+            if self.devices[i].record {
+                self.events.push(EventRecord {
+                    device: self.first + local,
+                    time: 0,
+                    from: state,
+                    to: state,
+                    detail: Detail::Initial(d.reason),
+                });
+            }
+        }
+    }
+
+    /// The device wants to enroll now: with the device token as soon as it is online, with the
+    /// user token at the next sign-in.
+    fn begin_attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let sched = self.schedule_of(i);
+        let d = &mut self.devices[i];
+        let cal = &self.ctx.calendar;
+        if d.profile.os.supports_device_token() {
+            d.enroll = EnrollStage::Due;
+            Self::schedule(q, cal.next_online(&sched, now), i as u32, Kind::Attempt);
+        } else {
+            d.enroll = EnrollStage::PendingSignIn;
+            Self::schedule(q, cal.next_sign_in(&sched, now), i as u32, Kind::Attempt);
+        }
+    }
+
+    fn attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let id = self.first + i as u32;
+        let sched = self.schedule_of(i);
+        let k = u64::from(self.devices[i].attempts);
+        self.devices[i].attempts = self.devices[i].attempts.saturating_add(1);
+        self.count(now, Counter::EnrollmentAttempts.index());
+        if ctx.streams.unit(id, ATTEMPT, k) >= s.failure_rate {
+            self.devices[i].enroll = EnrollStage::Done;
+            self.count(now, Counter::EnrollmentSuccesses.index());
+            return Detail::Enrolled;
+        }
+        let error = s.errors.sample(ctx.streams.draw(id, ERROR, k));
+        self.count(now, Counter::EnrollmentFailures.index());
+        self.count(now, Counter::ALL.len() + error.index());
+        let d = &mut self.devices[i];
+        match error.retry() {
+            Retry::Later => {
+                d.enroll = EnrollStage::Retrying;
+                d.tries += 1;
+                let wait = if u32::from(d.tries) < s.timing.enrollment_tries {
+                    s.timing.enrollment_retry
+                } else {
+                    d.tries = 0;
+                    s.timing.enrollment_retry_cycle
+                };
+                let t = ctx.calendar.next_online(&sched, now.saturating_add(wait));
+                Self::schedule(q, t, i as u32, Kind::Attempt);
+            }
+            Retry::AtSignIn => {
+                d.enroll = EnrollStage::PendingSignIn;
+                d.tries = 0;
+                let t = ctx.calendar.next_sign_in(&sched, now + 1);
+                Self::schedule(q, t, i as u32, Kind::Attempt);
+            }
+            Retry::AfterRemediation => {
+                d.enroll = EnrollStage::Remediation;
+                d.tries = 0;
+                let t = match s.remediation[error.index()] {
+                    Remediation::Never => None,
+                    Remediation::At(m) => Some(m.max(now)),
+                    Remediation::MeanDelay(mean) => {
+                        let u = ctx.streams.unit(id, REMEDIATION, k);
+                        let delay = -mean * (1.0 - u).ln();
+                        Some(now.saturating_add(delay.min(f64::from(u32::MAX / 2)) as Minute))
+                    }
+                };
+                Self::schedule(q, t.filter(|t| *t < ctx.calendar.horizon), i as u32, Kind::Remediated);
+            }
+        }
+        Detail::Failed(error)
+    }
+}
+
+impl Shard for DeviceShard {
+    type Event = Ev;
+
+    fn handle(&mut self, now: Minute, ev: Ev, q: &mut EventQueue<Ev>) {
+        let i = ev.local as usize;
+        let before = self.devices[i].state();
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let sched = self.schedule_of(i);
+        let detail = match ev.kind {
+            Kind::JoinTask => {
+                if self.devices[i].profile.identity.is_managed() {
+                    // The task writes the certificate; Azure AD Connect syncs it at its next
+                    // cycle; the task's next run after that completes the registration.
+                    self.devices[i].join = JoinStage::PendingSync;
+                    let synced = crate::schedule::round_up(now + 1, s.timing.aad_connect_sync, 0);
+                    let phase = Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
+                    let t = ctx.calendar.next_online_tick(&sched, synced, s.timing.join_task, phase);
+                    Self::schedule(q, t, ev.local, Kind::JoinComplete);
+                    Detail::JoinCertificateWritten
+                } else {
+                    self.join_completed(now, i, q)
+                }
+            }
+            Kind::JoinComplete => self.join_completed(now, i, q),
+            Kind::PolicyPoll => {
+                self.count(now, Counter::PoliciesReceived.index());
+                let start = s.co_management_at.unwrap_or(0);
+                let due = if now < start.saturating_add(ctx.window) && ctx.window > 0 {
+                    let id = self.first + ev.local;
+                    now + (ctx.streams.draw(id, SCHEDULE, 0) % u64::from(ctx.window)) as Minute
+                } else {
+                    now
+                };
+                self.devices[i].enroll = EnrollStage::Scheduled;
+                Self::schedule(q, Some(due).filter(|t| *t < ctx.calendar.horizon), ev.local, Kind::EnrollDue);
+                Detail::PolicyReceived
+            }
+            Kind::EnrollDue => {
+                if self.devices[i].join == JoinStage::Joined {
+                    self.begin_attempt(now, i, q);
+                } else {
+                    self.devices[i].enroll = EnrollStage::Due;
+                }
+                Detail::EnrollmentDue
+            }
+            Kind::Attempt => self.attempt(now, i, q),
+            Kind::Remediated => {
+                self.count(now, Counter::Remediations.index());
+                self.begin_attempt(now, i, q);
+                Detail::Remediated
+            }
+        };
+        let after = self.devices[i].state();
+        self.move_state(now, before, after);
+        if self.devices[i].record && (before != after || matches!(detail, Detail::Failed(_))) {
+            self.events.push(EventRecord { device: self.first + ev.local, time: now, from: before, to: after, detail });
+        }
+    }
+}
+
+impl DeviceShard {
+    fn join_completed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.devices[i].join = JoinStage::Joined;
+        self.count(now, Counter::HybridJoinsCompleted.index());
+        if self.devices[i].enroll == EnrollStage::Due {
+            self.begin_attempt(now, i, q);
+        }
+        Detail::HybridJoined
+    }
+}
+
+/// The enrollment randomization window for `in_scope` devices: it grows with the fleet, about
+/// `per_100k` minutes per 100,000 devices, between `min` and `max`.
+pub fn randomization_window(in_scope: u64, per_100k: Minute, min: Minute, max: Minute) -> Minute {
+    let w = in_scope.saturating_mul(u64::from(per_100k)) / 100_000;
+    (w.min(u64::from(max)) as Minute).max(min)
+}
+
+/// Runs `scenario`. `progress` is called after each simulated day with the day count and the
+/// events handled so far.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut progress: impl FnMut(u32, u64),
+) -> Result<RunResult, RunError> {
+    let streams = RandomStreams::new(scenario.seed);
+    let horizon = scenario.horizon();
+    let bucket = options.bucket.minutes();
+    let rows = horizon.div_ceil(bucket) as usize;
+    let hours = horizon.div_ceil(60) as usize;
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    let calendar = Calendar {
+        first_weekday: scenario.start_date.weekday().num_days_from_monday(),
+        horizon,
+        usage: scenario.usage.clone(),
+        streams,
+    };
+    let mut ctx = Context {
+        scenario: scenario.clone(),
+        streams,
+        calendar,
+        bucket,
+        rows,
+        hours,
+        window: 0,
+        sample: match options.events {
+            EventCapture::Off => None,
+            EventCapture::Sample(s) => Some(s),
+        },
+    };
+    // Shards: a fixed split of the device ids. Results do not depend on it (devices are
+    // independent between barriers), only the balance between threads does.
+    let parts = (threads as u32 * 4).clamp(1, 256);
+    let ranges = shard_ranges(scenario.fleet.devices, parts);
+
+    // Pass 1: draw the fleet and count the devices in scope, which sets the window.
+    let make = |ctx: Arc<Context>| -> Vec<DeviceShard> {
+        ranges
+            .iter()
+            .map(|r| DeviceShard {
+                ctx: Arc::clone(&ctx),
+                first: r.start,
+                devices: Vec::new(),
+                state_delta: vec![0; (ctx.rows + 1) * STATES],
+                counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
+                co_managed_delta: vec![0; ctx.hours + 1],
+                reasons: vec![0; IneligibleReason::ALL.len()],
+                events: Vec::new(),
+            })
+            .collect()
+    };
+    let provisional = Arc::new(ctx.clone());
+    let mut engine = Engine::new(make(provisional), threads)
+        .map_err(|source| RunError::Threads { threads, source })?;
+    let lens: Vec<u32> = ranges.iter().map(|r| r.len() as u32).collect();
+    let in_scope: u64 = engine.par_each(|i, shard, _| shard.populate(lens[i])).into_iter().sum();
+    let t = &scenario.timing;
+    ctx.window = randomization_window(in_scope, t.randomization_per_100k, t.randomization_min, t.randomization_max);
+    let ctx = Arc::new(ctx);
+    engine.par_each(|_, shard, q| {
+        shard.ctx = Arc::clone(&ctx);
+        shard.start(q);
+    });
+
+    for day in 0..scenario.days {
+        engine.advance_to((day + 1) * DAY);
+        progress(day + 1, engine.events_handled());
+    }
+    let events_handled = engine.events_handled();
+    let shards = engine.into_shards();
+
+    // Reduce in shard order, over integers.
+    let mut state_delta = vec![0i64; (rows + 1) * STATES];
+    let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
+    let mut co_delta = vec![0i64; hours + 1];
+    let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
+    let mut events = Vec::new();
+    for s in &shards {
+        state_delta.iter_mut().zip(&s.state_delta).for_each(|(a, b)| *a += b);
+        counter_delta.iter_mut().zip(&s.counter_delta).for_each(|(a, b)| *a += b);
+        co_delta.iter_mut().zip(&s.co_managed_delta).for_each(|(a, b)| *a += b);
+        reasons.iter_mut().zip(&s.reasons).for_each(|(a, b)| *a += b);
+    }
+    for s in shards {
+        events.extend(s.events);
+    }
+    events.sort_by_key(|e| (e.time, e.device));
+
+    let mut states = Vec::with_capacity(rows);
+    let mut counters = Vec::with_capacity(rows);
+    let mut st = [0i64; STATES];
+    let mut co = [0u64; COUNTERS];
+    for r in 0..rows {
+        for k in 0..STATES {
+            st[k] += state_delta[r * STATES + k];
+        }
+        for k in 0..COUNTERS {
+            co[k] += counter_delta[r * COUNTERS + k];
+        }
+        states.push(st.map(|x| u64::try_from(x).expect("state counts are never negative")));
+        counters.push(co);
+    }
+    let mut acc = 0i64;
+    let co_managed_hourly = co_delta[..hours]
+        .iter()
+        .map(|d| {
+            acc += d;
+            acc as u64
+        })
+        .collect();
+    let devices = u64::from(scenario.fleet.devices);
+    Ok(RunResult {
+        bucket,
+        devices,
+        eligible: devices - reasons.iter().sum::<u64>(),
+        reasons,
+        states,
+        counters,
+        co_managed_hourly,
+        events,
+        events_handled,
+        randomization_window: ctx.window,
+    })
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The worker threads could not be started.
+    #[error("could not start {threads} worker threads: {source}; try a smaller --threads")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The thread pool's error.
+        source: fleetsim_engine::ThreadPoolBuildError,
+    },
+}

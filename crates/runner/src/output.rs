@@ -1,0 +1,210 @@
+//! Writing a run's folder: timeline.csv, summary.csv and events.csv, built in a temporary
+//! folder beside the target and renamed into place only when complete.
+
+use anyhow::{Context, Result, bail};
+use chrono::{Duration, NaiveDate};
+use fleetsim_model::domain::{IneligibleReason, LifecycleState};
+use fleetsim_model::sim::{Detail, counter_names};
+use fleetsim_model::{RunResult, Scenario};
+use std::path::{Path, PathBuf};
+
+/// Makes a text cell safe for spreadsheets: text that a spreadsheet would read as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading apostrophe.
+pub fn safe_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+/// `0.00`-style days from whole hours, computed in integers so every machine prints the same.
+pub fn days_from_hours(hours: u32) -> String {
+    let hundredths = (u64::from(hours) * 100 + 12) / 24;
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+fn date_time(start: NaiveDate, minute: u32) -> String {
+    let date = start + Duration::days(i64::from(minute / 1440));
+    let m = minute % 1440;
+    format!("{date} {:02}:{:02}", m / 60, m % 60)
+}
+
+/// The rows of timeline.csv.
+pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let hourly = r.bucket == 60;
+    let mut header: Vec<String> = if hourly {
+        vec!["hour".into(), "datetime".into()]
+    } else {
+        vec!["day".into(), "date".into()]
+    };
+    header.push("devices_total".into());
+    header.extend(LifecycleState::ALL.iter().map(|st| format!("state_{}", st.name())));
+    header.extend(counter_names());
+    let mut rows = vec![header];
+    for (i, (states, counters)) in r.states.iter().zip(&r.counters).enumerate() {
+        let start = i as u32 * r.bucket;
+        let mut row = vec![(i + 1).to_string()];
+        row.push(if hourly {
+            date_time(s.start_date, start)
+        } else {
+            (s.start_date + Duration::days(i as i64)).to_string()
+        });
+        row.push(states.iter().sum::<u64>().to_string());
+        row.extend(states.iter().map(u64::to_string));
+        row.extend(counters.iter().map(u64::to_string));
+        rows.push(row);
+    }
+    rows
+}
+
+/// The milestones reported in summary.csv, in percent of eligible devices.
+pub const MILESTONES: [u64; 4] = [50, 90, 95, 99];
+
+/// The rows of summary.csv (a header and one row).
+pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let last_states = r.states.last().copied().unwrap_or_default();
+    let last_counters = r.counters.last().copied().unwrap_or([0; fleetsim_model::sim::COUNTERS]);
+    let co = last_states[LifecycleState::CoManaged.index()];
+    let mut header: Vec<String> = [
+        "scenario", "seed", "start_date", "days", "devices", "eligible", "co_managed",
+        "co_managed_pct_of_eligible", "randomization_window_minutes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(MILESTONES.iter().map(|p| format!("days_to_{p}pct")));
+    header.extend(LifecycleState::ALL.iter().map(|st| format!("state_{}", st.name())));
+    header.extend(IneligibleReason::ALL.iter().map(|x| format!("reason_{}", x.name())));
+    header.extend(counter_names());
+    let pct = if r.eligible == 0 {
+        String::new()
+    } else {
+        let bp = (co * 10_000 + r.eligible / 2) / r.eligible;
+        format!("{}.{:02}", bp / 100, bp % 100)
+    };
+    let mut row = vec![
+        safe_cell(&s.name),
+        s.seed.to_string(),
+        s.start_date.to_string(),
+        s.days.to_string(),
+        r.devices.to_string(),
+        r.eligible.to_string(),
+        co.to_string(),
+        pct,
+        r.randomization_window.to_string(),
+    ];
+    row.extend(MILESTONES.iter().map(|p| r.hours_to_co_managed(*p).map(days_from_hours).unwrap_or_default()));
+    row.extend(last_states.iter().map(u64::to_string));
+    row.extend(r.reasons.iter().map(u64::to_string));
+    row.extend(last_counters.iter().map(u64::to_string));
+    vec![header, row]
+}
+
+fn detail_text(d: Detail) -> String {
+    match d {
+        Detail::Initial(None) => "initial".into(),
+        Detail::Initial(Some(reason)) => format!("initial: {}", reason.name()),
+        Detail::JoinCertificateWritten => "join certificate written".into(),
+        Detail::HybridJoined => "hybrid joined".into(),
+        Detail::PolicyReceived => "co-management policy received".into(),
+        Detail::EnrollmentDue => "enrollment due".into(),
+        Detail::Enrolled => "enrolled".into(),
+        Detail::Failed(e) => format!("failed {}", e.name()),
+        Detail::Remediated => "remediated".into(),
+    }
+}
+
+fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
+    for row in rows {
+        w.write_record(&row).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    w.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Fails early, before any work, if `dir` exists and `force` is off.
+pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
+    if dir.exists() && !force {
+        return Err(format!(
+            "{} already exists: pass --force to replace it, or --out to write elsewhere",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
+/// (replacing an existing `dir` only with `force`).
+pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = (|| -> Result<()> {
+        write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
+        write_csv(&tmp.join("summary.csv"), summary(s, r))?;
+        if events {
+            let header = ["device", "time", "from", "to", "detail"].map(String::from).to_vec();
+            let rows = r.events.iter().map(|e| {
+                vec![
+                    e.device.to_string(),
+                    date_time(s.start_date, e.time),
+                    e.from.name().to_string(),
+                    e.to.name().to_string(),
+                    detail_text(e.detail),
+                ]
+            });
+            write_csv(&tmp.join("events.csv"), std::iter::once(header).chain(rows))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        std::fs::remove_dir_all(&tmp).ok();
+        return Err(e);
+    }
+    replace_dir(&tmp, dir, force)
+}
+
+/// Renames `tmp` to `dir`; an existing `dir` is moved aside first and removed after.
+pub fn replace_dir(tmp: &Path, dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() {
+        if !force {
+            std::fs::remove_dir_all(tmp).ok();
+            bail!("{} already exists: pass --force to replace it", dir.display());
+        }
+        let old: PathBuf = tmp.with_extension("old");
+        std::fs::rename(dir, &old).with_context(|| format!("cannot move {} aside", dir.display()))?;
+        std::fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+    } else {
+        std::fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused() {
+        assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(safe_cell("+1"), "'+1");
+        assert_eq!(safe_cell("-1"), "'-1");
+        assert_eq!(safe_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(safe_cell("pilot"), "pilot");
+    }
+
+    #[test]
+    fn days_from_hours_rounds_to_hundredths() {
+        assert_eq!(days_from_hours(24), "1.00");
+        assert_eq!(days_from_hours(36), "1.50");
+        assert_eq!(days_from_hours(1), "0.04");
+        assert_eq!(days_from_hours(169), "7.04");
+    }
+}
