@@ -48,7 +48,9 @@ pub struct Engine<S: Shard> {
 impl<S: Shard> Engine<S> {
     /// An engine over `shards`, run on `threads` worker threads (0: one per core).
     pub fn new(shards: Vec<S>, threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
         Ok(Self {
             slots: shards
                 .into_iter()
@@ -116,7 +118,9 @@ impl<S: Shard> Engine<S> {
     }
 
     /// The shards and their queues, in their fixed order, for changes at a barrier.
-    pub fn shards_mut(&mut self) -> impl ExactSizeIterator<Item = (&mut S, &mut EventQueue<S::Event>)> {
+    pub fn shards_mut(
+        &mut self,
+    ) -> impl ExactSizeIterator<Item = (&mut S, &mut EventQueue<S::Event>)> {
         self.slots.iter_mut().map(|s| (&mut s.shard, &mut s.queue))
     }
 
@@ -184,7 +188,11 @@ mod tests {
         let reference = run(1, 1);
         assert!(reference.len() > 1000);
         for (threads, parts) in [(2, 2), (4, 7), (8, 64)] {
-            assert_eq!(run(threads, parts), reference, "threads={threads} parts={parts}");
+            assert_eq!(
+                run(threads, parts),
+                reference,
+                "threads={threads} parts={parts}"
+            );
         }
     }
 

@@ -19,8 +19,8 @@ mod queue;
 mod streams;
 
 pub use engine::{Engine, Shard, shard_ranges};
-pub use rayon::ThreadPoolBuildError;
 pub use queue::EventQueue;
+pub use rayon::ThreadPoolBuildError;
 pub use streams::{Purpose, RandomStreams, stable_hash, to_unit};
 
 /// A point in simulated time, in whole ticks. The engine gives ticks no unit.

@@ -105,7 +105,10 @@ mod tests {
         assert_ne!(s.draw(0, Purpose(0), 0), s.draw(1, Purpose(0), 0));
         assert_ne!(s.draw(0, Purpose(0), 0), s.draw(0, Purpose(1), 0));
         assert_ne!(s.draw(0, Purpose(0), 0), s.draw(0, Purpose(0), 1));
-        assert_ne!(s.draw(0, Purpose(0), 0), RandomStreams::new(43).draw(0, Purpose(0), 0));
+        assert_ne!(
+            s.draw(0, Purpose(0), 0),
+            RandomStreams::new(43).draw(0, Purpose(0), 0)
+        );
         assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
     }
@@ -115,8 +118,14 @@ mod tests {
         let s = RandomStreams::new(7);
         let a: Vec<u64> = (0..4).map(|_| s.stream(3, Purpose(1)).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(s.stream(3, Purpose(1)).next_u64(), s.stream(4, Purpose(1)).next_u64());
-        assert_ne!(s.stream(3, Purpose(1)).next_u64(), s.stream(3, Purpose(2)).next_u64());
+        assert_ne!(
+            s.stream(3, Purpose(1)).next_u64(),
+            s.stream(4, Purpose(1)).next_u64()
+        );
+        assert_ne!(
+            s.stream(3, Purpose(1)).next_u64(),
+            s.stream(3, Purpose(2)).next_u64()
+        );
     }
 
     #[test]

@@ -52,7 +52,6 @@ macro_rules! named_enum {
     };
 }
 
-
 named_enum! {
     /// A Windows release (or a family that co-management does not distinguish by release).
     pub enum OsRelease {
@@ -379,7 +378,10 @@ mod tests {
         assert_eq!(EnrollmentError::MfaPromptIgnored.code(), 0x8018002A);
         assert_eq!(EnrollmentError::MfaPromptIgnored.retry(), Retry::Later);
         assert_eq!(EnrollmentError::NonRoutableUpn.code(), 0x8018002B);
-        assert_eq!(EnrollmentError::NonRoutableUpn.retry(), Retry::AfterRemediation);
+        assert_eq!(
+            EnrollmentError::NonRoutableUpn.retry(),
+            Retry::AfterRemediation
+        );
         assert_eq!(EnrollmentError::NeedsUserSignIn.retry(), Retry::AtSignIn);
         assert_eq!(EnrollmentError::LicenseBadState.column(), "fail_0x80180018");
     }

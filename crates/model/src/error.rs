@@ -83,7 +83,10 @@ impl ScenarioError {
             let line_no = text[..start].matches('\n').count() + 1;
             let col = text[line_start..start].chars().count() + 1;
             let src = &text[line_start..line_end];
-            let width = text[start..span.end.clamp(start, line_end)].chars().count().max(1);
+            let width = text[start..span.end.clamp(start, line_end)]
+                .chars()
+                .count()
+                .max(1);
             let gutter = " ".repeat(line_no.to_string().len());
             self.line = Some(line_no);
             self.column = Some(col);
@@ -113,7 +116,9 @@ fn walk_table(table: &toml_edit::Table, offset: usize, path: &mut Vec<String>) {
     // header is not its body, so look for the nearest preceding entry too.
     let mut best: Option<(usize, String, &toml_edit::Item)> = None;
     for (k, item) in table.iter() {
-        let Some((key, _)) = table.get_key_value(k) else { continue };
+        let Some((key, _)) = table.get_key_value(k) else {
+            continue;
+        };
         if contains(key.span(), offset) || contains(item.span(), offset) {
             path.push(k.to_string());
             descend(item, offset, path);
@@ -211,7 +216,10 @@ mod tests {
         let e = ScenarioError::field("enrollment.failure_rate", "bad").locate(text, None);
         assert_eq!(e.line, Some(4));
         assert_eq!(e.column, Some(16));
-        assert!(e.to_string().starts_with("line 4, column 16: field `enrollment.failure_rate`: bad"));
+        assert!(
+            e.to_string()
+                .starts_with("line 4, column 16: field `enrollment.failure_rate`: bad")
+        );
     }
 
     #[test]

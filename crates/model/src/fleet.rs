@@ -1,6 +1,8 @@
 //! Drawing one device from the scenario's fleet mix, and deciding whether it can take Path 1.
 
-use crate::domain::{IdentityOption, IneligibleReason, JoinType, Location, OsRelease, UsagePattern};
+use crate::domain::{
+    IdentityOption, IneligibleReason, JoinType, Location, OsRelease, UsagePattern,
+};
 use crate::scenario::{FleetSpec, Scenario};
 use fleetsim_engine::{Purpose, RandomStreams, stable_hash, to_unit};
 use rand::Rng;
@@ -129,16 +131,28 @@ mod tests {
         use IneligibleReason as R;
         assert_eq!(with(|p| p.os = OsRelease::Windows7), Some(R::LegacyOs));
         assert_eq!(with(|p| p.os = OsRelease::WindowsServer), Some(R::Server));
-        assert_eq!(with(|p| p.os = OsRelease::Win10Mobile), Some(R::Win10Mobile));
-        assert_eq!(with(|p| p.os = OsRelease::WindowsHome), Some(R::HomeEdition));
+        assert_eq!(
+            with(|p| p.os = OsRelease::Win10Mobile),
+            Some(R::Win10Mobile)
+        );
+        assert_eq!(
+            with(|p| p.os = OsRelease::WindowsHome),
+            Some(R::HomeEdition)
+        );
         assert_eq!(with(|p| p.os = OsRelease::Win10_1703), Some(R::OsBelow1709));
         assert_eq!(with(|p| p.os = OsRelease::Win10_1709), None);
         assert_eq!(with(|p| p.third_party_mdm = true), Some(R::ThirdPartyMdm));
-        assert_eq!(with(|p| p.join = JoinType::AzureAdRegistered), Some(R::AzureAdRegisteredOnly));
+        assert_eq!(
+            with(|p| p.join = JoinType::AzureAdRegistered),
+            Some(R::AzureAdRegisteredOnly)
+        );
         assert_eq!(with(|p| p.join = JoinType::Workgroup), Some(R::Workgroup));
         assert_eq!(with(|p| p.client = false), Some(R::NoConfigMgrClient));
         assert_eq!(with(|p| p.licensed = false), Some(R::NoLicense));
-        assert_eq!(with(|p| p.location = Location::InternetOnly), Some(R::NoDomainControllerLineOfSight));
+        assert_eq!(
+            with(|p| p.location = Location::InternetOnly),
+            Some(R::NoDomainControllerLineOfSight)
+        );
         assert_eq!(
             with(|p| {
                 p.location = Location::InternetOnly;

@@ -161,7 +161,10 @@ impl<K: Copy + Ord> Mix<K> {
                 return *k;
             }
         }
-        self.cumulative.last().expect("a mix has a positive share").0
+        self.cumulative
+            .last()
+            .expect("a mix has a positive share")
+            .0
     }
 
     /// The share of `k`.
@@ -471,7 +474,9 @@ impl<'de> Deserialize<'de> for RawRemediationTable {
         impl<'de> Visitor<'de> for V {
             type Value = RawRemediationTable;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a table: default = {...} and error codes such as \"0x80180018\" = {...}")
+                f.write_str(
+                    "a table: default = {...} and error codes such as \"0x80180018\" = {...}",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = RawRemediationTable::default();
@@ -708,6 +713,8 @@ fn at(span: std::ops::Range<usize>, field: &str, message: String) -> Located {
     (ScenarioError::field(field, message), span)
 }
 
+// Errors are built once per run, never on a hot path: their size does not matter.
+#[allow(clippy::result_large_err)]
 fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     let start = raw.start_date.0;
     let minute_of = |d: Date| -> Minute {
@@ -716,18 +723,30 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     };
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() || name.len() > 100 {
-        return Err(at(raw.name.span(), "name", "expected a scenario name of 1 to 100 characters".into()));
-    }
-    if name.chars().any(|c| c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')) {
         return Err(at(
             raw.name.span(),
             "name",
-            format!("expected a name usable as a folder name (no / \\ : * ? \" < > |), found {name:?}"),
+            "expected a scenario name of 1 to 100 characters".into(),
+        ));
+    }
+    if name.chars().any(|c| {
+        c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+    }) {
+        return Err(at(
+            raw.name.span(),
+            "name",
+            format!(
+                "expected a name usable as a folder name (no / \\ : * ? \" < > |), found {name:?}"
+            ),
         ));
     }
     let days = raw.days.get_ref().0;
     if days == 0 || days > MAX_DAYS {
-        return Err(at(raw.days.span(), "days", format!("expected a number of days from 1 to {MAX_DAYS}, found {days}")));
+        return Err(at(
+            raw.days.span(),
+            "days",
+            format!("expected a number of days from 1 to {MAX_DAYS}, found {days}"),
+        ));
     }
     let devices = raw.fleet.devices.get_ref().0;
     if devices == 0 || devices > MAX_DEVICES {
@@ -740,21 +759,38 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
 
     // Sites: one default site when none is given; shares must sum to 1; codes unique.
     let (sites, site_mix) = if raw.sites.is_empty() {
-        (vec![Site { code: "P01".into(), version: 2403 }], Mix::new(&[(0u8, 1.0)]).expect("one site"))
+        (
+            vec![Site {
+                code: "P01".into(),
+                version: 2403,
+            }],
+            Mix::new(&[(0u8, 1.0)]).expect("one site"),
+        )
     } else {
         if raw.sites.len() > 250 {
-            return Err((ScenarioError::field("sites", "expected at most 250 sites"), None));
+            return Err((
+                ScenarioError::field("sites", "expected at most 250 sites"),
+                None,
+            ));
         }
         let mut sites = Vec::new();
         let mut pairs = Vec::new();
         for (i, s) in raw.sites.iter().enumerate() {
             let code = s.code.get_ref().trim().to_string();
             if code.is_empty() || sites.iter().any(|x: &Site| x.code == code) {
-                return Err(at(s.code.span(), &format!("sites[{i}].code"), format!("expected a unique, non-empty site code, found {code:?}")));
+                return Err(at(
+                    s.code.span(),
+                    &format!("sites[{i}].code"),
+                    format!("expected a unique, non-empty site code, found {code:?}"),
+                ));
             }
             let version = s.version.get_ref().0;
             if !(1000..=9999).contains(&version) {
-                return Err(at(s.version.span(), &format!("sites[{i}].version"), format!("expected a ConfigMgr version such as 2403, found {version}")));
+                return Err(at(
+                    s.version.span(),
+                    &format!("sites[{i}].version"),
+                    format!("expected a ConfigMgr version such as 2403, found {version}"),
+                ));
             }
             sites.push(Site { code, version });
             pairs.push((i as u8, s.share.0));
@@ -770,9 +806,16 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     for (i, c) in raw.collections.iter().enumerate() {
         let name = c.name.get_ref().trim().to_string();
         if name.is_empty() || collections.iter().any(|x| x.name == name) {
-            return Err(at(c.name.span(), &format!("collections[{i}].name"), format!("expected a unique, non-empty collection name, found {name:?}")));
+            return Err(at(
+                c.name.span(),
+                &format!("collections[{i}].name"),
+                format!("expected a unique, non-empty collection name, found {name:?}"),
+            ));
         }
-        collections.push(Collection { name, share: c.share.0 });
+        collections.push(Collection {
+            name,
+            share: c.share.0,
+        });
     }
 
     let auto_enrollment = match raw.co_management.auto_enrollment {
@@ -792,13 +835,20 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             match collections.iter().position(|c| c.name == wanted) {
                 Some(i) => AutoEnrollment::Pilot(i),
                 None => {
-                    let known: Vec<String> = collections.iter().map(|c| format!("{:?}", c.name)).collect();
+                    let known: Vec<String> = collections
+                        .iter()
+                        .map(|c| format!("{:?}", c.name))
+                        .collect();
                     return Err(at(
                         pc.span(),
                         "co_management.pilot_collection",
                         format!(
                             "no collection named {wanted:?}; expected one of the [[collections]] names: {}",
-                            if known.is_empty() { "(none defined)".to_string() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "(none defined)".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     ));
                 }
@@ -809,7 +859,10 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     let t = &raw.timing;
     let positive = |w: Whole, field: &str| -> Result<Minute, Located> {
         if w.0 == 0 {
-            Err((ScenarioError::field(field, "expected a whole number of minutes above 0, found 0"), None))
+            Err((
+                ScenarioError::field(field, "expected a whole number of minutes above 0, found 0"),
+                None,
+            ))
         } else {
             Ok(w.0)
         }
@@ -818,10 +871,19 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     let timing = Timing {
         policy_poll: positive(t.policy_poll_minutes, "timing.policy_poll_minutes")?,
         join_task: positive(t.join_task_minutes, "timing.join_task_minutes")?,
-        aad_connect_sync: positive(t.aad_connect_sync_minutes, "timing.aad_connect_sync_minutes")?,
-        enrollment_retry: positive(t.enrollment_retry_minutes, "timing.enrollment_retry_minutes")?,
+        aad_connect_sync: positive(
+            t.aad_connect_sync_minutes,
+            "timing.aad_connect_sync_minutes",
+        )?,
+        enrollment_retry: positive(
+            t.enrollment_retry_minutes,
+            "timing.enrollment_retry_minutes",
+        )?,
         enrollment_tries: positive(t.enrollment_tries, "timing.enrollment_tries")?,
-        enrollment_retry_cycle: positive(t.enrollment_retry_cycle_minutes, "timing.enrollment_retry_cycle_minutes")?,
+        enrollment_retry_cycle: positive(
+            t.enrollment_retry_cycle_minutes,
+            "timing.enrollment_retry_cycle_minutes",
+        )?,
         randomization_per_100k: day_minutes(t.randomization_days_per_100k),
         randomization_max: day_minutes(t.randomization_max_days),
         randomization_min: t.randomization_min_minutes.0,
@@ -841,10 +903,22 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
 
     let u = &raw.usage;
     if u.workday_minutes.0 == 0 || u.workday_minutes.0 > DAY {
-        return Err((ScenarioError::field("usage.workday_minutes", format!("expected 1 to {DAY} minutes, found {}", u.workday_minutes.0)), None));
+        return Err((
+            ScenarioError::field(
+                "usage.workday_minutes",
+                format!("expected 1 to {DAY} minutes, found {}", u.workday_minutes.0),
+            ),
+            None,
+        ));
     }
     if u.workday_start.0 + u.workday_start_spread_minutes.0 + u.workday_minutes.0 > 2 * DAY {
-        return Err((ScenarioError::field("usage.workday_start_spread_minutes", "a workday must end before the next one starts"), None));
+        return Err((
+            ScenarioError::field(
+                "usage.workday_start_spread_minutes",
+                "a workday must end before the next one starts",
+            ),
+            None,
+        ));
     }
     let usage = Usage {
         workday_start: u.workday_start.0,
@@ -860,7 +934,10 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             (None, Some(d), false) => Ok(Remediation::At(minute_of(d))),
             (None, None, true) => Ok(Remediation::Never),
             _ => Err((
-                ScenarioError::field(field, "expected exactly one of mean_days = <days>, date = <date> or never = true"),
+                ScenarioError::field(
+                    field,
+                    "expected exactly one of mean_days = <days>, date = <date> or never = true",
+                ),
                 None,
             )),
         }
@@ -919,7 +996,8 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 100\n";
+    const MINIMAL: &str =
+        "name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 100\n";
 
     fn err(extra: &str) -> ScenarioError {
         Scenario::from_toml(&format!("{MINIMAL}{extra}")).unwrap_err()
@@ -964,9 +1042,17 @@ mod tests {
     #[test]
     fn mix_not_summing_to_1_is_refused() {
         let e = err("[fleet.usage]\noffice_hours = 0.5\nalways_on = 0.2\n");
-        assert!(e.message.contains("sum to 1") && e.message.contains("0.7"), "{e}");
+        assert!(
+            e.message.contains("sum to 1") && e.message.contains("0.7"),
+            "{e}"
+        );
         assert!(e.line.is_some_and(|l| l >= 6), "{e:?}");
-        assert!(e.field.as_deref().is_some_and(|f| f.starts_with("fleet.usage")), "{e:?}");
+        assert!(
+            e.field
+                .as_deref()
+                .is_some_and(|f| f.starts_with("fleet.usage")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -985,7 +1071,9 @@ mod tests {
 
     #[test]
     fn missing_pilot_collection_is_refused_with_its_line() {
-        let e = err("[[collections]]\nname = \"Pilot A\"\nshare = 0.1\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"pilot\"\npilot_collection = \"Pilot B\"\n");
+        let e = err(
+            "[[collections]]\nname = \"Pilot A\"\nshare = 0.1\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"pilot\"\npilot_collection = \"Pilot B\"\n",
+        );
         assert_eq!(e.line, Some(12));
         assert_eq!(e.field.as_deref(), Some("co_management.pilot_collection"));
         assert!(e.message.contains("\"Pilot A\""), "{e}");
@@ -1006,7 +1094,10 @@ mod tests {
 
     #[test]
     fn zero_devices_is_refused() {
-        let e = Scenario::from_toml("name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 0\n").unwrap_err();
+        let e = Scenario::from_toml(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 0\n",
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(5));
         assert_eq!(e.field.as_deref(), Some("fleet.devices"));
     }

@@ -154,7 +154,11 @@ mod tests {
     }
 
     fn dev(usage: UsagePattern) -> DeviceSchedule {
-        DeviceSchedule { device: 3, usage, day_start: 480 }
+        DeviceSchedule {
+            device: 3,
+            usage,
+            day_start: 480,
+        }
     }
 
     #[test]
@@ -174,7 +178,10 @@ mod tests {
         // Monday 17:55 (window ends 18:00) -> Tuesday 08:10.
         assert_eq!(c.next_online_tick(&d, 1075, 60, 10), Some(DAY + 490));
         // Friday evening -> Monday of the next week.
-        assert_eq!(c.next_online_tick(&d, 4 * DAY + 1100, 60, 10), Some(7 * DAY + 490));
+        assert_eq!(
+            c.next_online_tick(&d, 4 * DAY + 1100, 60, 10),
+            Some(7 * DAY + 490)
+        );
         assert_eq!(c.next_online(&d, 5 * DAY), Some(7 * DAY + 480));
         assert_eq!(c.next_online(&d, 500), Some(500));
     }
@@ -183,7 +190,10 @@ mod tests {
     fn always_on_device_is_always_online_but_signs_in_on_weekdays() {
         let c = cal();
         let d = dev(UsagePattern::AlwaysOn);
-        assert_eq!(c.next_online_tick(&d, 5 * DAY + 1, 60, 0), Some(5 * DAY + 60));
+        assert_eq!(
+            c.next_online_tick(&d, 5 * DAY + 1, 60, 0),
+            Some(5 * DAY + 60)
+        );
         assert_eq!(c.next_sign_in(&d, 5 * DAY), Some(7 * DAY + 480));
         assert_eq!(c.next_sign_in(&d, 480), Some(480));
     }
@@ -195,6 +205,9 @@ mod tests {
         let present = (0..10).filter(|day| c.window(&d, *day).is_some()).count();
         assert!(present < 10, "a laptop with presence 0.5 misses some days");
         assert_eq!(c.next_online(&d, 14 * DAY), None);
-        assert_eq!(c.next_online_tick(&dev(UsagePattern::AlwaysOn), 14 * DAY - 1, 60, 0), None);
+        assert_eq!(
+            c.next_online_tick(&dev(UsagePattern::AlwaysOn), 14 * DAY - 1, 60, 0),
+            None
+        );
     }
 }

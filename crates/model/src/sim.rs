@@ -91,7 +91,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { threads: 0, bucket: Bucket::Day, events: EventCapture::Off }
+        Self {
+            threads: 0,
+            bucket: Bucket::Day,
+            events: EventCapture::Off,
+        }
     }
 }
 
@@ -268,7 +272,11 @@ pub struct DeviceShard {
 impl DeviceShard {
     fn schedule_of(&self, i: usize) -> DeviceSchedule {
         let p = &self.devices[i].profile;
-        DeviceSchedule { device: self.first + i as u32, usage: p.usage, day_start: p.day_start }
+        DeviceSchedule {
+            device: self.first + i as u32,
+            usage: p.usage,
+            day_start: p.day_start,
+        }
     }
 
     fn move_state(&mut self, now: Minute, from: LifecycleState, to: LifecycleState) {
@@ -355,7 +363,9 @@ impl DeviceShard {
                     self.devices[i].join = JoinStage::NotJoined;
                     if let Some(at) = s.auto_register_at {
                         let phase = Minute::from(d.profile.day_start) % s.timing.join_task;
-                        let t = ctx.calendar.next_online_tick(&sched, at, s.timing.join_task, phase);
+                        let t =
+                            ctx.calendar
+                                .next_online_tick(&sched, at, s.timing.join_task, phase);
                         Self::schedule(q, t, local, Kind::JoinTask);
                     }
                 }
@@ -446,7 +456,12 @@ impl DeviceShard {
                         Some(now.saturating_add(delay.min(f64::from(u32::MAX / 2)) as Minute))
                     }
                 };
-                Self::schedule(q, t.filter(|t| *t < ctx.calendar.horizon), i as u32, Kind::Remediated);
+                Self::schedule(
+                    q,
+                    t.filter(|t| *t < ctx.calendar.horizon),
+                    i as u32,
+                    Kind::Remediated,
+                );
             }
         }
         Detail::Failed(error)
@@ -469,8 +484,11 @@ impl Shard for DeviceShard {
                     // cycle; the task's next run after that completes the registration.
                     self.devices[i].join = JoinStage::PendingSync;
                     let synced = crate::schedule::round_up(now + 1, s.timing.aad_connect_sync, 0);
-                    let phase = Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
-                    let t = ctx.calendar.next_online_tick(&sched, synced, s.timing.join_task, phase);
+                    let phase =
+                        Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
+                    let t =
+                        ctx.calendar
+                            .next_online_tick(&sched, synced, s.timing.join_task, phase);
                     Self::schedule(q, t, ev.local, Kind::JoinComplete);
                     Detail::JoinCertificateWritten
                 } else {
@@ -488,7 +506,12 @@ impl Shard for DeviceShard {
                     now
                 };
                 self.devices[i].enroll = EnrollStage::Scheduled;
-                Self::schedule(q, Some(due).filter(|t| *t < ctx.calendar.horizon), ev.local, Kind::EnrollDue);
+                Self::schedule(
+                    q,
+                    Some(due).filter(|t| *t < ctx.calendar.horizon),
+                    ev.local,
+                    Kind::EnrollDue,
+                );
                 Detail::PolicyReceived
             }
             Kind::EnrollDue => {
@@ -509,7 +532,13 @@ impl Shard for DeviceShard {
         let after = self.devices[i].state();
         self.move_state(now, before, after);
         if self.devices[i].record && (before != after || matches!(detail, Detail::Failed(_))) {
-            self.events.push(EventRecord { device: self.first + ev.local, time: now, from: before, to: after, detail });
+            self.events.push(EventRecord {
+                device: self.first + ev.local,
+                time: now,
+                from: before,
+                to: after,
+                detail,
+            });
         }
     }
 }
@@ -593,9 +622,17 @@ pub fn run(
     let mut engine = Engine::new(make(provisional), threads)
         .map_err(|source| RunError::Threads { threads, source })?;
     let lens: Vec<u32> = ranges.iter().map(|r| r.len() as u32).collect();
-    let in_scope: u64 = engine.par_each(|i, shard, _| shard.populate(lens[i])).into_iter().sum();
+    let in_scope: u64 = engine
+        .par_each(|i, shard, _| shard.populate(lens[i]))
+        .into_iter()
+        .sum();
     let t = &scenario.timing;
-    ctx.window = randomization_window(in_scope, t.randomization_per_100k, t.randomization_min, t.randomization_max);
+    ctx.window = randomization_window(
+        in_scope,
+        t.randomization_per_100k,
+        t.randomization_min,
+        t.randomization_max,
+    );
     let ctx = Arc::new(ctx);
     engine.par_each(|_, shard, q| {
         shard.ctx = Arc::clone(&ctx);
@@ -616,10 +653,22 @@ pub fn run(
     let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
     let mut events = Vec::new();
     for s in &shards {
-        state_delta.iter_mut().zip(&s.state_delta).for_each(|(a, b)| *a += b);
-        counter_delta.iter_mut().zip(&s.counter_delta).for_each(|(a, b)| *a += b);
-        co_delta.iter_mut().zip(&s.co_managed_delta).for_each(|(a, b)| *a += b);
-        reasons.iter_mut().zip(&s.reasons).for_each(|(a, b)| *a += b);
+        state_delta
+            .iter_mut()
+            .zip(&s.state_delta)
+            .for_each(|(a, b)| *a += b);
+        counter_delta
+            .iter_mut()
+            .zip(&s.counter_delta)
+            .for_each(|(a, b)| *a += b);
+        co_delta
+            .iter_mut()
+            .zip(&s.co_managed_delta)
+            .for_each(|(a, b)| *a += b);
+        reasons
+            .iter_mut()
+            .zip(&s.reasons)
+            .for_each(|(a, b)| *a += b);
     }
     for s in shards {
         events.extend(s.events);
@@ -675,4 +724,222 @@ pub enum RunError {
         /// The thread pool's error.
         source: fleetsim_engine::ThreadPoolBuildError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::LifecycleState as S;
+    use proptest::prelude::*;
+
+    /// A scenario of one kind of device: 1,000 always-on Windows 11 clients, on-premises AD
+    /// joined, with the given identity option and extra TOML.
+    fn uniform(identity: &str, extra: &str) -> Scenario {
+        Scenario::from_toml(&format!(
+            r#"name = "t"
+start_date = 2027-01-04
+days = 14
+[fleet]
+devices = 1000
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ on_premises_ad = 1.0 }}
+configmgr_client = {{ on_premises_ad = 1.0 }}
+identity = {{ {identity} = 1.0 }}
+location = {{ corporate_network = 1.0 }}
+usage = {{ always_on = 1.0 }}
+{extra}"#
+        ))
+        .unwrap()
+    }
+
+    fn hourly(s: &Scenario) -> RunResult {
+        run(
+            s,
+            &RunOptions {
+                threads: 2,
+                bucket: Bucket::Hour,
+                events: EventCapture::Off,
+            },
+            |_, _| {},
+        )
+        .unwrap()
+    }
+
+    fn at_hour(r: &RunResult, h: usize, st: S) -> u64 {
+        r.states[h - 1][st.index()]
+    }
+
+    #[test]
+    fn federated_devices_join_at_the_first_task_run() {
+        let r = hourly(&uniform("federated", ""));
+        // The join task runs hourly at each device's phase: all joined within the first hour.
+        assert_eq!(at_hour(&r, 1, S::Eligible), 1000);
+        assert_eq!(r.counters[0][Counter::HybridJoinsCompleted.index()], 1000);
+    }
+
+    #[test]
+    fn managed_devices_wait_for_the_sync_then_the_next_task_run() {
+        let r = hourly(&uniform("password_hash_sync", ""));
+        // First task run within 60 min writes the certificate; the sync follows within 30 min;
+        // the next task run within another 60 min: nobody joins in hour 1, everyone by hour 3.
+        assert_eq!(at_hour(&r, 1, S::Eligible), 0);
+        assert!(at_hour(&r, 1, S::HybridJoinPendingSync) > 0);
+        assert_eq!(at_hour(&r, 3, S::Eligible), 1000);
+    }
+
+    #[test]
+    fn without_the_client_setting_nobody_joins() {
+        let r = hourly(&uniform(
+            "federated",
+            "[hybrid_join]\nauto_register = false\n[co_management]\nenable_date = 2027-01-04\n",
+        ));
+        assert_eq!(
+            r.states.last().unwrap()[S::AwaitingHybridJoin.index()],
+            1000
+        );
+        assert_eq!(r.states.last().unwrap()[S::CoManaged.index()], 0);
+    }
+
+    #[test]
+    fn enrollment_spreads_over_the_randomization_window() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 1440\n",
+        );
+        let r = hourly(&s);
+        assert_eq!(r.randomization_window, 1440);
+        // Policy within 1 h, enrollment uniformly within the next 24 h: roughly half by hour 13,
+        // everybody by hour 26, nobody before the policy.
+        let half = at_hour(&r, 13, S::CoManaged);
+        assert!((350..=650).contains(&half), "{half}");
+        assert_eq!(at_hour(&r, 26, S::CoManaged), 1000);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::EnrollmentAttempts.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn the_window_grows_with_the_fleet() {
+        assert_eq!(randomization_window(100_000, 4320, 60, 7200), 4320);
+        assert_eq!(randomization_window(1_000_000, 4320, 60, 7200), 7200);
+        assert_eq!(randomization_window(100, 4320, 60, 7200), 60);
+    }
+
+    #[test]
+    fn user_token_devices_wait_for_sign_in() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n",
+        )
+        .with_os("win10_1709");
+        let r = hourly(&s);
+        // Always-on users sign in at 08:00 on weekdays: nobody enrolls before hour 9 of day 1.
+        assert_eq!(at_hour(&r, 8, S::CoManaged), 0);
+        assert!(at_hour(&r, 8, S::PendingUserSignIn) > 0);
+        assert_eq!(at_hour(&r, 24 + 9, S::CoManaged), 1000);
+    }
+
+    #[test]
+    fn permanent_errors_wait_for_remediation() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80180003\" = 1.0 }\n[remediation]\ndefault = { never = true }\n",
+        );
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::AwaitingRemediation.index()], 1000);
+        assert_eq!(
+            r.counters.last().unwrap()
+                [Counter::ALL.len() + EnrollmentError::UserNotAuthorized.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn transient_errors_retry_three_times_then_wait_a_day() {
+        let mut s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80192EE2\" = 1.0 }\n",
+        );
+        s.set_days(3).unwrap();
+        let r = hourly(&s);
+        let attempts = |h: usize| r.counters[h - 1][Counter::EnrollmentAttempts.index()];
+        // Within the first day each device makes one round of 3 tries 15 min apart, then waits
+        // 1,440 min: exactly 3,000 tries by hour 24, 6,000 by hour 48.
+        assert_eq!(attempts(23), 3000);
+        assert_eq!(attempts(47), 6000);
+        assert_eq!(r.states.last().unwrap()[S::Enrolling.index()], 1000);
+    }
+
+    #[test]
+    fn pilot_scope_enrolls_only_the_collection() {
+        let s = uniform(
+            "federated",
+            "[[collections]]\nname = \"Pilot\"\nshare = 0.1\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"pilot\"\npilot_collection = \"Pilot\"\n[enrollment]\nfailure_rate = 0.0\n",
+        );
+        let r = hourly(&s);
+        let co = r.states.last().unwrap()[S::CoManaged.index()];
+        assert!((60..=140).contains(&co), "{co}");
+        assert_eq!(r.states.last().unwrap()[S::Eligible.index()], 1000 - co);
+    }
+
+    impl Scenario {
+        fn with_os(mut self, os: &str) -> Self {
+            let os = crate::domain::OsRelease::from_name(os).unwrap();
+            self.fleet.os = crate::scenario::Mix::new(&[(os, 1.0)]).unwrap();
+            self
+        }
+    }
+
+    fn arb_share() -> impl Strategy<Value = f64> {
+        (0u32..=100).prop_map(|x| f64::from(x) / 100.0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn invariants_hold_for_any_scenario(
+            devices in 1u32..400,
+            days in 1u32..25,
+            seed in 0u64..1000,
+            failure in arb_share(),
+            licensed in arb_share(),
+            presence in arb_share(),
+            pilot in proptest::bool::ANY,
+            enable_day in 0u32..10,
+            threads in 1usize..4,
+        ) {
+            let scope = if pilot { "auto_enrollment = \"pilot\"\npilot_collection = \"P\"" } else { "auto_enrollment = \"all\"" };
+            let s = Scenario::from_toml(&format!(
+                "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n",
+                1 + seed % 7, 1 + enable_day,
+            )).unwrap();
+            let r = run(&s, &RunOptions { threads, bucket: Bucket::Hour, events: EventCapture::Sample(1.0) }, |_, _| {}).unwrap();
+            prop_assert_eq!(r.states.len(), days as usize * 24);
+            let mut prev = [0u64; COUNTERS];
+            for (st, c) in r.states.iter().zip(&r.counters) {
+                prop_assert_eq!(st.iter().sum::<u64>(), u64::from(devices));
+                prop_assert!(st[S::CoManaged.index()] <= r.eligible);
+                prop_assert!(c.iter().zip(prev.iter()).all(|(a, b)| a >= b));
+                prop_assert_eq!(c[Counter::EnrollmentAttempts.index()], c[Counter::EnrollmentSuccesses.index()] + c[Counter::EnrollmentFailures.index()]);
+                prop_assert_eq!(c[Counter::EnrollmentSuccesses.index()], st[S::CoManaged.index()]);
+                let by_code: u64 = c[Counter::ALL.len()..].iter().sum();
+                prop_assert_eq!(by_code, c[Counter::EnrollmentFailures.index()]);
+                prev = *c;
+            }
+            prop_assert_eq!(r.eligible + r.reasons.iter().sum::<u64>(), u64::from(devices));
+            prop_assert!(r.co_managed_hourly.windows(2).all(|w| w[0] <= w[1]));
+            // Events are in time order and replay to the final states.
+            prop_assert!(r.events.windows(2).all(|w| (w[0].time, w[0].device) <= (w[1].time, w[1].device)));
+            let mut replay = [0i64; STATES];
+            for e in &r.events {
+                if matches!(e.detail, Detail::Initial(_)) { replay[e.to.index()] += 1; } else { replay[e.from.index()] -= 1; replay[e.to.index()] += 1; }
+            }
+            let last = r.states.last().unwrap();
+            prop_assert!(replay.iter().zip(last.iter()).all(|(a, b)| *a == *b as i64));
+        }
+    }
 }

@@ -14,7 +14,10 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failure> {
     let scenario = load(arg, o)?;
-    let options = RunOptions { threads: o.threads, ..RunOptions::default() };
+    let options = RunOptions {
+        threads: o.threads,
+        ..RunOptions::default()
+    };
     let threads = if o.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -27,7 +30,8 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
     let mut best = f64::INFINITY;
     for i in 1..=repeat.max(1) {
         let started = Instant::now();
-        let r = fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(|e| Failure::Run(e.into()))?;
+        let r = fleetsim_model::run(&scenario, &options, |_, _| {})
+            .map_err(|e| Failure::Run(e.into()))?;
         let secs = started.elapsed().as_secs_f64();
         best = best.min(secs);
         let device_days = f64::from(scenario.fleet.devices) * f64::from(scenario.days);

@@ -108,7 +108,9 @@ fn main() -> ExitCode {
             list();
             Ok(())
         }
-        Command::Bench(args) => bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat),
+        Command::Bench(args) => {
+            bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,10 +126,22 @@ fn main() -> ExitCode {
 }
 
 fn list() {
-    let width = scenarios::NAMED.iter().map(|n| n.name.len()).max().unwrap_or(0);
+    let width = scenarios::NAMED
+        .iter()
+        .map(|n| n.name.len())
+        .max()
+        .unwrap_or(0);
     for n in scenarios::NAMED {
-        let default = if n.name == scenarios::DEFAULT { " (default)" } else { "" };
-        println!("{:width$}  {}{default}", n.name, scenarios::summary_line(n.text));
+        let default = if n.name == scenarios::DEFAULT {
+            " (default)"
+        } else {
+            ""
+        };
+        println!(
+            "{:width$}  {}{default}",
+            n.name,
+            scenarios::summary_line(n.text)
+        );
     }
 }
 
@@ -138,10 +152,12 @@ fn load(arg: Option<&str>, o: &Overrides) -> Result<Scenario, Failure> {
         s.set_seed(seed);
     }
     if let Some(d) = o.devices {
-        s.set_devices(d).map_err(|e| Failure::BadInput(e.to_string()))?;
+        s.set_devices(d)
+            .map_err(|e| Failure::BadInput(e.to_string()))?;
     }
     if let Some(d) = o.days {
-        s.set_days(d).map_err(|e| Failure::BadInput(e.to_string()))?;
+        s.set_days(d)
+            .map_err(|e| Failure::BadInput(e.to_string()))?;
     }
     Ok(s)
 }
@@ -152,10 +168,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         None => EventCapture::Off,
         Some(s) if s > 0.0 && s <= 1.0 => EventCapture::Sample(s),
         Some(s) => {
-            return Err(Failure::BadInput(format!("--events: expected a share above 0 and at most 1, found {s}")));
+            return Err(Failure::BadInput(format!(
+                "--events: expected a share above 0 and at most 1, found {s}"
+            )));
         }
     };
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     output::check_target(&out, args.force).map_err(Failure::BadInput)?;
     let options = RunOptions {
         threads: args.overrides.threads,
@@ -172,14 +193,26 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let result = fleetsim_model::run(&scenario, &options, |day, _| {
         bar.set_position(u64::from(day));
         let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!("{:.1} M device-days/s", devices as f64 * f64::from(day) / secs / 1e6));
+        bar.set_message(format!(
+            "{:.1} M device-days/s",
+            devices as f64 * f64::from(day) / secs / 1e6
+        ));
     })
     .map_err(|e| Failure::Run(e.into()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    output::write_run(&out, args.force, &scenario, &result, events != EventCapture::Off).map_err(Failure::Run)?;
+    output::write_run(
+        &out,
+        args.force,
+        &scenario,
+        &result,
+        events != EventCapture::Off,
+    )
+    .map_err(Failure::Run)?;
     if !args.quiet {
-        let co = result.states.last().map_or(0, |s| s[fleetsim_model::domain::LifecycleState::CoManaged.index()]);
+        let co = result.states.last().map_or(0, |s| {
+            s[fleetsim_model::domain::LifecycleState::CoManaged.index()]
+        });
         eprintln!(
             "{}: {} devices, {} eligible, {} co-managed after {} days; {} events in {:.2} s; wrote {}",
             scenario.name,
@@ -201,9 +234,11 @@ fn progress_bar(show: bool, days: u32) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(u64::from(days));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:30}] {msg}, ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} day {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar
 }

@@ -38,7 +38,11 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         vec!["day".into(), "date".into()]
     };
     header.push("devices_total".into());
-    header.extend(LifecycleState::ALL.iter().map(|st| format!("state_{}", st.name())));
+    header.extend(
+        LifecycleState::ALL
+            .iter()
+            .map(|st| format!("state_{}", st.name())),
+    );
     header.extend(counter_names());
     let mut rows = vec![header];
     for (i, (states, counters)) in r.states.iter().zip(&r.counters).enumerate() {
@@ -63,25 +67,41 @@ pub const MILESTONES: [u64; 4] = [50, 90, 95, 99];
 /// The rows of summary.csv (a header and one row).
 pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     let last_states = r.states.last().copied().unwrap_or_default();
-    let last_counters = r.counters.last().copied().unwrap_or([0; fleetsim_model::sim::COUNTERS]);
+    let last_counters = r
+        .counters
+        .last()
+        .copied()
+        .unwrap_or([0; fleetsim_model::sim::COUNTERS]);
     let co = last_states[LifecycleState::CoManaged.index()];
     let mut header: Vec<String> = [
-        "scenario", "seed", "start_date", "days", "devices", "eligible", "co_managed",
-        "co_managed_pct_of_eligible", "randomization_window_minutes",
+        "scenario",
+        "seed",
+        "start_date",
+        "days",
+        "devices",
+        "eligible",
+        "co_managed",
+        "co_managed_pct_of_eligible",
+        "randomization_window_minutes",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     header.extend(MILESTONES.iter().map(|p| format!("days_to_{p}pct")));
-    header.extend(LifecycleState::ALL.iter().map(|st| format!("state_{}", st.name())));
-    header.extend(IneligibleReason::ALL.iter().map(|x| format!("reason_{}", x.name())));
+    header.extend(
+        LifecycleState::ALL
+            .iter()
+            .map(|st| format!("state_{}", st.name())),
+    );
+    header.extend(
+        IneligibleReason::ALL
+            .iter()
+            .map(|x| format!("reason_{}", x.name())),
+    );
     header.extend(counter_names());
-    let pct = if r.eligible == 0 {
-        String::new()
-    } else {
-        let bp = (co * 10_000 + r.eligible / 2) / r.eligible;
-        format!("{}.{:02}", bp / 100, bp % 100)
-    };
+    let pct = (co * 10_000 + r.eligible / 2)
+        .checked_div(r.eligible)
+        .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
     let mut row = vec![
         safe_cell(&s.name),
         s.seed.to_string(),
@@ -93,7 +113,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         pct,
         r.randomization_window.to_string(),
     ];
-    row.extend(MILESTONES.iter().map(|p| r.hours_to_co_managed(*p).map(days_from_hours).unwrap_or_default()));
+    row.extend(MILESTONES.iter().map(|p| {
+        r.hours_to_co_managed(*p)
+            .map(days_from_hours)
+            .unwrap_or_default()
+    }));
     row.extend(last_states.iter().map(u64::to_string));
     row.extend(r.reasons.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
@@ -115,11 +139,14 @@ fn detail_text(d: Detail) -> String {
 }
 
 fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = csv::Writer::from_path(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     for row in rows {
-        w.write_record(&row).with_context(|| format!("cannot write {}", path.display()))?;
+        w.write_record(&row)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    w.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    w.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -137,9 +164,16 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
 /// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
 /// (replacing an existing `dir` only with `force`).
 pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "run".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).ok();
@@ -149,7 +183,9 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
         write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
         write_csv(&tmp.join("summary.csv"), summary(s, r))?;
         if events {
-            let header = ["device", "time", "from", "to", "detail"].map(String::from).to_vec();
+            let header = ["device", "time", "from", "to", "detail"]
+                .map(String::from)
+                .to_vec();
             let rows = r.events.iter().map(|e| {
                 vec![
                     e.device.to_string(),
@@ -175,14 +211,21 @@ pub fn replace_dir(tmp: &Path, dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
         if !force {
             std::fs::remove_dir_all(tmp).ok();
-            bail!("{} already exists: pass --force to replace it", dir.display());
+            bail!(
+                "{} already exists: pass --force to replace it",
+                dir.display()
+            );
         }
         let old: PathBuf = tmp.with_extension("old");
-        std::fs::rename(dir, &old).with_context(|| format!("cannot move {} aside", dir.display()))?;
-        std::fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
-        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        std::fs::rename(dir, &old)
+            .with_context(|| format!("cannot move {} aside", dir.display()))?;
+        std::fs::rename(tmp, dir)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove {}", old.display()))?;
     } else {
-        std::fs::rename(tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
+        std::fs::rename(tmp, dir)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
     }
     Ok(())
 }

@@ -17,10 +17,22 @@ pub const DEFAULT: &str = "mixed-enterprise-1m";
 
 /// Every named scenario, in the order `fleetsim list` shows them.
 pub const NAMED: &[Named] = &[
-    Named { name: "mixed-enterprise-1m", text: include_str!("../../../scenarios/mixed-enterprise-1m.toml") },
-    Named { name: "path1-existing-clients", text: include_str!("../../../scenarios/path1-existing-clients.toml") },
-    Named { name: "path1-pilot-collection", text: include_str!("../../../scenarios/path1-pilot-collection.toml") },
-    Named { name: "tiny", text: include_str!("../../../scenarios/tiny.toml") },
+    Named {
+        name: "mixed-enterprise-1m",
+        text: include_str!("../../../scenarios/mixed-enterprise-1m.toml"),
+    },
+    Named {
+        name: "path1-existing-clients",
+        text: include_str!("../../../scenarios/path1-existing-clients.toml"),
+    },
+    Named {
+        name: "path1-pilot-collection",
+        text: include_str!("../../../scenarios/path1-pilot-collection.toml"),
+    },
+    Named {
+        name: "tiny",
+        text: include_str!("../../../scenarios/tiny.toml"),
+    },
 ];
 
 /// A scenario's source: where it came from and its text.
@@ -39,7 +51,7 @@ pub enum LoadError {
     /// A file that exists but cannot be read.
     Unreadable(PathBuf, std::io::Error),
     /// The text is not a valid scenario.
-    Invalid(String, ScenarioError),
+    Invalid(String, Box<ScenarioError>),
 }
 
 impl std::fmt::Display for LoadError {
@@ -53,7 +65,9 @@ impl std::fmt::Display for LoadError {
                     names.join(", ")
                 )
             }
-            LoadError::Unreadable(p, e) => write!(f, "cannot read scenario file {}: {e}", p.display()),
+            LoadError::Unreadable(p, e) => {
+                write!(f, "cannot read scenario file {}: {e}", p.display())
+            }
             LoadError::Invalid(origin, e) => write!(f, "invalid scenario {origin}: {e}"),
         }
     }
@@ -65,12 +79,16 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
     let name = arg.unwrap_or(DEFAULT);
     let as_path = Path::new(name);
     let local = Path::new("scenarios").join(format!("{name}.toml"));
-    let looks_like_path = name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/');
+    let looks_like_path =
+        name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/');
     for candidate in [as_path, local.as_path()] {
         if candidate.is_file() && (looks_like_path || candidate == local.as_path()) {
             let text = std::fs::read_to_string(candidate)
                 .map_err(|e| LoadError::Unreadable(candidate.to_path_buf(), e))?;
-            return Ok(Source { origin: candidate.display().to_string(), text });
+            return Ok(Source {
+                origin: candidate.display().to_string(),
+                text,
+            });
         }
     }
     if looks_like_path {
@@ -82,20 +100,31 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
     NAMED
         .iter()
         .find(|n| n.name == name)
-        .map(|n| Source { origin: format!("{} (built in)", n.name), text: n.text.to_string() })
+        .map(|n| Source {
+            origin: format!("{} (built in)", n.name),
+            text: n.text.to_string(),
+        })
         .ok_or_else(|| LoadError::Unknown(name.to_string()))
 }
 
 /// Finds and validates a scenario.
 pub fn load(arg: Option<&str>) -> Result<(Source, Scenario), LoadError> {
     let source = find(arg)?;
-    let scenario = Scenario::from_toml(&source.text).map_err(|e| LoadError::Invalid(source.origin.clone(), e))?;
+    let scenario = Scenario::from_toml(&source.text)
+        .map_err(|e| LoadError::Invalid(source.origin.clone(), Box::new(e)))?;
     Ok((source, scenario))
 }
 
 /// The first line of a scenario's description, for `fleetsim list`.
 pub fn summary_line(text: &str) -> String {
     Scenario::from_toml(text)
-        .map(|s| s.description.lines().next().unwrap_or("").trim().to_string())
+        .map(|s| {
+            s.description
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_else(|e| format!("(invalid: {e})"))
 }
