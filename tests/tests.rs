@@ -114,7 +114,7 @@ fn tiny_scenario_output_is_pinned() {
     let o = d.fleetsim(&["run", "tiny", "--out", "run", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
-    for f in ["timeline.csv", "summary.csv"] {
+    for f in ["timeline.csv", "summary.csv", "breakdown.csv"] {
         let got = d.read(&format!("run/{f}"));
         let path = golden.join(format!("tiny-{f}"));
         if std::env::var_os("FLEETSIM_UPDATE_GOLDEN").is_some() {
@@ -342,6 +342,7 @@ fn existing_results_are_kept_without_force() {
         [
             "results",
             "results/tiny",
+            "results/tiny/breakdown.csv",
             "results/tiny/summary.csv",
             "results/tiny/timeline.csv"
         ]

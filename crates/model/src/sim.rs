@@ -158,6 +158,67 @@ pub struct RunResult {
     pub events_handled: u64,
     /// Enrollment randomization window used, in minutes.
     pub randomization_window: Minute,
+    /// Devices in each state at the end, by device attribute.
+    pub breakdown: Vec<BreakdownRow>,
+}
+
+/// Devices in each state at the end of a run, for one value of one device attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakdownRow {
+    /// The attribute: `os`, `join`, `identity`, `location`, `usage` or `site`.
+    pub dimension: &'static str,
+    /// The attribute's value, such as `win11_23h2` or a site code.
+    pub value: String,
+    /// Devices per state (indexed by `LifecycleState::index`).
+    pub states: [u64; STATES],
+}
+
+/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
+fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
+    use crate::domain::{IdentityOption, Location, OsRelease, UsagePattern};
+    let mut rows = Vec::new();
+    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
+        rows.extend(names.map(|value| BreakdownRow {
+            dimension,
+            value,
+            states: [0; STATES],
+        }));
+    };
+    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
+    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
+    add(
+        "identity",
+        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "location",
+        &mut Location::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "usage",
+        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
+    );
+    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
+    rows
+}
+
+/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
+fn breakdown_slots(p: &Profile) -> [usize; 6] {
+    use crate::domain::{IdentityOption, Location, OsRelease, UsagePattern};
+    let mut base = 0;
+    let mut slot = |len: usize, i: usize| {
+        let at = base + i;
+        base = base.saturating_add(len);
+        at
+    };
+    [
+        slot(OsRelease::ALL.len(), p.os.index()),
+        slot(JoinType::ALL.len(), p.join.index()),
+        slot(IdentityOption::ALL.len(), p.identity.index()),
+        slot(Location::ALL.len(), p.location.index()),
+        slot(UsagePattern::ALL.len(), p.usage.index()),
+        slot(usize::MAX, usize::from(p.site)),
+    ]
 }
 
 impl RunResult {
@@ -644,6 +705,23 @@ pub fn run(
         progress(day + 1, engine.events_handled());
     }
     let events_handled = engine.events_handled();
+    let mut breakdown = breakdown_rows(scenario);
+    let slots = breakdown.len();
+    let tables = engine.par_each(|_, shard, _| {
+        let mut t = vec![[0u64; STATES]; slots];
+        for d in &shard.devices {
+            let st = d.state().index();
+            for slot in breakdown_slots(&d.profile) {
+                t[slot][st] += 1;
+            }
+        }
+        t
+    });
+    for t in tables {
+        for (row, counts) in breakdown.iter_mut().zip(t) {
+            row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+        }
+    }
     let shards = engine.into_shards();
 
     // Reduce in shard order, over integers.
@@ -709,6 +787,7 @@ pub fn run(
         events,
         events_handled,
         randomization_window: ctx.window,
+        breakdown,
     })
 }
 
@@ -894,6 +973,10 @@ usage = {{ always_on = 1.0 }}
         }
     }
 
+    fn last_states(r: &RunResult) -> &[u64; STATES] {
+        r.states.last().unwrap()
+    }
+
     fn arb_share() -> impl Strategy<Value = f64> {
         (0u32..=100).prop_map(|x| f64::from(x) / 100.0)
     }
@@ -931,6 +1014,13 @@ usage = {{ always_on = 1.0 }}
                 prev = *c;
             }
             prop_assert_eq!(r.eligible + r.reasons.iter().sum::<u64>(), u64::from(devices));
+            for dim in ["os", "join", "identity", "location", "usage", "site"] {
+                let mut by_state = [0u64; STATES];
+                for row in r.breakdown.iter().filter(|b| b.dimension == dim) {
+                    by_state.iter_mut().zip(row.states).for_each(|(a, b)| *a += b);
+                }
+                prop_assert_eq!(&by_state, last_states(&r));
+            }
             prop_assert!(r.co_managed_hourly.windows(2).all(|w| w[0] <= w[1]));
             // Events are in time order and replay to the final states.
             prop_assert!(r.events.windows(2).all(|w| (w[0].time, w[0].device) <= (w[1].time, w[1].device)));

@@ -124,6 +124,26 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     vec![header, row]
 }
 
+/// The rows of breakdown.csv: final devices per state, by device attribute.
+pub fn breakdown(r: &RunResult) -> Vec<Vec<String>> {
+    let mut header: Vec<String> = ["dimension", "value", "devices"].map(String::from).to_vec();
+    header.extend(
+        LifecycleState::ALL
+            .iter()
+            .map(|st| format!("state_{}", st.name())),
+    );
+    let rows = r.breakdown.iter().map(|b| {
+        let mut row = vec![
+            b.dimension.to_string(),
+            safe_cell(&b.value),
+            b.states.iter().sum::<u64>().to_string(),
+        ];
+        row.extend(b.states.iter().map(u64::to_string));
+        row
+    });
+    std::iter::once(header).chain(rows).collect()
+}
+
 fn detail_text(d: Detail) -> String {
     match d {
         Detail::Initial(None) => "initial".into(),
@@ -182,6 +202,7 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
     let written = (|| -> Result<()> {
         write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
         write_csv(&tmp.join("summary.csv"), summary(s, r))?;
+        write_csv(&tmp.join("breakdown.csv"), breakdown(r))?;
         if events {
             let header = ["device", "time", "from", "to", "detail"]
                 .map(String::from)
