@@ -142,11 +142,26 @@ fn timeline_states_sum_to_the_fleet_and_counters_never_fall() {
     let states: Vec<usize> = (0..h.len())
         .filter(|i| h[*i].starts_with("state_"))
         .collect();
-    let counters: Vec<usize> = (states.last().unwrap() + 1..h.len()).collect();
+    let gateway: Vec<usize> = (0..h.len())
+        .filter(|i| h[*i].starts_with("gateway_"))
+        .collect();
+    assert_eq!(gateway.len(), 3);
+    assert_eq!(gateway[0], states.last().unwrap() + 1);
+    let counters: Vec<usize> = (gateway.last().unwrap() + 1..h.len()).collect();
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let (arrived, queued, installing) = (
+        col("path2_devices_arrived"),
+        col("state_client_install_queued"),
+        col("state_client_installing"),
+    );
     let mut prev = vec![0u64; h.len()];
     for row in &rows[1..] {
         let n = |i: usize| row[i].parse::<u64>().unwrap();
         assert_eq!(states.iter().map(|i| n(*i)).sum::<u64>(), n(2));
+        // The fleet is the existing 2,000 plus the new devices arrived so far.
+        assert_eq!(n(2), 2000 + n(arrived));
+        assert_eq!(n(gateway[0]), n(installing));
+        assert_eq!(n(gateway[1]), n(queued));
         for i in &counters {
             assert!(n(*i) >= prev[*i], "{} fell", h[*i]);
             prev[*i] = n(*i);
@@ -172,7 +187,8 @@ fn summary_reports_milestones_and_reasons() {
         .clone()
     };
     assert_eq!(get("scenario"), "tiny");
-    assert_eq!(get("devices"), "2000");
+    let devices: u64 = get("devices").parse().unwrap();
+    assert!(devices > 2000, "tiny adds new Path 2 devices");
     let eligible: u64 = get("eligible").parse().unwrap();
     let reasons: u64 = rows[0]
         .iter()
@@ -180,7 +196,10 @@ fn summary_reports_milestones_and_reasons() {
         .filter(|(_, h)| h.starts_with("reason_"))
         .map(|(i, _)| rows[1][i].parse::<u64>().unwrap())
         .sum();
-    assert_eq!(eligible + reasons, 2000);
+    assert_eq!(eligible + reasons, devices);
+    let by_path: u64 = get("eligible_path1").parse::<u64>().unwrap()
+        + get("eligible_path2").parse::<u64>().unwrap();
+    assert_eq!(by_path, eligible);
     let d50: f64 = get("days_to_50pct").parse().unwrap();
     let d90: f64 = get("days_to_90pct").parse().unwrap();
     assert!(d50 > 0.0 && d50 <= d90, "{d50} {d90}");
@@ -319,7 +338,7 @@ fn bad_overrides_exit_2() {
         ["--events", "1.5"],
         ["--threads", "x"],
     ] {
-        let o = d.fleetsim(&["run", "tiny", args[0], args[1]]);
+        let o = d.fleetsim(&["run", "path1-pilot-collection", args[0], args[1]]);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
     assert!(d.entries().is_empty());
@@ -343,6 +362,7 @@ fn existing_results_are_kept_without_force() {
             "results",
             "results/tiny",
             "results/tiny/breakdown.csv",
+            "results/tiny/site_timeline.csv",
             "results/tiny/summary.csv",
             "results/tiny/timeline.csv"
         ]
@@ -372,6 +392,7 @@ fn list_shows_every_named_scenario() {
         "mixed-enterprise-1m",
         "path1-existing-clients",
         "path1-pilot-collection",
+        "path2-autopilot-internet",
         "tiny",
     ] {
         assert!(text.contains(name), "{text}");
@@ -398,4 +419,107 @@ fn a_local_scenarios_folder_is_found_by_name() {
     let o = d.fleetsim(&["run", "mine", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(d.path().join("results/mini/timeline.csv").exists());
+}
+
+#[test]
+fn check_names_blockers_and_exits_1() {
+    let d = Dir::new();
+    let o = d.fleetsim(&["check", "tiny"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok: no prerequisite blocks"));
+    let text = TINY.to_string()
+        + "[path2]\ndevices_per_day = 10\n[cloud]\ncmg_vms = 0\n[admin_roles]\nfull_administrator_all_scope = false\n";
+    let file = d.write("blocked.toml", &text);
+    let o = d.fleetsim(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("BLOCKER: Path 2, 60 devices: there is no cloud management gateway"),
+        "{out}"
+    );
+    assert!(
+        out.contains("BLOCKER: all paths") && out.contains("Full Administrator"),
+        "{out}"
+    );
+    // run prints the same findings and still runs.
+    let o = d.fleetsim(&["run", file.to_str().unwrap(), "--out", "run"]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("there is no cloud management gateway"));
+    let rows = csv_rows(&d.read("run/summary.csv"));
+    let col = rows[0]
+        .iter()
+        .position(|h| h == "blocked_cloud_management_gateway")
+        .unwrap();
+    assert!(rows[1][col].parse::<u64>().unwrap() > 0);
+    assert_eq!(d.entries().len(), 1 + 1 + 4, "{:?}", d.entries());
+}
+
+#[test]
+fn path2_runs_are_identical_for_any_thread_count() {
+    let d = Dir::new();
+    let mut seen = vec![];
+    for threads in ["1", "3"] {
+        let out = format!("p{threads}");
+        let o = d.fleetsim(&[
+            "run",
+            "path2-autopilot-internet",
+            "--devices",
+            "2000",
+            "--days",
+            "20",
+            "--threads",
+            threads,
+            "--out",
+            &out,
+            "-q",
+            "--events",
+            "0.2",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        seen.push(
+            [
+                "timeline.csv",
+                "summary.csv",
+                "site_timeline.csv",
+                "events.csv",
+            ]
+            .map(|f| d.read(&format!("{out}/{f}"))),
+        );
+    }
+    assert!(seen[0] == seen[1]);
+    let rows = csv_rows(&seen[0][0]);
+    let peak = rows[0]
+        .iter()
+        .position(|h| h == "gateway_peak_concurrent_clients")
+        .unwrap();
+    assert!(
+        rows[1..].iter().any(|r| r[peak] != "0"),
+        "the gateway carries load"
+    );
+}
+
+#[test]
+fn site_timeline_adds_up_to_the_timeline() {
+    let d = Dir::new();
+    assert!(
+        d.fleetsim(&["run", "tiny", "--out", "run", "-q"])
+            .status
+            .success()
+    );
+    let total = csv_rows(&d.read("run/timeline.csv"));
+    let sites = csv_rows(&d.read("run/site_timeline.csv"));
+    assert_eq!(&sites[0][..4], ["day", "date", "site", "devices_total"]);
+    for (i, row) in total[1..].iter().enumerate() {
+        let sum: u64 = sites[1..]
+            .iter()
+            .filter(|r| r[0] == row[0])
+            .map(|r| r[3].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(sum.to_string(), row[2], "day {}", i + 1);
+    }
 }

@@ -124,6 +124,12 @@ impl<S: Shard> Engine<S> {
         self.slots.iter_mut().map(|s| (&mut s.shard, &mut s.queue))
     }
 
+    /// One shard and its queue, for changes at a barrier.
+    pub fn shard_mut(&mut self, i: usize) -> (&mut S, &mut EventQueue<S::Event>) {
+        let s = &mut self.slots[i];
+        (&mut s.shard, &mut s.queue)
+    }
+
     /// Gives the shards back.
     pub fn into_shards(self) -> Vec<S> {
         self.slots.into_iter().map(|s| s.shard).collect()

@@ -222,6 +222,10 @@ named_enum! {
         /// Domain joined but on the internet only: the hybrid join task cannot reach a domain
         /// controller (assumption; see MODEL.md).
         NoDomainControllerLineOfSight => "no_dc_line_of_sight",
+        /// Its site runs a ConfigMgr version below 1710.
+        SiteVersionBelow1710 => "site_version_below_1710",
+        /// Several hierarchies attach to the tenant and its site is below 1806.
+        SiteVersionBelow1806 => "site_version_below_1806",
     }
 }
 
@@ -231,8 +235,12 @@ named_enum! {
     pub enum LifecycleState {
         /// Cannot take Path 1 (see [`IneligibleReason`]).
         Ineligible => "ineligible",
-        /// Under a third-party MDM: coexistence.
+        /// Under a third-party MDM: coexistence (until migrated, if the scenario migrates).
         Coexistence => "coexistence",
+        /// Windows 10 below 1709, waiting for the OS upgrade program.
+        AwaitingOsUpgrade => "awaiting_os_upgrade",
+        /// Domain joined without the ConfigMgr client, waiting for client push.
+        AwaitingClientPush => "awaiting_client_push",
         /// Domain joined, hybrid Azure AD join not yet started or not yet run.
         AwaitingHybridJoin => "awaiting_hybrid_join",
         /// Join task wrote its certificate; waiting for Azure AD Connect sync and the next task run.
@@ -249,6 +257,22 @@ named_enum! {
         Enrolling => "enrolling",
         /// Enrollment failed with a permanent error: waiting for the remediation.
         AwaitingRemediation => "awaiting_remediation",
+        /// Path 2: a new device in Autopilot provisioning (Enrollment Status Page).
+        AutopilotProvisioning => "autopilot_provisioning",
+        /// Path 2: provisioning failed or timed out; waiting to be provisioned again.
+        ProvisioningFailed => "provisioning_failed",
+        /// Azure AD joined and enrolled in Intune, waiting for the ConfigMgr client app.
+        IntuneOnly => "intune_only",
+        /// Intune only, and a Path 2 prerequisite is missing: the client cannot come.
+        IntuneOnlyBlocked => "intune_only_blocked",
+        /// The client install waits for a cloud management gateway connection.
+        ClientInstallQueued => "client_install_queued",
+        /// The client downloads and installs through the gateway.
+        ClientInstalling => "client_installing",
+        /// The client install failed; retried at a later Intune check-in.
+        ClientInstallFailed => "client_install_failed",
+        /// Client installed and registered; waiting for the co-management policy.
+        AwaitingCoManagementPolicy => "awaiting_co_management_policy",
         /// ConfigMgr client and enrolled in Intune: co-managed.
         CoManaged => "co_managed",
     }
@@ -333,6 +357,60 @@ impl EnrollmentError {
     /// The CSV column that counts this error: `fail_` and the name.
     pub fn column(self) -> String {
         format!("fail_{}", self.name())
+    }
+}
+
+named_enum! {
+    /// The way a device takes to co-management.
+    pub enum CoPath {
+        /// Existing ConfigMgr client: hybrid join and automatic enrollment.
+        Path1 => "path1",
+        /// Azure AD joined and in Intune first, then the ConfigMgr client through the gateway.
+        Path2 => "path2",
+    }
+}
+
+named_enum! {
+    /// A prerequisite that `fleetsim check` verifies (DOMAIN.md).
+    pub enum Prerequisite {
+        /// Azure AD (Entra ID) Premium licensing.
+        AzureAdPremium => "azure_ad_premium",
+        /// An Intune license for the admin account.
+        IntuneAdminLicense => "intune_admin_license",
+        /// Full administrator with All scope, to enable co-management.
+        FullAdministrator => "full_administrator_all_scope",
+        /// Co-management is enabled on a date.
+        CoManagementEnabled => "co_management_enabled",
+        /// ConfigMgr 1710 or later at every site.
+        ConfigMgrVersion => "configmgr_1710",
+        /// ConfigMgr 1806 or later when several hierarchies attach to one tenant.
+        SeveralHierarchies => "configmgr_1806_for_several_hierarchies",
+        /// Azure AD Connect syncs devices (managed domains).
+        AadConnectSync => "aad_connect_sync",
+        /// The client setting that registers domain-joined devices with Azure AD.
+        AutoRegisterClientSetting => "auto_register_client_setting",
+        /// Automatic enrollment scope is not None.
+        AutoEnrollment => "automatic_enrollment",
+        /// Enhanced HTTP on the site (Path 2).
+        EnhancedHttp => "enhanced_http",
+        /// Cloud services registered in Azure (Path 2).
+        CloudServices => "cloud_services",
+        /// The site onboarded to Azure AD (Path 2).
+        SiteOnboarded => "site_onboarded_to_azure_ad",
+        /// A cloud management gateway (Path 2).
+        CloudManagementGateway => "cloud_management_gateway",
+        /// Management points enabled for the gateway (Path 2).
+        ManagementPointsForCmg => "management_points_for_cmg",
+        /// Subscription manager role, to create the gateway (Path 2).
+        SubscriptionManager => "subscription_manager",
+        /// Global administrator role, to create the Azure AD apps (Path 2).
+        GlobalAdministrator => "global_administrator",
+        /// The CCMSETUPCMD command line stays within 1,024 characters (Path 2).
+        CcmsetupCommandLine => "ccmsetup_command_line",
+        /// ConfigMgr 2111 or later for Autopilot straight into co-management.
+        AutopilotIntoCoManagement => "autopilot_into_co_management_2111",
+        /// Enough management points: each serves 25,000 clients.
+        ManagementPointCapacity => "management_point_capacity",
     }
 }
 

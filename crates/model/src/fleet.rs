@@ -77,9 +77,31 @@ pub fn in_collection(streams: &RandomStreams, id: u32, name: &str, share: f64) -
     streams.unit(id, COLLECTION, stable_hash(name)) < share
 }
 
-/// Why the device cannot take Path 1 to co-management, or `None` if it can. The first rule
-/// that applies wins, in the order of [`IneligibleReason`].
-pub fn path1_ineligibility(p: &Profile) -> Option<IneligibleReason> {
+/// Draws new Path 2 device `id` (an id after the existing fleet): Azure AD joined at
+/// provisioning, no ConfigMgr client, on the internet, with the Path 2 OS and usage mixes.
+pub fn draw_arrival(s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
+    let mut p = draw_profile(&s.fleet, s, streams, id);
+    let mut rng = streams.stream(id, ARRIVAL);
+    p.os = s.path2.os.sample(rng.next_u64());
+    p.usage = s.path2.usage.sample(rng.next_u64());
+    p.join = JoinType::AzureAdJoined;
+    p.client = false;
+    p.third_party_mdm = false;
+    p.location = Location::InternetOnly;
+    p
+}
+
+/// The stream a new device's Path 2 attributes are drawn from.
+pub const ARRIVAL: Purpose = Purpose::named("arrival");
+
+/// Why the device can never be co-managed in this scenario, or `None` if it can (possibly
+/// after the scenario's OS upgrade, client push or MDM migration). The first rule that applies
+/// wins, in the order of [`IneligibleReason`]; `site` is its site's own reason, if any.
+pub fn permanent_reason(
+    p: &Profile,
+    s: &Scenario,
+    site: Option<IneligibleReason>,
+) -> Option<IneligibleReason> {
     use IneligibleReason as R;
     use OsRelease::*;
     Some(match p.os {
@@ -87,16 +109,21 @@ pub fn path1_ineligibility(p: &Profile) -> Option<IneligibleReason> {
         WindowsServer => R::Server,
         Win10Mobile => R::Win10Mobile,
         WindowsHome => R::HomeEdition,
-        os if os.build().is_some_and(|b| b < 16299) => R::OsBelow1709,
-        _ if p.third_party_mdm => R::ThirdPartyMdm,
+        os if os.build().is_some_and(|b| b < 16299) && s.os_upgrade.is_none() => R::OsBelow1709,
+        _ if p.third_party_mdm && s.mdm_migration.is_none() => R::ThirdPartyMdm,
         _ if p.join == JoinType::AzureAdRegistered => R::AzureAdRegisteredOnly,
         _ if p.join == JoinType::Workgroup => R::Workgroup,
-        _ if !p.client => R::NoConfigMgrClient,
+        _ if !p.client
+            && p.join != JoinType::AzureAdJoined
+            && (s.client_push.is_none() || p.location == Location::InternetOnly) =>
+        {
+            R::NoConfigMgrClient
+        }
         _ if !p.licensed => R::NoLicense,
         _ if p.join == JoinType::OnPremisesAd && p.location == Location::InternetOnly => {
             R::NoDomainControllerLineOfSight
         }
-        _ => return None,
+        _ => return site,
     })
 }
 
@@ -122,11 +149,15 @@ mod tests {
 
     #[test]
     fn eligibility_rules_in_order() {
-        assert_eq!(path1_ineligibility(&base()), None);
+        let s = Scenario::from_toml(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 1\n",
+        )
+        .unwrap();
+        assert_eq!(permanent_reason(&base(), &s, None), None);
         let with = |f: fn(&mut Profile)| {
             let mut p = base();
             f(&mut p);
-            path1_ineligibility(&p)
+            permanent_reason(&p, &s, None)
         };
         use IneligibleReason as R;
         assert_eq!(with(|p| p.os = OsRelease::Windows7), Some(R::LegacyOs));
@@ -167,6 +198,34 @@ mod tests {
                 p.third_party_mdm = true;
             }),
             Some(R::Server)
+        );
+        // Azure AD joined without a client takes Path 2: not ineligible.
+        assert_eq!(
+            with(|p| {
+                p.join = JoinType::AzureAdJoined;
+                p.client = false;
+            }),
+            None
+        );
+        // A site's own reason comes last.
+        assert_eq!(
+            permanent_reason(&base(), &s, Some(R::SiteVersionBelow1710)),
+            Some(R::SiteVersionBelow1710)
+        );
+    }
+
+    #[test]
+    fn programs_turn_reasons_into_waits() {
+        let s = Scenario::from_toml("name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 1\n[os_upgrade]\ndevices_per_week = 10\n[client_push]\ndevices_per_day = 5\n[mdm_migration]\ndevices_per_week = 1\n").unwrap();
+        let mut p = base();
+        p.os = OsRelease::Win10_1607;
+        p.client = false;
+        p.third_party_mdm = true;
+        assert_eq!(permanent_reason(&p, &s, None), None);
+        p.location = Location::InternetOnly;
+        assert_eq!(
+            permanent_reason(&p, &s, None),
+            Some(IneligibleReason::NoConfigMgrClient)
         );
     }
 }

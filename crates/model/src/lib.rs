@@ -14,6 +14,7 @@ pub mod scenario;
 pub use error::ScenarioError;
 pub use scenario::Scenario;
 pub mod fleet;
+pub mod prereq;
 pub mod schedule;
 pub mod sim;
 

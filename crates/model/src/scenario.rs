@@ -223,6 +223,171 @@ struct RawScenario {
     enrollment: RawEnrollment,
     #[serde(default)]
     remediation: RawRemediationTable,
+    #[serde(default)]
+    tenant: RawTenant,
+    #[serde(default)]
+    admin_roles: RawAdminRoles,
+    #[serde(default)]
+    cloud: RawCloud,
+    #[serde(default)]
+    path2: RawPath2,
+    #[serde(default)]
+    client_push: RawProgram,
+    #[serde(default)]
+    os_upgrade: RawOsUpgrade,
+    #[serde(default)]
+    mdm_migration: RawProgram,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTenant {
+    azure_ad_premium: bool,
+    intune_admin_license: bool,
+    aad_connect_sync: bool,
+}
+
+impl Default for RawTenant {
+    fn default() -> Self {
+        Self {
+            azure_ad_premium: true,
+            intune_admin_license: true,
+            aad_connect_sync: true,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAdminRoles {
+    subscription_manager: bool,
+    global_administrator: bool,
+    full_administrator_all_scope: bool,
+}
+
+impl Default for RawAdminRoles {
+    fn default() -> Self {
+        Self {
+            subscription_manager: true,
+            global_administrator: true,
+            full_administrator_all_scope: true,
+        }
+    }
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum RawVmSize {
+    Standard,
+    Large,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCloud {
+    enhanced_http: bool,
+    cloud_services: bool,
+    site_onboarded_to_azure_ad: bool,
+    management_points_for_cmg: bool,
+    cmg_vms: Spanned<Whole>,
+    cmg_vm_size: RawVmSize,
+    client_app_date: Option<Date>,
+    client_install_minutes: Whole,
+    client_install_failure_rate: Share,
+    ccmsetup_command_line_length: Whole,
+    registration_minutes: Whole,
+}
+
+impl Default for RawCloud {
+    fn default() -> Self {
+        Self {
+            enhanced_http: true,
+            cloud_services: true,
+            site_onboarded_to_azure_ad: true,
+            management_points_for_cmg: true,
+            cmg_vms: Spanned::new(0..0, Whole(1)),
+            cmg_vm_size: RawVmSize::Standard,
+            client_app_date: None,
+            client_install_minutes: Whole(30),
+            client_install_failure_rate: Share(0.03),
+            ccmsetup_command_line_length: Whole(250),
+            registration_minutes: Whole(15),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatch {
+    date: Date,
+    devices: Whole,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPath2 {
+    devices_per_day: Whole,
+    from_date: Option<Date>,
+    until_date: Option<Date>,
+    batches: Vec<RawBatch>,
+    os: Mix<OsRelease>,
+    usage: Mix<UsagePattern>,
+    esp_minutes: Whole,
+    esp_failure_rate: Share,
+    esp_timeout_rate: Share,
+    esp_timeout_minutes: Whole,
+    autopilot_into_co_management: bool,
+}
+
+impl Default for RawPath2 {
+    fn default() -> Self {
+        Self {
+            devices_per_day: Whole(0),
+            from_date: None,
+            until_date: None,
+            batches: Vec::new(),
+            os: Mix::new(&[(OsRelease::Win11_24H2, 0.7), (OsRelease::Win11_23H2, 0.3)])
+                .expect("sums to 1"),
+            usage: Mix::new(&[
+                (UsagePattern::OfficeHours, 0.4),
+                (UsagePattern::LaptopIntermittent, 0.6),
+            ])
+            .expect("sums to 1"),
+            esp_minutes: Whole(40),
+            esp_failure_rate: Share(0.03),
+            esp_timeout_rate: Share(0.02),
+            esp_timeout_minutes: Whole(60),
+            autopilot_into_co_management: false,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawProgram {
+    devices_per_day: Option<Days>,
+    devices_per_week: Option<Days>,
+    start_date: Option<Date>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOsUpgrade {
+    devices_per_day: Option<Days>,
+    devices_per_week: Option<Days>,
+    start_date: Option<Date>,
+    target: OsRelease,
+}
+
+impl Default for RawOsUpgrade {
+    fn default() -> Self {
+        Self {
+            devices_per_day: None,
+            devices_per_week: None,
+            start_date: None,
+            target: OsRelease::Win10_22H2,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -322,6 +487,18 @@ struct RawSite {
     share: Share,
     #[serde(default = "default_site_version")]
     version: Spanned<Whole>,
+    #[serde(default = "one")]
+    management_points: Whole,
+    #[serde(default = "default_hierarchy")]
+    hierarchy: String,
+}
+
+fn one() -> Whole {
+    Whole(1)
+}
+
+fn default_hierarchy() -> String {
+    "H1".into()
 }
 
 fn default_site_version() -> Spanned<Whole> {
@@ -534,6 +711,128 @@ pub struct Site {
     pub code: String,
     /// ConfigMgr version, such as 2403.
     pub version: u32,
+    /// Management points (each serves 25,000 clients).
+    pub management_points: u32,
+    /// The hierarchy the site belongs to (several may attach to one tenant from 1806).
+    pub hierarchy: String,
+}
+
+/// Tenant-level prerequisites and the administrator roles the team holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tenant {
+    /// Azure AD (Entra ID) Premium licensing.
+    pub azure_ad_premium: bool,
+    /// At least one Intune license for the admin account.
+    pub intune_admin_license: bool,
+    /// Azure AD Connect syncs devices.
+    pub aad_connect_sync: bool,
+    /// Subscription manager (needed to create the CMG).
+    pub subscription_manager: bool,
+    /// Global administrator (needed to create Azure AD apps for cloud services).
+    pub global_administrator: bool,
+    /// Full administrator with All scope (needed to enable co-management).
+    pub full_administrator_all_scope: bool,
+}
+
+/// Site prerequisites for Path 2 and the client installation from Intune through the CMG.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cloud {
+    /// Enhanced HTTP on the site.
+    pub enhanced_http: bool,
+    /// Cloud services registered in Azure.
+    pub cloud_services: bool,
+    /// Site onboarded to Azure AD.
+    pub site_onboarded_to_azure_ad: bool,
+    /// Management points enabled for the CMG.
+    pub management_points_for_cmg: bool,
+    /// CMG VM instances (0: no gateway).
+    pub cmg_vms: u32,
+    /// Concurrent clients per VM: 6,000 Standard, 10,000 Large.
+    pub clients_per_vm: u32,
+    /// When Intune starts assigning the ConfigMgr client app.
+    pub client_app_at: Minute,
+    /// How long a client install holds a gateway connection.
+    pub client_install: Minute,
+    /// Probability that one install attempt fails (transient).
+    pub client_install_failure_rate: f64,
+    /// Length of the CCMSETUPCMD command line; over 1,024 characters every install fails.
+    pub ccmsetup_command_line_length: u32,
+    /// From install to registration with the site.
+    pub registration: Minute,
+}
+
+impl Cloud {
+    /// Concurrent clients the gateway serves at once.
+    pub fn capacity(&self) -> u64 {
+        u64::from(self.cmg_vms) * u64::from(self.clients_per_vm)
+    }
+}
+
+/// New internet-based devices provisioned with Autopilot (Path 2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path2 {
+    /// Arrival minute of each batch and its size, in date order, then the daily flow.
+    pub batches: Vec<(Minute, u32)>,
+    /// Devices per day from `from` to `until` (exclusive).
+    pub per_day: u32,
+    /// First day of the daily flow.
+    pub from_day: u32,
+    /// Day after the last day of the daily flow.
+    pub until_day: u32,
+    /// OS mix of new devices.
+    pub os: Mix<OsRelease>,
+    /// Usage mix of new devices.
+    pub usage: Mix<UsagePattern>,
+    /// Enrollment Status Page duration.
+    pub esp: Minute,
+    /// Probability that provisioning fails (other than timeout).
+    pub esp_failure_rate: f64,
+    /// Probability that provisioning hits the ESP timeout (0x800705B4).
+    pub esp_timeout_rate: f64,
+    /// The ESP timeout.
+    pub esp_timeout: Minute,
+    /// Autopilot straight into co-management (2111+).
+    pub into_co_management: bool,
+}
+
+impl Path2 {
+    /// Devices arriving within the scenario.
+    pub fn arrivals(&self) -> u32 {
+        self.batches.iter().map(|b| b.1).sum::<u32>()
+            + self.per_day * self.until_day.saturating_sub(self.from_day)
+    }
+
+    /// The minute (start of the day) arrival `a` (0-based) comes.
+    pub fn arrival_day_start(&self, mut a: u32) -> Minute {
+        for (at, n) in &self.batches {
+            if a < *n {
+                return *at;
+            }
+            a -= n;
+        }
+        (self.from_day + a / self.per_day.max(1)) * DAY
+    }
+}
+
+/// A program that fixes devices at a steady rate, in device-id order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Program {
+    /// When it starts.
+    pub start: Minute,
+    /// Minutes between two devices (may be fractional).
+    pub minutes_per_device: f64,
+}
+
+impl Program {
+    /// When the program reaches its `rank`-th device (0-based).
+    pub fn time_of(&self, rank: u64) -> Minute {
+        let t = f64::from(self.start) + rank as f64 * self.minutes_per_device;
+        if t >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            t as Minute
+        }
+    }
 }
 
 /// A device collection defined in the scenario; membership is drawn per device.
@@ -655,9 +954,41 @@ pub struct Scenario {
     pub errors: Mix<EnrollmentError>,
     /// Remediation per error (indexed by `EnrollmentError::index`).
     pub remediation: Vec<Remediation>,
+    /// Tenant prerequisites and admin roles.
+    pub tenant: Tenant,
+    /// Path 2 site prerequisites and the gateway.
+    pub cloud: Cloud,
+    /// New devices.
+    pub path2: Path2,
+    /// Client push to domain-joined devices without a client.
+    pub client_push: Option<Program>,
+    /// OS upgrade of Windows 10 below 1709, and the release it moves them to.
+    pub os_upgrade: Option<(Program, OsRelease)>,
+    /// Migration off third-party MDM.
+    pub mdm_migration: Option<Program>,
+}
+
+/// The automatic enrollment scope without the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoEnrollmentScope {
+    /// None.
+    None,
+    /// Pilot collection only.
+    Pilot,
+    /// All clients.
+    All,
 }
 
 impl Scenario {
+    /// The automatic enrollment scope, without the collection.
+    pub fn auto_enrollment_scope(&self) -> AutoEnrollmentScope {
+        match self.auto_enrollment {
+            AutoEnrollment::None => AutoEnrollmentScope::None,
+            AutoEnrollment::Pilot(_) => AutoEnrollmentScope::Pilot,
+            AutoEnrollment::All => AutoEnrollmentScope::All,
+        }
+    }
+
     /// Parses and validates a scenario from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
@@ -680,7 +1011,7 @@ impl Scenario {
 
     /// Changes the fleet size.
     pub fn set_devices(&mut self, devices: u32) -> Result<(), ScenarioError> {
-        if devices == 0 || devices > MAX_DEVICES {
+        if (devices == 0 && self.path2.arrivals() == 0) || devices > MAX_DEVICES {
             return Err(ScenarioError::plain(format!(
                 "--devices: expected a fleet size from 1 to {MAX_DEVICES}, found {devices}"
             )));
@@ -699,6 +1030,34 @@ impl Scenario {
         self.days = days;
         Ok(())
     }
+}
+
+/// A rate given as devices per day or per week, as minutes per device, and its start date.
+#[allow(clippy::result_large_err)]
+fn program_of(
+    per_day: Option<Days>,
+    per_week: Option<Days>,
+    start: Option<Date>,
+    field: &str,
+) -> Result<Option<(f64, Option<Date>)>, Located> {
+    let per_day = match (per_day, per_week) {
+        (Some(_), Some(_)) => {
+            return Err((
+                ScenarioError::field(
+                    format!("{field}.devices_per_week"),
+                    "give devices_per_day or devices_per_week, not both",
+                ),
+                None,
+            ));
+        }
+        (Some(d), None) => d.0,
+        (None, Some(w)) => w.0 / 7.0,
+        (None, None) => return Ok(None),
+    };
+    if per_day <= 0.0 {
+        return Ok(None);
+    }
+    Ok(Some((f64::from(DAY) / per_day, start)))
 }
 
 /// The largest fleet a scenario may ask for.
@@ -749,11 +1108,15 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         ));
     }
     let devices = raw.fleet.devices.get_ref().0;
-    if devices == 0 || devices > MAX_DEVICES {
+    let no_arrivals =
+        raw.path2.devices_per_day.0 == 0 && raw.path2.batches.iter().all(|b| b.devices.0 == 0);
+    if (devices == 0 && no_arrivals) || devices > MAX_DEVICES {
         return Err(at(
             raw.fleet.devices.span(),
             "fleet.devices",
-            format!("expected a fleet size from 1 to {MAX_DEVICES}, found {devices}"),
+            format!(
+                "expected a fleet size from 1 to {MAX_DEVICES} (0 only with new [path2] devices), found {devices}"
+            ),
         ));
     }
 
@@ -763,6 +1126,8 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             vec![Site {
                 code: "P01".into(),
                 version: 2403,
+                management_points: 1,
+                hierarchy: "H1".into(),
             }],
             Mix::new(&[(0u8, 1.0)]).expect("one site"),
         )
@@ -792,7 +1157,21 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
                     format!("expected a ConfigMgr version such as 2403, found {version}"),
                 ));
             }
-            sites.push(Site { code, version });
+            if s.management_points.0 == 0 {
+                return Err((
+                    ScenarioError::field(
+                        format!("sites[{i}].management_points"),
+                        "expected at least 1 management point",
+                    ),
+                    None,
+                ));
+            }
+            sites.push(Site {
+                code,
+                version,
+                management_points: s.management_points.0,
+                hierarchy: s.hierarchy.clone(),
+            });
             pairs.push((i as u8, s.share.0));
         }
         let mix = Mix::new(&pairs).map_err(|m| {
@@ -951,8 +1330,128 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         remediation[e.index()] = resolve_rem(r, format!("remediation.{}", e.name()))?;
     }
 
+    let program = |p: &RawProgram, field: &str| -> Result<Option<Program>, Located> {
+        program_of(p.devices_per_day, p.devices_per_week, p.start_date, field).map(|o| {
+            o.map(|(per, start)| Program {
+                start: start.map_or(0, minute_of),
+                minutes_per_device: per,
+            })
+        })
+    };
+    let client_push = program(&raw.client_push, "client_push")?;
+    let mdm_migration = program(&raw.mdm_migration, "mdm_migration")?;
+    let u = &raw.os_upgrade;
+    let os_upgrade = program_of(
+        u.devices_per_day,
+        u.devices_per_week,
+        u.start_date,
+        "os_upgrade",
+    )?
+    .map(|(per, start)| {
+        (
+            Program {
+                start: start.map_or(0, minute_of),
+                minutes_per_device: per,
+            },
+            u.target,
+        )
+    });
+    if u.target.build().is_none_or(|b| b < 16299) {
+        return Err((
+            ScenarioError::field(
+                "os_upgrade.target",
+                format!(
+                    "expected a Windows 10 1709 or later or Windows 11 release, found {}",
+                    u.target
+                ),
+            ),
+            None,
+        ));
+    }
+    let p2 = &raw.path2;
+    let day_of = |d: Date| minute_of(d) / DAY;
+    let mut batches: Vec<(Minute, u32)> = p2
+        .batches
+        .iter()
+        .map(|b| (minute_of(b.date), b.devices.0))
+        .collect();
+    batches.sort_by_key(|b| b.0);
+    batches.retain(|b| b.0 < days * DAY && b.1 > 0);
+    let from_day = p2.from_date.map_or(0, day_of).min(days);
+    let until_day = p2.until_date.map_or(days, day_of).min(days);
+    if p2.esp_failure_rate.0 + p2.esp_timeout_rate.0 > 1.0 {
+        return Err((
+            ScenarioError::field(
+                "path2.esp_timeout_rate",
+                "esp_failure_rate + esp_timeout_rate must be at most 1",
+            ),
+            None,
+        ));
+    }
+    let path2 = Path2 {
+        batches,
+        per_day: p2.devices_per_day.0,
+        from_day,
+        until_day: until_day.max(from_day),
+        os: p2.os.clone(),
+        usage: p2.usage.clone(),
+        esp: p2.esp_minutes.0,
+        esp_failure_rate: p2.esp_failure_rate.0,
+        esp_timeout_rate: p2.esp_timeout_rate.0,
+        esp_timeout: positive(p2.esp_timeout_minutes, "path2.esp_timeout_minutes")?,
+        into_co_management: p2.autopilot_into_co_management,
+    };
+    if u64::from(devices) + u64::from(path2.arrivals()) > u64::from(MAX_DEVICES) {
+        return Err((
+            ScenarioError::field(
+                "path2.devices_per_day",
+                format!("fleet plus new devices must stay under {MAX_DEVICES}"),
+            ),
+            None,
+        ));
+    }
+    let cl = &raw.cloud;
+    let vms = cl.cmg_vms.get_ref().0;
+    if vms > 16 {
+        return Err(at(
+            cl.cmg_vms.span(),
+            "cloud.cmg_vms",
+            format!("expected 0 to 16 VM instances (the CMG maximum), found {vms}"),
+        ));
+    }
+    let cloud = Cloud {
+        enhanced_http: cl.enhanced_http,
+        cloud_services: cl.cloud_services,
+        site_onboarded_to_azure_ad: cl.site_onboarded_to_azure_ad,
+        management_points_for_cmg: cl.management_points_for_cmg,
+        cmg_vms: vms,
+        clients_per_vm: match cl.cmg_vm_size {
+            RawVmSize::Standard => 6_000,
+            RawVmSize::Large => 10_000,
+        },
+        client_app_at: cl.client_app_date.map_or(0, minute_of),
+        client_install: positive(cl.client_install_minutes, "cloud.client_install_minutes")?,
+        client_install_failure_rate: cl.client_install_failure_rate.0,
+        ccmsetup_command_line_length: cl.ccmsetup_command_line_length.0,
+        registration: cl.registration_minutes.0,
+    };
+    let tenant = Tenant {
+        azure_ad_premium: raw.tenant.azure_ad_premium,
+        intune_admin_license: raw.tenant.intune_admin_license,
+        aad_connect_sync: raw.tenant.aad_connect_sync,
+        subscription_manager: raw.admin_roles.subscription_manager,
+        global_administrator: raw.admin_roles.global_administrator,
+        full_administrator_all_scope: raw.admin_roles.full_administrator_all_scope,
+    };
+
     let c = &raw.fleet.configmgr_client;
     Ok(Scenario {
+        tenant,
+        cloud,
+        path2,
+        client_push,
+        os_upgrade,
+        mdm_migration,
         name,
         description: raw.description,
         seed: raw.seed,

@@ -1,14 +1,20 @@
-//! Path 1 as a simulation: every device's way from ConfigMgr client to co-managed, replayed
-//! event by event on the engine, and the counts a run produces.
+//! The rollout as a simulation: every device's way to co-management (Path 1, Path 2, and the
+//! programs that bring other devices onto a path), replayed event by event on the engine, and
+//! the counts a run produces.
 
 use crate::domain::{
-    AutoEnrollment, EnrollmentError, IneligibleReason, JoinType, LifecycleState, Retry,
+    AutoEnrollment, CoPath, EnrollmentError, IneligibleReason, JoinType, LifecycleState, Location,
+    OsRelease, Prerequisite, Retry,
 };
-use crate::fleet::{Profile, draw_profile, in_collection, path1_ineligibility};
+use crate::fleet::{Profile, draw_arrival, draw_profile, in_collection, permanent_reason};
+use crate::prereq::{Finding, FleetCounts, preflight};
 use crate::scenario::{DAY, Minute, Remediation, Scenario};
-use crate::schedule::{Calendar, DeviceSchedule};
+use crate::schedule::{Calendar, DeviceSchedule, round_up};
 use chrono::Datelike;
 use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, Shard, shard_ranges};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::ops::Range;
 use std::sync::Arc;
 
 const SCHEDULE: Purpose = Purpose::named("enrollment-schedule");
@@ -16,28 +22,52 @@ const ATTEMPT: Purpose = Purpose::named("enrollment-attempt");
 const ERROR: Purpose = Purpose::named("enrollment-error");
 const REMEDIATION: Purpose = Purpose::named("remediation");
 const SAMPLE: Purpose = Purpose::named("event-sample");
+const ESP: Purpose = Purpose::named("autopilot-esp");
+const INSTALL: Purpose = Purpose::named("client-install");
 
 crate::named_enum! {
     /// Cumulative counters of a run, in CSV column order (the error counters follow).
     pub enum Counter {
         /// Enrollment attempts started.
         EnrollmentAttempts => "enrollment_attempts",
-        /// Attempts that succeeded (devices that became co-managed).
+        /// Attempts that succeeded.
         EnrollmentSuccesses => "enrollment_successes",
         /// Attempts that failed, any code.
         EnrollmentFailures => "enrollment_failures",
         /// Hybrid Azure AD joins completed during the run.
         HybridJoinsCompleted => "hybrid_joins_completed",
-        /// Co-management policies received by clients in scope.
+        /// Co-management policies received by clients.
         PoliciesReceived => "co_management_policies_received",
         /// Permanent errors remediated.
         Remediations => "remediations",
+        /// New Path 2 devices that arrived.
+        DevicesArrived => "path2_devices_arrived",
+        /// Autopilot provisionings that succeeded.
+        AutopilotProvisionings => "autopilot_provisionings",
+        /// Provisionings that failed (other than timeout).
+        EspFailures => "esp_failures",
+        /// Provisionings that hit the ESP timeout (0x800705B4).
+        EspTimeouts => "esp_timeouts_0x800705B4",
+        /// ConfigMgr client installs from Intune started (through the gateway).
+        ClientInstallAttempts => "client_install_attempts",
+        /// Client installs that failed.
+        ClientInstallFailures => "client_install_failures",
+        /// Client installs that succeeded.
+        ClientInstallsCompleted => "client_installs_completed",
+        /// Clients installed by client push.
+        ClientPushes => "client_pushes",
+        /// Devices upgraded to a supported Windows release.
+        OsUpgrades => "os_upgrades",
+        /// Devices migrated off a third-party MDM.
+        MdmMigrations => "mdm_migrations",
     }
 }
 
 /// Number of counter columns: the named counters, then one per enrollment error.
 pub const COUNTERS: usize = Counter::ALL.len() + EnrollmentError::ALL.len();
-const STATES: usize = LifecycleState::ALL.len();
+/// Number of lifecycle states.
+pub const STATES: usize = LifecycleState::ALL.len();
+const PATHS: usize = CoPath::ALL.len();
 
 /// The counter column names, in order.
 pub fn counter_names() -> Vec<String> {
@@ -104,11 +134,13 @@ impl Default for RunOptions {
 pub enum Detail {
     /// The device's state at the start of the run.
     Initial(Option<IneligibleReason>),
+    /// A new Path 2 device arrived.
+    Arrived,
     /// The hybrid join task wrote the device's certificate.
     JoinCertificateWritten,
     /// Hybrid Azure AD join completed.
     HybridJoined,
-    /// The client received the co-management policy; enrollment scheduled.
+    /// The client received the co-management policy.
     PolicyReceived,
     /// The randomized enrollment time came.
     EnrollmentDue,
@@ -118,6 +150,35 @@ pub enum Detail {
     Failed(EnrollmentError),
     /// A permanent error was remediated.
     Remediated,
+    /// Autopilot provisioning finished, succeeded or not.
+    Provisioned(EspOutcome),
+    /// Provisioning started again after a failure.
+    Reprovisioning,
+    /// The ConfigMgr client app reached the device at an Intune check-in.
+    ClientAppReceived,
+    /// The gateway gave the device a connection.
+    GatewayConnection,
+    /// A client install finished, succeeded or not.
+    ClientInstall(bool),
+    /// The client registered with its site.
+    ClientRegistered,
+    /// Client push installed the client.
+    ClientPushed,
+    /// The OS upgrade program moved the device to a supported release.
+    OsUpgraded,
+    /// The device was migrated off its third-party MDM.
+    MdmMigrated,
+}
+
+/// How an Autopilot provisioning ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EspOutcome {
+    /// Azure AD joined and enrolled in Intune.
+    Success,
+    /// Failed (other than timeout).
+    Failure,
+    /// The Enrollment Status Page timed out (0x800705B4).
+    Timeout,
 }
 
 /// One recorded state change of one device.
@@ -127,7 +188,7 @@ pub struct EventRecord {
     pub device: u32,
     /// When it happened.
     pub time: Minute,
-    /// State before.
+    /// State before (equal to `to` for a device's first record).
     pub from: LifecycleState,
     /// State after.
     pub to: LifecycleState,
@@ -135,37 +196,10 @@ pub struct EventRecord {
     pub detail: Detail,
 }
 
-/// What a run produces: counts only, in a fixed order, independent of threads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunResult {
-    /// Minutes per timeline row.
-    pub bucket: Minute,
-    /// Devices in the fleet.
-    pub devices: u64,
-    /// Devices that can take Path 1.
-    pub eligible: u64,
-    /// Devices per ineligibility reason (indexed by `IneligibleReason::index`).
-    pub reasons: Vec<u64>,
-    /// Per row: devices in each state at the end of the row (indexed by `LifecycleState::index`).
-    pub states: Vec<[u64; STATES]>,
-    /// Per row: cumulative counters at the end of the row (see [`counter_names`]).
-    pub counters: Vec<[u64; COUNTERS]>,
-    /// Per hour: co-managed devices at the end of the hour.
-    pub co_managed_hourly: Vec<u64>,
-    /// Recorded events, in time order (then device, then order of occurrence).
-    pub events: Vec<EventRecord>,
-    /// Events the engine handled.
-    pub events_handled: u64,
-    /// Enrollment randomization window used, in minutes.
-    pub randomization_window: Minute,
-    /// Devices in each state at the end, by device attribute.
-    pub breakdown: Vec<BreakdownRow>,
-}
-
 /// Devices in each state at the end of a run, for one value of one device attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BreakdownRow {
-    /// The attribute: `os`, `join`, `identity`, `location`, `usage` or `site`.
+    /// The attribute: `os`, `join`, `identity`, `location`, `usage`, `path` or `site`.
     pub dimension: &'static str,
     /// The attribute's value, such as `win11_23h2` or a site code.
     pub value: String,
@@ -173,63 +207,73 @@ pub struct BreakdownRow {
     pub states: [u64; STATES],
 }
 
-/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
-fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
-    use crate::domain::{IdentityOption, Location, OsRelease, UsagePattern};
-    let mut rows = Vec::new();
-    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
-        rows.extend(names.map(|value| BreakdownRow {
-            dimension,
-            value,
-            states: [0; STATES],
-        }));
-    };
-    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
-    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
-    add(
-        "identity",
-        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
-    );
-    add(
-        "location",
-        &mut Location::NAMES.iter().map(|n| n.to_string()),
-    );
-    add(
-        "usage",
-        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
-    );
-    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
-    rows
+/// Gateway load at the end of each timeline row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayRow {
+    /// Clients holding a gateway connection at the end of the row.
+    pub concurrent: u64,
+    /// Clients waiting for a connection at the end of the row.
+    pub queued: u64,
+    /// Most clients holding a connection at once during the row.
+    pub peak: u64,
 }
 
-/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
-fn breakdown_slots(p: &Profile) -> [usize; 6] {
-    use crate::domain::{IdentityOption, Location, OsRelease, UsagePattern};
-    let mut base = 0;
-    let mut slot = |len: usize, i: usize| {
-        let at = base + i;
-        base = base.saturating_add(len);
-        at
-    };
-    [
-        slot(OsRelease::ALL.len(), p.os.index()),
-        slot(JoinType::ALL.len(), p.join.index()),
-        slot(IdentityOption::ALL.len(), p.identity.index()),
-        slot(Location::ALL.len(), p.location.index()),
-        slot(UsagePattern::ALL.len(), p.usage.index()),
-        slot(usize::MAX, usize::from(p.site)),
-    ]
+/// What a run produces: counts only, in a fixed order, independent of threads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// Minutes per timeline row.
+    pub bucket: Minute,
+    /// Devices in the fleet at the end (existing plus arrived).
+    pub devices: u64,
+    /// Devices that can reach co-management (no permanent ineligibility reason).
+    pub eligible: u64,
+    /// Of them, per path (indexed by `CoPath::index`), by the path they end on.
+    pub eligible_by_path: [u64; PATHS],
+    /// Devices per ineligibility reason (indexed by `IneligibleReason::index`).
+    pub reasons: Vec<u64>,
+    /// Devices stuck on Path 2 per missing prerequisite (indexed by `Prerequisite::index`).
+    pub blocked: Vec<u64>,
+    /// Per row: devices in each state at the end of the row.
+    pub states: Vec<[u64; STATES]>,
+    /// Per site (indexed like [`Scenario::sites`]), per row: devices in each state.
+    pub site_states: Vec<Vec<[u64; STATES]>>,
+    /// Per row: cumulative counters at the end of the row (see [`counter_names`]).
+    pub counters: Vec<[u64; COUNTERS]>,
+    /// Per row: gateway load.
+    pub gateway: Vec<GatewayRow>,
+    /// Per path, per hour: co-managed devices at the end of the hour.
+    pub co_managed_hourly: [Vec<u64>; PATHS],
+    /// Recorded events, in time order (then device, then order of occurrence).
+    pub events: Vec<EventRecord>,
+    /// Events the engine handled.
+    pub events_handled: u64,
+    /// Enrollment randomization window used, in minutes.
+    pub randomization_window: Minute,
+    /// Effective policy poll interval per site (stretched when management points are overloaded).
+    pub site_poll: Vec<Minute>,
+    /// Devices in each state at the end, by device attribute.
+    pub breakdown: Vec<BreakdownRow>,
+    /// What the preflight found (as `fleetsim check` prints it).
+    pub findings: Vec<Finding>,
 }
 
 impl RunResult {
-    /// Hours from the start until at least `percent`% of eligible devices were co-managed.
-    pub fn hours_to_co_managed(&self, percent: u64) -> Option<u32> {
-        if self.eligible == 0 {
+    /// Hours from the start until at least `percent`% of eligible devices were co-managed,
+    /// over both paths (`None`) or one.
+    pub fn hours_to_co_managed(&self, percent: u64, path: Option<CoPath>) -> Option<u32> {
+        let eligible = path.map_or(self.eligible, |p| self.eligible_by_path[p.index()]);
+        if eligible == 0 {
             return None;
         }
-        self.co_managed_hourly
-            .iter()
-            .position(|c| c * 100 >= percent * self.eligible)
+        let hours = self.co_managed_hourly[0].len();
+        (0..hours)
+            .position(|h| {
+                let co = match path {
+                    Some(p) => self.co_managed_hourly[p.index()][h],
+                    None => self.co_managed_hourly.iter().map(|v| v[h]).sum(),
+                };
+                co * 100 >= percent * eligible
+            })
             .map(|h| h as u32 + 1)
     }
 }
@@ -254,37 +298,78 @@ enum EnrollStage {
     Done,
 }
 
+/// Where a device is, beyond Path 1's join and enrollment stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    NotArrived,
+    Ineligible,
+    Coexistence,
+    AwaitingOsUpgrade,
+    AwaitingClientPush,
+    Path1,
+    Provisioning,
+    ProvisioningFailed,
+    IntuneOnly,
+    IntuneOnlyBlocked,
+    InstallQueued,
+    Installing,
+    InstallFailed,
+    AwaitingPolicy,
+    CoManaged,
+}
+
 /// A device's whole state: its profile and where it stands.
 #[derive(Clone, Copy, Debug)]
 struct Device {
     profile: Profile,
     reason: Option<IneligibleReason>,
+    phase: Phase,
     join: JoinStage,
     enroll: EnrollStage,
+    path: CoPath,
     tries: u8,
-    attempts: u16,
     in_scope: bool,
     record: bool,
+    attempts: u16,
+    installs: u16,
+    /// When it enrolled in Intune (Path 2; sets its check-in schedule).
+    intune_at: Minute,
+    /// When the OS upgrade program reaches it (`u32::MAX`: never).
+    upgrade_at: Minute,
+    /// When client push reaches it (`u32::MAX`: never).
+    push_at: Minute,
 }
 
 impl Device {
-    fn state(&self) -> LifecycleState {
+    fn state(&self) -> Option<LifecycleState> {
         use LifecycleState as S;
-        match self.reason {
-            Some(IneligibleReason::ThirdPartyMdm) => return S::Coexistence,
-            Some(_) => return S::Ineligible,
-            None => {}
-        }
-        match (self.enroll, self.join) {
-            (EnrollStage::Done, _) => S::CoManaged,
-            (EnrollStage::Remediation, _) => S::AwaitingRemediation,
-            (EnrollStage::Retrying, _) => S::Enrolling,
-            (EnrollStage::PendingSignIn, _) => S::PendingUserSignIn,
-            (EnrollStage::Scheduled, _) | (EnrollStage::Due, JoinStage::Joined) => S::Scheduled,
-            (_, JoinStage::NotJoined) => S::AwaitingHybridJoin,
-            (_, JoinStage::PendingSync) => S::HybridJoinPendingSync,
-            (_, JoinStage::Joined) => S::Eligible,
-        }
+        Some(match self.phase {
+            Phase::NotArrived => return None,
+            Phase::Ineligible => S::Ineligible,
+            Phase::Coexistence => S::Coexistence,
+            Phase::AwaitingOsUpgrade => S::AwaitingOsUpgrade,
+            Phase::AwaitingClientPush => S::AwaitingClientPush,
+            Phase::Provisioning => S::AutopilotProvisioning,
+            Phase::ProvisioningFailed => S::ProvisioningFailed,
+            Phase::IntuneOnly => S::IntuneOnly,
+            Phase::IntuneOnlyBlocked => S::IntuneOnlyBlocked,
+            Phase::InstallQueued => S::ClientInstallQueued,
+            Phase::Installing => S::ClientInstalling,
+            Phase::InstallFailed => S::ClientInstallFailed,
+            Phase::AwaitingPolicy => S::AwaitingCoManagementPolicy,
+            Phase::CoManaged => S::CoManaged,
+            Phase::Path1 => match (self.enroll, self.join) {
+                (EnrollStage::Done, _) => S::CoManaged,
+                (EnrollStage::Remediation, _) => S::AwaitingRemediation,
+                (EnrollStage::Retrying, _) => S::Enrolling,
+                (EnrollStage::PendingSignIn, _) => S::PendingUserSignIn,
+                (EnrollStage::Scheduled, _) | (EnrollStage::Due, JoinStage::Joined) => S::Scheduled,
+                (_, JoinStage::NotJoined) => S::AwaitingHybridJoin,
+                (_, JoinStage::PendingSync) => S::HybridJoinPendingSync,
+                (_, JoinStage::Joined) => S::Eligible,
+            },
+        })
     }
 }
 
@@ -296,6 +381,16 @@ enum Kind {
     EnrollDue,
     Attempt,
     Remediated,
+    Arrive,
+    EspDone(EspOutcome),
+    Reprovision,
+    ClientApp,
+    InstallDone,
+    Registered,
+    CoManagementPolicy,
+    Pushed,
+    Upgraded,
+    Migrated,
 }
 
 /// An event: which device (index within its shard) and what happens.
@@ -314,8 +409,29 @@ struct Context {
     bucket: Minute,
     rows: usize,
     hours: usize,
+    sites: usize,
     window: Minute,
     sample: Option<f64>,
+    /// When co-management is effectively enabled (None: never, or a blocker stops it).
+    co_management_at: Option<Minute>,
+    /// The first missing Path 2 prerequisite.
+    path2_blocker: Option<Prerequisite>,
+    /// Every client install fails (command line over 1,024 characters).
+    install_always_fails: bool,
+    /// Per site: why its devices cannot be co-managed.
+    site_reason: Vec<Option<IneligibleReason>>,
+    /// Per site: whether Autopilot straight into co-management applies (2111+).
+    site_into_co_management: Vec<bool>,
+    /// Per site: the effective policy poll interval.
+    site_poll: Vec<Minute>,
+}
+
+/// Program positions a shard starts from: devices before it in id order.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ranks {
+    push: u64,
+    upgrade: u64,
+    migration: u64,
 }
 
 /// A contiguous range of devices with their state and the counts they produced.
@@ -325,9 +441,27 @@ pub struct DeviceShard {
     devices: Vec<Device>,
     state_delta: Vec<i64>,
     counter_delta: Vec<u64>,
-    co_managed_delta: Vec<i64>,
-    reasons: Vec<u64>,
+    co_managed_delta: [Vec<i64>; PATHS],
     events: Vec<EventRecord>,
+    /// Gateway requests since the last barrier: (time, global id).
+    gateway_requests: Vec<(Minute, u32)>,
+}
+
+/// The next Intune check-in at or after `t` of a device enrolled at `enrolled`: every 3 min
+/// for 15 min, every 15 min until 2 h, then every 8 h (DOMAIN.md "Workloads").
+pub fn intune_check_in(enrolled: Minute, t: Minute) -> Minute {
+    if t <= enrolled {
+        return enrolled.saturating_add(3);
+    }
+    let since = t - enrolled;
+    let (period, from) = if since <= 15 {
+        (3, enrolled)
+    } else if since <= 120 {
+        (15, enrolled + 15)
+    } else {
+        (480, enrolled + 120)
+    };
+    round_up(t.max(from), period, from % period)
 }
 
 impl DeviceShard {
@@ -340,22 +474,37 @@ impl DeviceShard {
         }
     }
 
-    fn move_state(&mut self, now: Minute, from: LifecycleState, to: LifecycleState) {
-        if from != to {
-            let row = (now / self.ctx.bucket) as usize * STATES;
-            self.state_delta[row + from.index()] -= 1;
-            self.state_delta[row + to.index()] += 1;
-            let hour = (now / 60) as usize;
-            if to == LifecycleState::CoManaged {
-                self.co_managed_delta[hour] += 1;
-            } else if from == LifecycleState::CoManaged {
-                self.co_managed_delta[hour] -= 1;
+    fn move_state(
+        &mut self,
+        now: Minute,
+        i: usize,
+        from: Option<LifecycleState>,
+        to: Option<LifecycleState>,
+    ) {
+        if from == to {
+            return;
+        }
+        let d = &self.devices[i];
+        let row = ((now / self.ctx.bucket) as usize * self.ctx.sites + usize::from(d.profile.site))
+            * STATES;
+        let hour = (now / 60) as usize;
+        let path = d.path.index();
+        if let Some(f) = from {
+            self.state_delta[row + f.index()] -= 1;
+            if f == LifecycleState::CoManaged {
+                self.co_managed_delta[path][hour] -= 1;
+            }
+        }
+        if let Some(t) = to {
+            self.state_delta[row + t.index()] += 1;
+            if t == LifecycleState::CoManaged {
+                self.co_managed_delta[path][hour] += 1;
             }
         }
     }
 
-    fn count(&mut self, now: Minute, column: usize) {
-        self.counter_delta[(now / self.ctx.bucket) as usize * COUNTERS + column] += 1;
+    fn count(&mut self, now: Minute, counter: Counter) {
+        self.counter_delta[(now / self.ctx.bucket) as usize * COUNTERS + counter.index()] += 1;
     }
 
     fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {
@@ -364,22 +513,25 @@ impl DeviceShard {
         }
     }
 
-    /// Draws the shard's devices, counts them, and returns how many are in the automatic
-    /// enrollment scope.
-    fn populate(&mut self, count: u32) -> u64 {
+    /// Draws the shard's devices and counts them for the preflight and the programs.
+    fn populate(&mut self, range: Range<u32>) -> FleetCounts {
         let ctx = Arc::clone(&self.ctx);
         let s = &ctx.scenario;
         let pilot = match s.auto_enrollment {
             AutoEnrollment::Pilot(i) => Some(&s.collections[i]),
             _ => None,
         };
-        let mut in_scope = 0;
-        self.devices.reserve_exact(count as usize);
-        for i in 0..count {
-            let id = self.first + i;
-            let profile = draw_profile(&s.fleet, s, &ctx.streams, id);
-            let reason = path1_ineligibility(&profile);
-            let scope = match s.auto_enrollment {
+        let mut counts = FleetCounts::new(ctx.sites);
+        self.devices.reserve_exact(range.len());
+        for id in range {
+            let arrival = id >= s.fleet.devices;
+            let profile = if arrival {
+                draw_arrival(s, &ctx.streams, id)
+            } else {
+                draw_profile(&s.fleet, s, &ctx.streams, id)
+            };
+            let reason = permanent_reason(&profile, s, ctx.site_reason[usize::from(profile.site)]);
+            let in_scope = match s.auto_enrollment {
                 AutoEnrollment::None => false,
                 AutoEnrollment::All => true,
                 AutoEnrollment::Pilot(_) => {
@@ -387,70 +539,228 @@ impl DeviceShard {
                     in_collection(&ctx.streams, id, &c.name, c.share)
                 }
             };
-            if reason.is_none() && scope && s.co_management_at.is_some() {
-                in_scope += 1;
-            }
-            if let Some(r) = reason {
-                self.reasons[r.index()] += 1;
-            }
             let record = match ctx.sample {
                 None => false,
                 Some(share) => share >= 1.0 || ctx.streams.unit(id, SAMPLE, 0) < share,
             };
+            counts.add(&profile, reason, arrival, in_scope);
             self.devices.push(Device {
                 profile,
                 reason,
+                phase: if arrival {
+                    Phase::NotArrived
+                } else {
+                    Phase::Ineligible
+                },
                 join: JoinStage::Joined,
                 enroll: EnrollStage::None,
+                path: CoPath::Path1,
                 tries: 0,
-                attempts: 0,
-                in_scope: scope,
+                in_scope,
                 record,
+                attempts: 0,
+                installs: 0,
+                intune_at: 0,
+                upgrade_at: Minute::MAX,
+                push_at: Minute::MAX,
             });
         }
-        in_scope
+        counts
     }
 
     /// Sets each device's starting state and schedules its first events.
-    fn start(&mut self, q: &mut EventQueue<Ev>) {
+    fn start(&mut self, ranks: Ranks, q: &mut EventQueue<Ev>) {
         let ctx = Arc::clone(&self.ctx);
         let s = &ctx.scenario;
+        let mut r = ranks;
         for i in 0..self.devices.len() {
+            let id = self.first + i as u32;
             let d = self.devices[i];
-            let sched = self.schedule_of(i);
-            let local = i as u32;
+            if id >= s.fleet.devices {
+                let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
+                let at = ctx.calendar.next_online(
+                    &self.schedule_of(i),
+                    day_start + Minute::from(d.profile.day_start),
+                );
+                Self::schedule(q, at, i as u32, Kind::Arrive);
+                continue;
+            }
             if d.reason.is_none() {
-                if d.profile.join == JoinType::OnPremisesAd {
-                    self.devices[i].join = JoinStage::NotJoined;
-                    if let Some(at) = s.auto_register_at {
-                        let phase = Minute::from(d.profile.day_start) % s.timing.join_task;
-                        let t =
-                            ctx.calendar
-                                .next_online_tick(&sched, at, s.timing.join_task, phase);
-                        Self::schedule(q, t, local, Kind::JoinTask);
+                // Program positions, in id order over the whole fleet.
+                let p = &d.profile;
+                if p.os.build().is_some_and(|b| b < 16299) {
+                    if let Some((prog, _)) = s.os_upgrade {
+                        self.devices[i].upgrade_at = prog.time_of(r.upgrade);
+                        r.upgrade += 1;
                     }
                 }
-                if let (Some(at), true) = (s.co_management_at, d.in_scope) {
-                    let t = ctx.calendar.next_online_tick(
-                        &sched,
-                        at,
-                        s.timing.policy_poll,
-                        Minute::from(d.profile.poll_phase),
-                    );
-                    Self::schedule(q, t, local, Kind::PolicyPoll);
+                if !p.client && p.join != JoinType::AzureAdJoined {
+                    if let Some(prog) = s.client_push {
+                        self.devices[i].push_at = prog.time_of(r.push);
+                        r.push += 1;
+                    }
                 }
+                if p.third_party_mdm {
+                    let prog = s
+                        .mdm_migration
+                        .expect("third-party MDM without migration is a permanent reason");
+                    self.devices[i].phase = Phase::Coexistence;
+                    Self::schedule(
+                        q,
+                        Some(prog.time_of(r.migration)).filter(|t| *t < ctx.calendar.horizon),
+                        i as u32,
+                        Kind::Migrated,
+                    );
+                    r.migration += 1;
+                } else {
+                    self.advance(0, i, q);
+                }
+            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
+                self.devices[i].phase = Phase::Coexistence;
             }
             let state = self.devices[i].state();
-            self.state_delta[state.index()] += 1;
+            self.move_state(0, i, None, state);
             if self.devices[i].record {
+                let st = state.expect("existing devices have a state");
                 self.events.push(EventRecord {
-                    device: self.first + local,
+                    device: id,
                     time: 0,
-                    from: state,
-                    to: state,
+                    from: st,
+                    to: st,
                     detail: Detail::Initial(d.reason),
                 });
             }
+        }
+    }
+
+    /// Puts a device on its next step once nothing permanent stands in its way: the OS
+    /// upgrade, client push, Path 2 from Intune, or Path 1.
+    fn advance(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let sched = self.schedule_of(i);
+        let local = i as u32;
+        let d = &mut self.devices[i];
+        if d.profile.os.build().is_some_and(|b| b < 16299) {
+            d.phase = Phase::AwaitingOsUpgrade;
+            let at = Some(d.upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+            Self::schedule(
+                q,
+                at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                local,
+                Kind::Upgraded,
+            );
+            return;
+        }
+        if !d.profile.client {
+            if d.profile.join == JoinType::AzureAdJoined {
+                // Already Azure AD joined and (assumption) enrolled in Intune: Path 2 from step 3.
+                d.path = CoPath::Path2;
+                d.intune_at = now;
+                self.intune_only(now, i, q);
+            } else {
+                d.phase = Phase::AwaitingClientPush;
+                let at = Some(d.push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+                Self::schedule(
+                    q,
+                    at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                    local,
+                    Kind::Pushed,
+                );
+            }
+            return;
+        }
+        d.phase = Phase::Path1;
+        d.path = CoPath::Path1;
+        let p = d.profile;
+        let in_scope = d.in_scope;
+        if p.join == JoinType::OnPremisesAd {
+            d.join = JoinStage::NotJoined;
+            if let Some(at) = s.auto_register_at {
+                let phase = Minute::from(p.day_start) % s.timing.join_task;
+                let t =
+                    ctx.calendar
+                        .next_online_tick(&sched, at.max(now), s.timing.join_task, phase);
+                Self::schedule(q, t, local, Kind::JoinTask);
+            }
+        } else {
+            d.join = JoinStage::Joined;
+        }
+        if let (Some(at), true) = (ctx.co_management_at, in_scope) {
+            let poll = ctx.site_poll[usize::from(p.site)];
+            let t = ctx.calendar.next_online_tick(
+                &sched,
+                at.max(now),
+                poll,
+                Minute::from(p.poll_phase) % poll,
+            );
+            Self::schedule(q, t, local, Kind::PolicyPoll);
+        }
+    }
+
+    /// Azure AD joined and in Intune: the client app comes at a check-in, unless a Path 2
+    /// prerequisite is missing.
+    fn intune_only(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let sched = self.schedule_of(i);
+        let d = &mut self.devices[i];
+        if ctx.path2_blocker.is_some() {
+            d.phase = Phase::IntuneOnlyBlocked;
+            return;
+        }
+        d.phase = Phase::IntuneOnly;
+        let from = now.max(ctx.scenario.cloud.client_app_at);
+        let t = ctx
+            .calendar
+            .next_online(&sched, intune_check_in(d.intune_at, from));
+        Self::schedule(q, t, i as u32, Kind::ClientApp);
+    }
+
+    fn request_gateway(&mut self, now: Minute, i: usize) {
+        self.devices[i].phase = Phase::InstallQueued;
+        self.gateway_requests.push((now, self.first + i as u32));
+    }
+
+    /// The gateway gives device `local` a connection at `now` (called at a barrier).
+    fn grant(&mut self, local: u32, now: Minute, q: &mut EventQueue<Ev>) {
+        let i = local as usize;
+        let before = self.devices[i].state();
+        self.devices[i].phase = Phase::Installing;
+        let after = self.devices[i].state();
+        self.move_state(now, i, before, after);
+        self.record(i, now, before, after, Detail::GatewayConnection);
+        Self::schedule(
+            q,
+            Some(now + self.ctx.scenario.cloud.client_install),
+            local,
+            Kind::InstallDone,
+        );
+    }
+
+    fn record(
+        &mut self,
+        i: usize,
+        now: Minute,
+        before: Option<LifecycleState>,
+        after: Option<LifecycleState>,
+        detail: Detail,
+    ) {
+        if !self.devices[i].record {
+            return;
+        }
+        let (Some(to), from) = (after, before) else {
+            return;
+        };
+        let changed =
+            before != after || matches!(detail, Detail::Failed(_) | Detail::ClientInstall(false));
+        if changed {
+            self.events.push(EventRecord {
+                device: self.first + i as u32,
+                time: now,
+                from: from.unwrap_or(to),
+                to,
+                detail,
+            });
         }
     }
 
@@ -476,15 +786,16 @@ impl DeviceShard {
         let sched = self.schedule_of(i);
         let k = u64::from(self.devices[i].attempts);
         self.devices[i].attempts = self.devices[i].attempts.saturating_add(1);
-        self.count(now, Counter::EnrollmentAttempts.index());
+        self.count(now, Counter::EnrollmentAttempts);
         if ctx.streams.unit(id, ATTEMPT, k) >= s.failure_rate {
             self.devices[i].enroll = EnrollStage::Done;
-            self.count(now, Counter::EnrollmentSuccesses.index());
+            self.count(now, Counter::EnrollmentSuccesses);
             return Detail::Enrolled;
         }
         let error = s.errors.sample(ctx.streams.draw(id, ERROR, k));
-        self.count(now, Counter::EnrollmentFailures.index());
-        self.count(now, Counter::ALL.len() + error.index());
+        self.count(now, Counter::EnrollmentFailures);
+        self.counter_delta
+            [(now / ctx.bucket) as usize * COUNTERS + Counter::ALL.len() + error.index()] += 1;
         let d = &mut self.devices[i];
         match error.retry() {
             Retry::Later => {
@@ -527,6 +838,40 @@ impl DeviceShard {
         }
         Detail::Failed(error)
     }
+
+    fn join_completed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.devices[i].join = JoinStage::Joined;
+        self.count(now, Counter::HybridJoinsCompleted);
+        if self.devices[i].enroll == EnrollStage::Due {
+            self.begin_attempt(now, i, q);
+        }
+        Detail::HybridJoined
+    }
+
+    /// Starts an Autopilot provisioning: the outcome is drawn now, the end comes after the ESP
+    /// duration (success, failure) or its timeout.
+    fn provision(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let p2 = &ctx.scenario.path2;
+        let id = self.first + i as u32;
+        let d = &mut self.devices[i];
+        let u = ctx.streams.unit(id, ESP, u64::from(d.installs));
+        d.installs = d.installs.saturating_add(1);
+        d.phase = Phase::Provisioning;
+        let (outcome, took) = if u < p2.esp_failure_rate {
+            (EspOutcome::Failure, p2.esp.min(p2.esp_timeout))
+        } else if u < p2.esp_failure_rate + p2.esp_timeout_rate {
+            (EspOutcome::Timeout, p2.esp_timeout)
+        } else {
+            (EspOutcome::Success, p2.esp.min(p2.esp_timeout))
+        };
+        Self::schedule(
+            q,
+            Some(now + took).filter(|t| *t < ctx.calendar.horizon),
+            i as u32,
+            Kind::EspDone(outcome),
+        );
+    }
 }
 
 impl Shard for DeviceShard {
@@ -544,13 +889,18 @@ impl Shard for DeviceShard {
                     // The task writes the certificate; Azure AD Connect syncs it at its next
                     // cycle; the task's next run after that completes the registration.
                     self.devices[i].join = JoinStage::PendingSync;
-                    let synced = crate::schedule::round_up(now + 1, s.timing.aad_connect_sync, 0);
-                    let phase =
-                        Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
-                    let t =
-                        ctx.calendar
-                            .next_online_tick(&sched, synced, s.timing.join_task, phase);
-                    Self::schedule(q, t, ev.local, Kind::JoinComplete);
+                    if s.tenant.aad_connect_sync {
+                        let synced = round_up(now + 1, s.timing.aad_connect_sync, 0);
+                        let phase =
+                            Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
+                        let t = ctx.calendar.next_online_tick(
+                            &sched,
+                            synced,
+                            s.timing.join_task,
+                            phase,
+                        );
+                        Self::schedule(q, t, ev.local, Kind::JoinComplete);
+                    }
                     Detail::JoinCertificateWritten
                 } else {
                     self.join_completed(now, i, q)
@@ -558,8 +908,8 @@ impl Shard for DeviceShard {
             }
             Kind::JoinComplete => self.join_completed(now, i, q),
             Kind::PolicyPoll => {
-                self.count(now, Counter::PoliciesReceived.index());
-                let start = s.co_management_at.unwrap_or(0);
+                self.count(now, Counter::PoliciesReceived);
+                let start = ctx.co_management_at.unwrap_or(0);
                 let due = if now < start.saturating_add(ctx.window) && ctx.window > 0 {
                     let id = self.first + ev.local;
                     now + (ctx.streams.draw(id, SCHEDULE, 0) % u64::from(ctx.window)) as Minute
@@ -585,33 +935,142 @@ impl Shard for DeviceShard {
             }
             Kind::Attempt => self.attempt(now, i, q),
             Kind::Remediated => {
-                self.count(now, Counter::Remediations.index());
+                self.count(now, Counter::Remediations);
                 self.begin_attempt(now, i, q);
                 Detail::Remediated
             }
+            Kind::Arrive => {
+                self.count(now, Counter::DevicesArrived);
+                self.devices[i].path = CoPath::Path2;
+                if self.devices[i].reason.is_some() {
+                    self.devices[i].phase = Phase::Ineligible;
+                } else {
+                    self.provision(now, i, q);
+                }
+                Detail::Arrived
+            }
+            Kind::EspDone(outcome) => {
+                match outcome {
+                    EspOutcome::Success => {
+                        self.count(now, Counter::AutopilotProvisionings);
+                        let p = self.devices[i].profile;
+                        self.devices[i].intune_at = now;
+                        let straight = s.path2.into_co_management
+                            && ctx.site_into_co_management[usize::from(p.site)]
+                            && (p.os.build().is_some_and(|b| b >= 22000)
+                                || p.os.build().is_some_and(|b| b >= 19042))
+                            && ctx.path2_blocker.is_none();
+                        if straight {
+                            // 2111+: the client installs during provisioning.
+                            self.request_gateway(now, i);
+                        } else {
+                            self.intune_only(now, i, q);
+                        }
+                    }
+                    EspOutcome::Failure | EspOutcome::Timeout => {
+                        self.count(
+                            now,
+                            if outcome == EspOutcome::Failure {
+                                Counter::EspFailures
+                            } else {
+                                Counter::EspTimeouts
+                            },
+                        );
+                        self.devices[i].phase = Phase::ProvisioningFailed;
+                        // The user (or a technician) starts again at the next sign-in.
+                        Self::schedule(
+                            q,
+                            ctx.calendar.next_sign_in(&sched, now + 1),
+                            ev.local,
+                            Kind::Reprovision,
+                        );
+                    }
+                }
+                Detail::Provisioned(outcome)
+            }
+            Kind::Reprovision => {
+                self.provision(now, i, q);
+                Detail::Reprovisioning
+            }
+            Kind::ClientApp => {
+                self.request_gateway(now, i);
+                Detail::ClientAppReceived
+            }
+            Kind::InstallDone => {
+                self.count(now, Counter::ClientInstallAttempts);
+                let id = self.first + ev.local;
+                let k = u64::from(self.devices[i].installs);
+                self.devices[i].installs = self.devices[i].installs.saturating_add(1);
+                let failed = ctx.install_always_fails
+                    || ctx.streams.unit(id, INSTALL, k) < s.cloud.client_install_failure_rate;
+                if failed {
+                    self.count(now, Counter::ClientInstallFailures);
+                    self.devices[i].phase = Phase::InstallFailed;
+                    if !ctx.install_always_fails {
+                        // Intune retries the app at a later check-in.
+                        let t = intune_check_in(self.devices[i].intune_at, now + 1);
+                        Self::schedule(
+                            q,
+                            ctx.calendar.next_online(&sched, t),
+                            ev.local,
+                            Kind::ClientApp,
+                        );
+                    }
+                    Detail::ClientInstall(false)
+                } else {
+                    self.count(now, Counter::ClientInstallsCompleted);
+                    self.devices[i].profile.client = true;
+                    self.devices[i].phase = Phase::AwaitingPolicy;
+                    Self::schedule(
+                        q,
+                        Some(now + s.cloud.registration),
+                        ev.local,
+                        Kind::Registered,
+                    );
+                    Detail::ClientInstall(true)
+                }
+            }
+            Kind::Registered => {
+                if let Some(at) = ctx.co_management_at {
+                    let p = self.devices[i].profile;
+                    let poll = ctx.site_poll[usize::from(p.site)];
+                    let t = ctx.calendar.next_online_tick(
+                        &sched,
+                        at.max(now),
+                        poll,
+                        Minute::from(p.poll_phase) % poll,
+                    );
+                    Self::schedule(q, t, ev.local, Kind::CoManagementPolicy);
+                }
+                Detail::ClientRegistered
+            }
+            Kind::CoManagementPolicy => {
+                self.count(now, Counter::PoliciesReceived);
+                self.devices[i].phase = Phase::CoManaged;
+                Detail::PolicyReceived
+            }
+            Kind::Pushed => {
+                self.count(now, Counter::ClientPushes);
+                self.devices[i].profile.client = true;
+                self.advance(now, i, q);
+                Detail::ClientPushed
+            }
+            Kind::Upgraded => {
+                self.count(now, Counter::OsUpgrades);
+                self.devices[i].profile.os = s.os_upgrade.map_or(OsRelease::Win10_22H2, |u| u.1);
+                self.advance(now, i, q);
+                Detail::OsUpgraded
+            }
+            Kind::Migrated => {
+                self.count(now, Counter::MdmMigrations);
+                self.devices[i].profile.third_party_mdm = false;
+                self.advance(now, i, q);
+                Detail::MdmMigrated
+            }
         };
         let after = self.devices[i].state();
-        self.move_state(now, before, after);
-        if self.devices[i].record && (before != after || matches!(detail, Detail::Failed(_))) {
-            self.events.push(EventRecord {
-                device: self.first + ev.local,
-                time: now,
-                from: before,
-                to: after,
-                detail,
-            });
-        }
-    }
-}
-
-impl DeviceShard {
-    fn join_completed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        self.devices[i].join = JoinStage::Joined;
-        self.count(now, Counter::HybridJoinsCompleted.index());
-        if self.devices[i].enroll == EnrollStage::Due {
-            self.begin_attempt(now, i, q);
-        }
-        Detail::HybridJoined
+        self.move_state(now, i, before, after);
+        self.record(i, now, before, after, detail);
     }
 }
 
@@ -622,173 +1081,17 @@ pub fn randomization_window(in_scope: u64, per_100k: Minute, min: Minute, max: M
     (w.min(u64::from(max)) as Minute).max(min)
 }
 
-/// Runs `scenario`. `progress` is called after each simulated day with the day count and the
-/// events handled so far.
-pub fn run(
-    scenario: &Scenario,
-    options: &RunOptions,
-    mut progress: impl FnMut(u32, u64),
-) -> Result<RunResult, RunError> {
-    let streams = RandomStreams::new(scenario.seed);
-    let horizon = scenario.horizon();
-    let bucket = options.bucket.minutes();
-    let rows = horizon.div_ceil(bucket) as usize;
-    let hours = horizon.div_ceil(60) as usize;
-    let threads = if options.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Management points serve 25,000 clients each; a site with more clients polls proportionally
+/// less often (assumption: the interval stretches by clients / capacity).
+pub fn site_poll_interval(poll: Minute, clients: u64, management_points: u32) -> Minute {
+    let capacity = u64::from(management_points) * 25_000;
+    if clients <= capacity {
+        poll
     } else {
-        options.threads
-    };
-    let calendar = Calendar {
-        first_weekday: scenario.start_date.weekday().num_days_from_monday(),
-        horizon,
-        usage: scenario.usage.clone(),
-        streams,
-    };
-    let mut ctx = Context {
-        scenario: scenario.clone(),
-        streams,
-        calendar,
-        bucket,
-        rows,
-        hours,
-        window: 0,
-        sample: match options.events {
-            EventCapture::Off => None,
-            EventCapture::Sample(s) => Some(s),
-        },
-    };
-    // Shards: a fixed split of the device ids. Results do not depend on it (devices are
-    // independent between barriers), only the balance between threads does.
-    let parts = (threads as u32 * 4).clamp(1, 256);
-    let ranges = shard_ranges(scenario.fleet.devices, parts);
-
-    // Pass 1: draw the fleet and count the devices in scope, which sets the window.
-    let make = |ctx: Arc<Context>| -> Vec<DeviceShard> {
-        ranges
-            .iter()
-            .map(|r| DeviceShard {
-                ctx: Arc::clone(&ctx),
-                first: r.start,
-                devices: Vec::new(),
-                state_delta: vec![0; (ctx.rows + 1) * STATES],
-                counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
-                co_managed_delta: vec![0; ctx.hours + 1],
-                reasons: vec![0; IneligibleReason::ALL.len()],
-                events: Vec::new(),
-            })
-            .collect()
-    };
-    let provisional = Arc::new(ctx.clone());
-    let mut engine = Engine::new(make(provisional), threads)
-        .map_err(|source| RunError::Threads { threads, source })?;
-    let lens: Vec<u32> = ranges.iter().map(|r| r.len() as u32).collect();
-    let in_scope: u64 = engine
-        .par_each(|i, shard, _| shard.populate(lens[i]))
-        .into_iter()
-        .sum();
-    let t = &scenario.timing;
-    ctx.window = randomization_window(
-        in_scope,
-        t.randomization_per_100k,
-        t.randomization_min,
-        t.randomization_max,
-    );
-    let ctx = Arc::new(ctx);
-    engine.par_each(|_, shard, q| {
-        shard.ctx = Arc::clone(&ctx);
-        shard.start(q);
-    });
-
-    for day in 0..scenario.days {
-        engine.advance_to((day + 1) * DAY);
-        progress(day + 1, engine.events_handled());
+        (u64::from(poll) * clients)
+            .div_ceil(capacity)
+            .min(u64::from(DAY) * 30) as Minute
     }
-    let events_handled = engine.events_handled();
-    let mut breakdown = breakdown_rows(scenario);
-    let slots = breakdown.len();
-    let tables = engine.par_each(|_, shard, _| {
-        let mut t = vec![[0u64; STATES]; slots];
-        for d in &shard.devices {
-            let st = d.state().index();
-            for slot in breakdown_slots(&d.profile) {
-                t[slot][st] += 1;
-            }
-        }
-        t
-    });
-    for t in tables {
-        for (row, counts) in breakdown.iter_mut().zip(t) {
-            row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
-        }
-    }
-    let shards = engine.into_shards();
-
-    // Reduce in shard order, over integers.
-    let mut state_delta = vec![0i64; (rows + 1) * STATES];
-    let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
-    let mut co_delta = vec![0i64; hours + 1];
-    let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
-    let mut events = Vec::new();
-    for s in &shards {
-        state_delta
-            .iter_mut()
-            .zip(&s.state_delta)
-            .for_each(|(a, b)| *a += b);
-        counter_delta
-            .iter_mut()
-            .zip(&s.counter_delta)
-            .for_each(|(a, b)| *a += b);
-        co_delta
-            .iter_mut()
-            .zip(&s.co_managed_delta)
-            .for_each(|(a, b)| *a += b);
-        reasons
-            .iter_mut()
-            .zip(&s.reasons)
-            .for_each(|(a, b)| *a += b);
-    }
-    for s in shards {
-        events.extend(s.events);
-    }
-    events.sort_by_key(|e| (e.time, e.device));
-
-    let mut states = Vec::with_capacity(rows);
-    let mut counters = Vec::with_capacity(rows);
-    let mut st = [0i64; STATES];
-    let mut co = [0u64; COUNTERS];
-    for r in 0..rows {
-        for k in 0..STATES {
-            st[k] += state_delta[r * STATES + k];
-        }
-        for k in 0..COUNTERS {
-            co[k] += counter_delta[r * COUNTERS + k];
-        }
-        states.push(st.map(|x| u64::try_from(x).expect("state counts are never negative")));
-        counters.push(co);
-    }
-    let mut acc = 0i64;
-    let co_managed_hourly = co_delta[..hours]
-        .iter()
-        .map(|d| {
-            acc += d;
-            acc as u64
-        })
-        .collect();
-    let devices = u64::from(scenario.fleet.devices);
-    Ok(RunResult {
-        bucket,
-        devices,
-        eligible: devices - reasons.iter().sum::<u64>(),
-        reasons,
-        states,
-        counters,
-        co_managed_hourly,
-        events,
-        events_handled,
-        randomization_window: ctx.window,
-        breakdown,
-    })
 }
 
 /// Why a run could not start.
@@ -803,6 +1106,443 @@ pub enum RunError {
         /// The thread pool's error.
         source: fleetsim_engine::ThreadPoolBuildError,
     },
+}
+
+/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
+fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let mut rows = Vec::new();
+    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
+        rows.extend(names.map(|value| BreakdownRow {
+            dimension,
+            value,
+            states: [0; STATES],
+        }));
+    };
+    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
+    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
+    add(
+        "identity",
+        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "location",
+        &mut Location::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "usage",
+        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
+    );
+    add("path", &mut CoPath::NAMES.iter().map(|n| n.to_string()));
+    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
+    rows
+}
+
+/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
+fn breakdown_slots(d: &Device) -> [usize; 7] {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let p = &d.profile;
+    let mut base = 0;
+    let mut slot = |len: usize, i: usize| {
+        let at = base + i;
+        base = base.saturating_add(len);
+        at
+    };
+    [
+        slot(OsRelease::ALL.len(), p.os.index()),
+        slot(JoinType::ALL.len(), p.join.index()),
+        slot(IdentityOption::ALL.len(), p.identity.index()),
+        slot(Location::ALL.len(), p.location.index()),
+        slot(UsagePattern::ALL.len(), p.usage.index()),
+        slot(CoPath::ALL.len(), d.path.index()),
+        slot(usize::MAX, usize::from(p.site)),
+    ]
+}
+
+/// The gateway: a fixed number of concurrent connections, granted at barriers in order of
+/// request time, then device id, so the order never depends on threads.
+struct Gateway {
+    capacity: u64,
+    hold: Minute,
+    in_flight: BinaryHeap<Reverse<Minute>>,
+    queue: VecDeque<(Minute, u32)>,
+}
+
+/// Minutes between two barriers when the gateway is in use.
+const GATEWAY_STEP: Minute = 15;
+
+/// A drawn fleet, ready to start: the engine with its shards, the context they will share,
+/// the shards' id ranges and each shard's counts.
+struct Prepared {
+    engine: Engine<DeviceShard>,
+    ctx: Context,
+    ranges: Vec<Range<u32>>,
+    counts: Vec<FleetCounts>,
+}
+
+/// Builds the shared context and the engine, draws the fleet (pass 1) and returns the counts.
+fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunError> {
+    let streams = RandomStreams::new(scenario.seed);
+    let horizon = scenario.horizon();
+    let bucket = options.bucket.minutes();
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    let s = scenario;
+    let hierarchies: std::collections::BTreeSet<&str> =
+        s.sites.iter().map(|x| x.hierarchy.as_str()).collect();
+    let site_reason = s
+        .sites
+        .iter()
+        .map(|site| {
+            if site.version < 1710 {
+                Some(IneligibleReason::SiteVersionBelow1710)
+            } else if hierarchies.len() > 1 && site.version < 1806 {
+                Some(IneligibleReason::SiteVersionBelow1806)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let tenant_ok = s.tenant.azure_ad_premium
+        && s.tenant.intune_admin_license
+        && s.tenant.full_administrator_all_scope;
+    let c = &s.cloud;
+    let path2_blocker = [
+        (c.enhanced_http, Prerequisite::EnhancedHttp),
+        (
+            c.cloud_services && s.tenant.global_administrator,
+            if c.cloud_services {
+                Prerequisite::GlobalAdministrator
+            } else {
+                Prerequisite::CloudServices
+            },
+        ),
+        (c.site_onboarded_to_azure_ad, Prerequisite::SiteOnboarded),
+        (c.cmg_vms > 0, Prerequisite::CloudManagementGateway),
+        (
+            s.tenant.subscription_manager,
+            Prerequisite::SubscriptionManager,
+        ),
+        (
+            c.management_points_for_cmg,
+            Prerequisite::ManagementPointsForCmg,
+        ),
+    ]
+    .into_iter()
+    .find(|(ok, _)| !ok)
+    .map(|(_, p)| p);
+    let ctx = Context {
+        scenario: s.clone(),
+        streams,
+        calendar: Calendar {
+            first_weekday: s.start_date.weekday().num_days_from_monday(),
+            horizon,
+            usage: s.usage.clone(),
+            streams,
+        },
+        bucket,
+        rows: horizon.div_ceil(bucket) as usize,
+        hours: horizon.div_ceil(60) as usize,
+        sites: s.sites.len(),
+        window: 0,
+        sample: match options.events {
+            EventCapture::Off => None,
+            EventCapture::Sample(x) => Some(x),
+        },
+        co_management_at: s.co_management_at.filter(|_| tenant_ok),
+        path2_blocker,
+        install_always_fails: c.ccmsetup_command_line_length > 1024,
+        site_reason,
+        site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
+        site_poll: vec![s.timing.policy_poll; s.sites.len()],
+    };
+    let total = s.fleet.devices + s.path2.arrivals();
+    let parts = (threads as u32 * 4).clamp(1, 256);
+    let ranges = shard_ranges(total, parts);
+    let provisional = Arc::new(ctx.clone());
+    let shards = ranges
+        .iter()
+        .map(|r| DeviceShard {
+            ctx: Arc::clone(&provisional),
+            first: r.start,
+            devices: Vec::new(),
+            state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
+            counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
+            co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
+            events: Vec::new(),
+            gateway_requests: Vec::new(),
+        })
+        .collect();
+    let mut engine =
+        Engine::new(shards, threads).map_err(|source| RunError::Threads { threads, source })?;
+    let rs = ranges.clone();
+    let counts = engine.par_each(|i, shard, _| shard.populate(rs[i].clone()));
+    Ok(Prepared {
+        engine,
+        ctx,
+        ranges,
+        counts,
+    })
+}
+
+fn total_counts(counts: &[FleetCounts], sites: usize) -> FleetCounts {
+    let mut all = FleetCounts::new(sites);
+    for c in counts {
+        all.merge(c);
+    }
+    all
+}
+
+/// Draws the fleet and returns what the preflight finds, without simulating.
+pub fn check(scenario: &Scenario, threads: usize) -> Result<(Vec<Finding>, FleetCounts), RunError> {
+    let options = RunOptions {
+        threads,
+        ..RunOptions::default()
+    };
+    let counts = prepare(scenario, &options)?.counts;
+    let all = total_counts(&counts, scenario.sites.len());
+    Ok((preflight(scenario, &all), all))
+}
+
+/// Runs `scenario`. `progress` is called after each simulated day with the day count and the
+/// events handled so far.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut progress: impl FnMut(u32, u64),
+) -> Result<RunResult, RunError> {
+    let Prepared {
+        mut engine,
+        mut ctx,
+        ranges,
+        counts,
+    } = prepare(scenario, options)?;
+    let all = total_counts(&counts, ctx.sites);
+    let findings = preflight(scenario, &all);
+    let t = &scenario.timing;
+    ctx.window = randomization_window(
+        all.path1_in_scope,
+        t.randomization_per_100k,
+        t.randomization_min,
+        t.randomization_max,
+    );
+    ctx.site_poll = scenario
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            site_poll_interval(
+                t.policy_poll,
+                all.clients_by_site[i],
+                site.management_points,
+            )
+        })
+        .collect();
+    let ctx = Arc::new(ctx);
+    // Program ranks: devices of earlier shards come first.
+    let mut ranks = Vec::with_capacity(counts.len());
+    let mut acc = Ranks::default();
+    for c in &counts {
+        ranks.push(acc);
+        acc.push += c.push_candidates;
+        acc.upgrade += c.upgrade_candidates;
+        acc.migration += c.migration_candidates;
+    }
+    engine.par_each(|i, shard, q| {
+        shard.ctx = Arc::clone(&ctx);
+        shard.start(ranks[i], q);
+    });
+
+    let horizon = scenario.horizon();
+    let bucket = ctx.bucket;
+    let rows = ctx.rows;
+    let uses_gateway = ctx.path2_blocker.is_none() && (all.path2_candidates > 0);
+    let step = if uses_gateway { GATEWAY_STEP } else { DAY };
+    let mut gateway = Gateway {
+        capacity: scenario.cloud.capacity(),
+        hold: scenario.cloud.client_install,
+        in_flight: BinaryHeap::new(),
+        queue: VecDeque::new(),
+    };
+    let mut gateway_rows = vec![GatewayRow::default(); rows];
+    let mut now = 0;
+    while now < horizon {
+        let next = (now + step).min(horizon);
+        engine.advance_to(next);
+        if uses_gateway {
+            let mut requests = Vec::new();
+            for (shard, _) in engine.shards_mut() {
+                requests.append(&mut shard.gateway_requests);
+            }
+            requests.sort_unstable();
+            gateway.queue.extend(requests);
+            // Load at the end of the row that this barrier closes: installs that ended before
+            // it are done; those ending at it are still counted, as their devices are.
+            while gateway
+                .in_flight
+                .peek()
+                .is_some_and(|Reverse(end)| *end < next)
+            {
+                gateway.in_flight.pop();
+            }
+            let g = &mut gateway_rows[((next - 1) / bucket) as usize];
+            g.concurrent = gateway.in_flight.len() as u64;
+            g.queued = gateway.queue.len() as u64;
+            g.peak = g.peak.max(g.concurrent);
+            while gateway
+                .in_flight
+                .peek()
+                .is_some_and(|Reverse(end)| *end <= next)
+            {
+                gateway.in_flight.pop();
+            }
+            while (gateway.in_flight.len() as u64) < gateway.capacity {
+                let Some((_, id)) = gateway.queue.pop_front() else {
+                    break;
+                };
+                let shard = ranges.partition_point(|r| r.end <= id);
+                let (sh, q) = engine.shard_mut(shard);
+                let local = id - sh.first;
+                sh.grant(local, next, q);
+                gateway.in_flight.push(Reverse(next + gateway.hold));
+            }
+            if let Some(g) = gateway_rows.get_mut((next / bucket) as usize) {
+                g.peak = g.peak.max(gateway.in_flight.len() as u64);
+            }
+        }
+        if next % DAY == 0 || next == horizon {
+            progress(next.div_ceil(DAY), engine.events_handled());
+        }
+        now = next;
+    }
+    let events_handled = engine.events_handled();
+
+    let mut breakdown = breakdown_rows(scenario);
+    let slots = breakdown.len();
+    let tables = engine.par_each(|_, shard, _| {
+        let mut t = vec![[0u64; STATES]; slots];
+        for d in &shard.devices {
+            if let Some(st) = d.state() {
+                for slot in breakdown_slots(d) {
+                    t[slot][st.index()] += 1;
+                }
+            }
+        }
+        let mut by_path = [0u64; PATHS];
+        let mut blocked = vec![0u64; Prerequisite::ALL.len()];
+        let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
+        for d in &shard.devices {
+            if d.phase == Phase::NotArrived {
+                continue;
+            }
+            match d.reason {
+                Some(r) => reasons[r.index()] += 1,
+                None => by_path[d.path.index()] += 1,
+            }
+            if d.phase == Phase::IntuneOnlyBlocked {
+                if let Some(p) = shard.ctx.path2_blocker {
+                    blocked[p.index()] += 1;
+                }
+            }
+        }
+        (t, by_path, blocked, reasons)
+    });
+    let mut eligible_by_path = [0u64; PATHS];
+    let mut blocked = vec![0u64; Prerequisite::ALL.len()];
+    let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
+    for (t, by_path, b, r) in tables {
+        for (row, counts) in breakdown.iter_mut().zip(t) {
+            row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+        }
+        eligible_by_path
+            .iter_mut()
+            .zip(by_path)
+            .for_each(|(a, b)| *a += b);
+        blocked.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        reasons.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+    }
+    let shards = engine.into_shards();
+
+    // Reduce in shard order, over integers.
+    let sites = ctx.sites;
+    let hours = ctx.hours;
+    let mut state_delta = vec![0i64; (rows + 1) * sites * STATES];
+    let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
+    let mut co_delta = [vec![0i64; hours + 1], vec![0i64; hours + 1]];
+    let mut events = Vec::new();
+    for s in &shards {
+        state_delta
+            .iter_mut()
+            .zip(&s.state_delta)
+            .for_each(|(a, b)| *a += b);
+        counter_delta
+            .iter_mut()
+            .zip(&s.counter_delta)
+            .for_each(|(a, b)| *a += b);
+        for (acc, delta) in co_delta.iter_mut().zip(&s.co_managed_delta) {
+            acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
+        }
+    }
+    for s in shards {
+        events.extend(s.events);
+    }
+    events.sort_by_key(|e| (e.time, e.device));
+
+    let mut states = Vec::with_capacity(rows);
+    let mut site_states = vec![Vec::with_capacity(rows); sites];
+    let mut counters = Vec::with_capacity(rows);
+    let mut st = vec![[0i64; STATES]; sites];
+    let mut co = [0u64; COUNTERS];
+    for r in 0..rows {
+        let mut total = [0u64; STATES];
+        for (site, acc) in st.iter_mut().enumerate() {
+            for k in 0..STATES {
+                acc[k] += state_delta[(r * sites + site) * STATES + k];
+            }
+            let row = acc.map(|x| u64::try_from(x).expect("state counts are never negative"));
+            total.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            site_states[site].push(row);
+        }
+        for k in 0..COUNTERS {
+            co[k] += counter_delta[r * COUNTERS + k];
+        }
+        states.push(total);
+        counters.push(co);
+    }
+    let cumulate = |d: &Vec<i64>| -> Vec<u64> {
+        let mut acc = 0i64;
+        d[..hours]
+            .iter()
+            .map(|x| {
+                acc += x;
+                acc as u64
+            })
+            .collect()
+    };
+    let co_managed_hourly = [cumulate(&co_delta[0]), cumulate(&co_delta[1])];
+    let devices = states.last().map_or(0, |s| s.iter().sum());
+    Ok(RunResult {
+        bucket,
+        devices,
+        eligible: eligible_by_path.iter().sum(),
+        eligible_by_path,
+        reasons,
+        blocked,
+        states,
+        site_states,
+        counters,
+        gateway: gateway_rows,
+        co_managed_hourly,
+        events,
+        events_handled,
+        randomization_window: ctx.window,
+        site_poll: ctx.site_poll.clone(),
+        breakdown,
+        findings,
+    })
 }
 
 #[cfg(test)]
@@ -965,6 +1705,138 @@ usage = {{ always_on = 1.0 }}
         assert_eq!(r.states.last().unwrap()[S::Eligible.index()], 1000 - co);
     }
 
+    /// A Path 2 scenario: `existing` Azure AD joined devices without a client plus new
+    /// devices, always on, with the given extra TOML.
+    fn path2(existing: u32, extra: &str) -> Scenario {
+        Scenario::from_toml(&format!(
+            r#"name = "p2"
+start_date = 2027-01-04
+days = 10
+[fleet]
+devices = {existing}
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ azure_ad_joined = 1.0 }}
+configmgr_client = {{ azure_ad_joined = 0.0 }}
+location = {{ internet_only = 1.0 }}
+usage = {{ always_on = 1.0 }}
+[co_management]
+enable_date = 2027-01-04
+{extra}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn gateway_never_exceeds_capacity_and_matches_the_states() {
+        let s = path2(
+            3000,
+            "[cloud]\ncmg_vms = 1\nclient_install_minutes = 120\n[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 4000 }, { date = 2027-01-06, devices = 7000 } ]\n",
+        );
+        assert_eq!(s.cloud.capacity(), 6000);
+        let r = hourly(&s);
+        let mut queued_somewhere = false;
+        for (st, g) in r.states.iter().zip(&r.gateway) {
+            assert!(g.concurrent <= 6000 && g.peak <= 6000);
+            assert_eq!(g.concurrent, st[S::ClientInstalling.index()]);
+            assert_eq!(g.queued, st[S::ClientInstallQueued.index()]);
+            queued_somewhere |= g.queued > 100;
+        }
+        assert!(
+            queued_somewhere,
+            "7,000 installs of 2 h in one morning through 6,000 connections must queue"
+        );
+        assert!(r.gateway.iter().any(|g| g.peak == 6000));
+        let last = r.states.last().unwrap();
+        assert_eq!(last.iter().sum::<u64>(), 14_000);
+        assert!(last[S::CoManaged.index()] > 13_000, "{last:?}");
+        assert_eq!(r.eligible_by_path, [0, 14_000]);
+    }
+
+    #[test]
+    fn esp_timeout_fails_after_60_minutes_and_retries_at_sign_in() {
+        let s = path2(
+            0,
+            "[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 100 } ]\nesp_failure_rate = 0.0\nesp_timeout_rate = 1.0\n",
+        );
+        let r = hourly(&s);
+        let c = |h: usize| r.counters[h - 1][Counter::EspTimeouts.index()];
+        // Always-on devices arrive at their workday start (07:00-09:00): no timeout before 08:00,
+        // all 100 timed out by 10:00, and each retries at the next sign-in (08:00 next day) and
+        // times out again at 09:00.
+        assert_eq!(c(8), 0);
+        assert_eq!(c(10), 100);
+        assert_eq!(c(24 + 9), 100);
+        assert_eq!(c(24 + 10), 200);
+        assert_eq!(at_hour(&r, 12, S::ProvisioningFailed), 100);
+    }
+
+    #[test]
+    fn a_missing_prerequisite_keeps_path2_intune_only() {
+        let s = path2(500, "[cloud]\ncmg_vms = 0\n");
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::IntuneOnlyBlocked.index()], 500);
+        assert_eq!(r.blocked[Prerequisite::CloudManagementGateway.index()], 500);
+        assert!(r.findings.iter().any(|f| f.prerequisite == Prerequisite::CloudManagementGateway && f.devices == 500));
+        let s = path2(500, "[cloud]\nccmsetup_command_line_length = 1500\n");
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::ClientInstallFailed.index()], 500);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::ClientInstallsCompleted.index()],
+            0
+        );
+    }
+
+    #[test]
+    fn programs_move_devices_at_their_rate() {
+        let s = Scenario::from_toml(
+            "name = \"p\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 2000\nlicensed = 1.0\nthird_party_mdm = 0.5\nos = { win10_1607 = 0.5, win11_23h2 = 0.5 }\njoin = { on_premises_ad = 1.0 }\nconfigmgr_client = { on_premises_ad = 0.5 }\nlocation = { corporate_network = 1.0 }\nusage = { always_on = 1.0 }\n[client_push]\ndevices_per_day = 48\n[os_upgrade]\ndevices_per_day = 24\n[mdm_migration]\ndevices_per_day = 12\n[co_management]\nenable_date = 2027-01-04\n",
+        )
+        .unwrap();
+        let r = hourly(&s);
+        let c = |h: usize, k: Counter| r.counters[h - 1][k.index()];
+        // Migration: one device every 2 h from minute 0 (12 a day), so 13 by the end of day 2
+        // of those due; upgrades and pushes wait for earlier steps, so they can only lag.
+        assert_eq!(c(24, Counter::MdmMigrations), 12);
+        assert_eq!(c(48, Counter::MdmMigrations), 24);
+        assert!(c(240, Counter::OsUpgrades) <= 240 && c(240, Counter::OsUpgrades) > 100);
+        assert!(c(240, Counter::ClientPushes) <= 480 && c(240, Counter::ClientPushes) > 100);
+        assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn overloaded_management_points_stretch_policy_polls() {
+        assert_eq!(site_poll_interval(60, 25_000, 1), 60);
+        assert_eq!(site_poll_interval(60, 50_000, 1), 120);
+        assert_eq!(site_poll_interval(60, 50_000, 2), 60);
+    }
+
+    #[test]
+    fn old_sites_cannot_co_manage() {
+        let s = uniform(
+            "federated",
+            "[[sites]]\ncode = \"OLD\"\nshare = 1.0\nversion = 1702\n[co_management]\nenable_date = 2027-01-04\n",
+        );
+        let r = hourly(&s);
+        assert_eq!(
+            r.reasons[IneligibleReason::SiteVersionBelow1710.index()],
+            1000
+        );
+        assert_eq!(r.states.last().unwrap()[S::CoManaged.index()], 0);
+    }
+
+    #[test]
+    fn intune_check_ins_follow_the_documented_cadence() {
+        assert_eq!(intune_check_in(100, 100), 103);
+        assert_eq!(intune_check_in(100, 104), 106);
+        assert_eq!(intune_check_in(100, 116), 130);
+        assert_eq!(intune_check_in(100, 221), 700);
+        assert_eq!(intune_check_in(100, 701), 1180);
+    }
+
     impl Scenario {
         fn with_os(mut self, os: &str) -> Self {
             let os = crate::domain::OsRelease::from_name(os).unwrap();
@@ -996,37 +1868,45 @@ usage = {{ always_on = 1.0 }}
             threads in 1usize..4,
         ) {
             let scope = if pilot { "auto_enrollment = \"pilot\"\npilot_collection = \"P\"" } else { "auto_enrollment = \"all\"" };
+            let programs = if seed % 2 == 0 { "[client_push]\ndevices_per_day = 7\n[os_upgrade]\ndevices_per_day = 3\n[mdm_migration]\ndevices_per_day = 2\n[path2]\ndevices_per_day = 9\n[cloud]\ncmg_vms = 1\nclient_install_minutes = 200\n" } else { "" };
             let s = Scenario::from_toml(&format!(
-                "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n",
+                "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n{programs}",
                 1 + seed % 7, 1 + enable_day,
             )).unwrap();
             let r = run(&s, &RunOptions { threads, bucket: Bucket::Hour, events: EventCapture::Sample(1.0) }, |_, _| {}).unwrap();
             prop_assert_eq!(r.states.len(), days as usize * 24);
             let mut prev = [0u64; COUNTERS];
+            let mut prev_total = 0;
             for (st, c) in r.states.iter().zip(&r.counters) {
-                prop_assert_eq!(st.iter().sum::<u64>(), u64::from(devices));
+                // Existing devices plus those arrived so far.
+                let total = st.iter().sum::<u64>();
+                prop_assert_eq!(total, u64::from(devices) + c[Counter::DevicesArrived.index()]);
+                prop_assert!(total >= prev_total);
+                prev_total = total;
                 prop_assert!(st[S::CoManaged.index()] <= r.eligible);
                 prop_assert!(c.iter().zip(prev.iter()).all(|(a, b)| a >= b));
                 prop_assert_eq!(c[Counter::EnrollmentAttempts.index()], c[Counter::EnrollmentSuccesses.index()] + c[Counter::EnrollmentFailures.index()]);
-                prop_assert_eq!(c[Counter::EnrollmentSuccesses.index()], st[S::CoManaged.index()]);
+                // Path 1 devices are co-managed by enrolling, Path 2 devices by installing the client.
+                prop_assert!(c[Counter::EnrollmentSuccesses.index()] <= st[S::CoManaged.index()]);
+                prop_assert!(st[S::CoManaged.index()] <= c[Counter::EnrollmentSuccesses.index()] + c[Counter::ClientInstallsCompleted.index()]);
                 let by_code: u64 = c[Counter::ALL.len()..].iter().sum();
                 prop_assert_eq!(by_code, c[Counter::EnrollmentFailures.index()]);
                 prev = *c;
             }
-            prop_assert_eq!(r.eligible + r.reasons.iter().sum::<u64>(), u64::from(devices));
-            for dim in ["os", "join", "identity", "location", "usage", "site"] {
+            prop_assert_eq!(r.eligible + r.reasons.iter().sum::<u64>(), r.devices);
+            for dim in ["os", "join", "identity", "location", "usage", "path", "site"] {
                 let mut by_state = [0u64; STATES];
                 for row in r.breakdown.iter().filter(|b| b.dimension == dim) {
                     by_state.iter_mut().zip(row.states).for_each(|(a, b)| *a += b);
                 }
                 prop_assert_eq!(&by_state, last_states(&r));
             }
-            prop_assert!(r.co_managed_hourly.windows(2).all(|w| w[0] <= w[1]));
+            prop_assert!(r.co_managed_hourly.iter().all(|v| v.windows(2).all(|w| w[0] <= w[1])));
             // Events are in time order and replay to the final states.
             prop_assert!(r.events.windows(2).all(|w| (w[0].time, w[0].device) <= (w[1].time, w[1].device)));
             let mut replay = [0i64; STATES];
             for e in &r.events {
-                if matches!(e.detail, Detail::Initial(_)) { replay[e.to.index()] += 1; } else { replay[e.from.index()] -= 1; replay[e.to.index()] += 1; }
+                if matches!(e.detail, Detail::Initial(_) | Detail::Arrived) { replay[e.to.index()] += 1; } else { replay[e.from.index()] -= 1; replay[e.to.index()] += 1; }
             }
             let last = r.states.last().unwrap();
             prop_assert!(replay.iter().zip(last.iter()).all(|(a, b)| *a == *b as i64));

@@ -9,6 +9,8 @@ mod output;
 mod scenarios;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fleetsim_model::domain::CoPath;
+use fleetsim_model::prereq::{Finding, Severity};
 use fleetsim_model::{Bucket, EventCapture, RunOptions, Scenario};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +32,17 @@ enum Command {
     List,
     /// Measure speed and memory on a scenario (writes no files).
     Bench(BenchArgs),
+    /// Check a scenario's prerequisites: what blocks which devices, and how many (exit 1 when a
+    /// blocker stops a path the scenario relies on).
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// A named scenario or a path (default: the built-in mixed enterprise).
+    scenario: Option<String>,
+    #[command(flatten)]
+    overrides: Overrides,
 }
 
 /// Settings that change what is simulated.
@@ -98,6 +111,8 @@ enum Failure {
     BadInput(String),
     /// The run failed: exit 1.
     Run(anyhow::Error),
+    /// `check` found a blocker: exit 1 (already printed).
+    Blocked,
 }
 
 fn main() -> ExitCode {
@@ -111,6 +126,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
         }
+        Command::Check(args) => check(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,6 +138,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Blocked) => ExitCode::from(1),
     }
 }
 
@@ -160,6 +177,47 @@ fn load(arg: Option<&str>, o: &Overrides) -> Result<Scenario, Failure> {
             .map_err(|e| Failure::BadInput(e.to_string()))?;
     }
     Ok(s)
+}
+
+/// Prints the preflight's findings, one line each, to `out`.
+fn print_findings(out: &mut dyn std::io::Write, findings: &[Finding]) {
+    for f in findings {
+        let severity = match f.severity {
+            Severity::Blocker => "BLOCKER",
+            Severity::Warning => "warning",
+        };
+        let path = f.path.map_or("all paths", |p| match p {
+            CoPath::Path1 => "Path 1",
+            CoPath::Path2 => "Path 2",
+        });
+        let _ = writeln!(
+            out,
+            "{severity}: {path}, {} devices: {}",
+            f.devices, f.message
+        );
+    }
+}
+
+fn check(args: CheckArgs) -> Result<(), Failure> {
+    let scenario = load(args.scenario.as_deref(), &args.overrides)?;
+    let (findings, counts) = fleetsim_model::sim::check(&scenario, args.overrides.threads)
+        .map_err(|e| Failure::Run(e.into()))?;
+    println!(
+        "scenario {}: {} devices ({} new over the run); Path 1: {} devices, Path 2: {} devices; {} can never be co-managed",
+        scenario.name,
+        counts.devices,
+        counts.arrivals,
+        counts.path1_candidates,
+        counts.path2_candidates,
+        counts.reasons.iter().sum::<u64>()
+    );
+    let mut stdout = std::io::stdout();
+    print_findings(&mut stdout, &findings);
+    if findings.iter().any(|f| f.severity == Severity::Blocker) {
+        return Err(Failure::Blocked);
+    }
+    println!("ok: no prerequisite blocks a path this scenario relies on");
+    Ok(())
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
@@ -201,6 +259,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::Run(e.into()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
+    if !args.quiet {
+        print_findings(&mut std::io::stderr(), &result.findings);
+    }
     output::write_run(
         &out,
         args.force,

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use chrono::{Duration, NaiveDate};
-use fleetsim_model::domain::{IneligibleReason, LifecycleState};
-use fleetsim_model::sim::{Detail, counter_names};
+use fleetsim_model::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite};
+use fleetsim_model::sim::{Detail, EspOutcome, counter_names};
 use fleetsim_model::{RunResult, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -31,32 +31,73 @@ fn date_time(start: NaiveDate, minute: u32) -> String {
 
 /// The rows of timeline.csv.
 pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
-    let hourly = r.bucket == 60;
-    let mut header: Vec<String> = if hourly {
-        vec!["hour".into(), "datetime".into()]
-    } else {
-        vec!["day".into(), "date".into()]
-    };
+    let mut header = row_header(r.bucket);
     header.push("devices_total".into());
     header.extend(
         LifecycleState::ALL
             .iter()
             .map(|st| format!("state_{}", st.name())),
     );
+    header.extend(GATEWAY_COLUMNS.map(String::from));
     header.extend(counter_names());
     let mut rows = vec![header];
-    for (i, (states, counters)) in r.states.iter().zip(&r.counters).enumerate() {
-        let start = i as u32 * r.bucket;
-        let mut row = vec![(i + 1).to_string()];
-        row.push(if hourly {
-            date_time(s.start_date, start)
-        } else {
-            (s.start_date + Duration::days(i as i64)).to_string()
-        });
+    for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
+    {
+        let mut row = row_start(s, r.bucket, i);
         row.push(states.iter().sum::<u64>().to_string());
         row.extend(states.iter().map(u64::to_string));
+        row.extend([g.concurrent, g.queued, g.peak].map(|x| x.to_string()));
         row.extend(counters.iter().map(u64::to_string));
         rows.push(row);
+    }
+    rows
+}
+
+/// Gateway columns of timeline.csv.
+pub const GATEWAY_COLUMNS: [&str; 3] = [
+    "gateway_concurrent_clients",
+    "gateway_queue_length",
+    "gateway_peak_concurrent_clients",
+];
+
+/// The first two cells of row `i`: `day,date` or `hour,datetime`.
+fn row_start(s: &Scenario, bucket: u32, i: usize) -> Vec<String> {
+    let date = if bucket == 60 {
+        date_time(s.start_date, i as u32 * bucket)
+    } else {
+        (s.start_date + Duration::days(i as i64)).to_string()
+    };
+    vec![(i + 1).to_string(), date]
+}
+
+fn row_header(bucket: u32) -> Vec<String> {
+    if bucket == 60 {
+        vec!["hour".into(), "datetime".into()]
+    } else {
+        vec!["day".into(), "date".into()]
+    }
+}
+
+/// The rows of site_timeline.csv: one row per row of the timeline and site.
+pub fn site_timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let mut header = row_header(r.bucket);
+    header.extend(["site", "devices_total"].map(String::from));
+    header.extend(
+        LifecycleState::ALL
+            .iter()
+            .map(|st| format!("state_{}", st.name())),
+    );
+    header.push("policy_poll_minutes".into());
+    let mut rows = vec![header];
+    for i in 0..r.states.len() {
+        for (k, (site, states)) in s.sites.iter().zip(&r.site_states).enumerate() {
+            let mut row = row_start(s, r.bucket, i);
+            row.push(safe_cell(&site.code));
+            row.push(states[i].iter().sum::<u64>().to_string());
+            row.extend(states[i].iter().map(u64::to_string));
+            row.push(r.site_poll[k].to_string());
+            rows.push(row);
+        }
     }
     rows
 }
@@ -83,11 +124,18 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         "co_managed",
         "co_managed_pct_of_eligible",
         "randomization_window_minutes",
+        "eligible_path1",
+        "eligible_path2",
+        "gateway_capacity",
+        "gateway_peak_concurrent_clients",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(MILESTONES.iter().map(|p| format!("days_to_{p}pct")));
+    for path in [None, Some(CoPath::Path1), Some(CoPath::Path2)] {
+        let suffix = path.map_or(String::new(), |p| format!("_{}", p.name()));
+        header.extend(MILESTONES.iter().map(|p| format!("days_to_{p}pct{suffix}")));
+    }
     header.extend(
         LifecycleState::ALL
             .iter()
@@ -97,6 +145,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         IneligibleReason::ALL
             .iter()
             .map(|x| format!("reason_{}", x.name())),
+    );
+    header.extend(
+        Prerequisite::ALL
+            .iter()
+            .map(|x| format!("blocked_{}", x.name())),
     );
     header.extend(counter_names());
     let pct = (co * 10_000 + r.eligible / 2)
@@ -112,14 +165,26 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         co.to_string(),
         pct,
         r.randomization_window.to_string(),
+        r.eligible_by_path[0].to_string(),
+        r.eligible_by_path[1].to_string(),
+        s.cloud.capacity().to_string(),
+        r.gateway
+            .iter()
+            .map(|g| g.peak)
+            .max()
+            .unwrap_or(0)
+            .to_string(),
     ];
-    row.extend(MILESTONES.iter().map(|p| {
-        r.hours_to_co_managed(*p)
-            .map(days_from_hours)
-            .unwrap_or_default()
-    }));
+    for path in [None, Some(CoPath::Path1), Some(CoPath::Path2)] {
+        row.extend(MILESTONES.iter().map(|p| {
+            r.hours_to_co_managed(*p, path)
+                .map(days_from_hours)
+                .unwrap_or_default()
+        }));
+    }
     row.extend(last_states.iter().map(u64::to_string));
     row.extend(r.reasons.iter().map(u64::to_string));
+    row.extend(r.blocked.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
     vec![header, row]
 }
@@ -155,6 +220,21 @@ fn detail_text(d: Detail) -> String {
         Detail::Enrolled => "enrolled".into(),
         Detail::Failed(e) => format!("failed {}", e.name()),
         Detail::Remediated => "remediated".into(),
+        Detail::Arrived => "arrived (new Path 2 device)".into(),
+        Detail::Provisioned(EspOutcome::Success) => "autopilot provisioned".into(),
+        Detail::Provisioned(EspOutcome::Failure) => "autopilot provisioning failed".into(),
+        Detail::Provisioned(EspOutcome::Timeout) => {
+            "autopilot provisioning timed out 0x800705B4".into()
+        }
+        Detail::Reprovisioning => "autopilot provisioning again".into(),
+        Detail::ClientAppReceived => "configmgr client app received".into(),
+        Detail::GatewayConnection => "gateway connection".into(),
+        Detail::ClientInstall(true) => "client installed".into(),
+        Detail::ClientInstall(false) => "client install failed".into(),
+        Detail::ClientRegistered => "client registered".into(),
+        Detail::ClientPushed => "client pushed".into(),
+        Detail::OsUpgraded => "os upgraded".into(),
+        Detail::MdmMigrated => "migrated off third-party mdm".into(),
     }
 }
 
@@ -203,6 +283,7 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
         write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
         write_csv(&tmp.join("summary.csv"), summary(s, r))?;
         write_csv(&tmp.join("breakdown.csv"), breakdown(r))?;
+        write_csv(&tmp.join("site_timeline.csv"), site_timeline(s, r))?;
         if events {
             let header = ["device", "time", "from", "to", "detail"]
                 .map(String::from)

@@ -30,6 +30,10 @@ pub const NAMED: &[Named] = &[
         text: include_str!("../../../scenarios/path1-pilot-collection.toml"),
     },
     Named {
+        name: "path2-autopilot-internet",
+        text: include_str!("../../../scenarios/path2-autopilot-internet.toml"),
+    },
+    Named {
         name: "tiny",
         text: include_str!("../../../scenarios/tiny.toml"),
     },

@@ -1,0 +1,302 @@
+//! The preflight: which prerequisite of DOMAIN.md blocks which devices, before running.
+
+use crate::domain::{CoPath, IneligibleReason, JoinType, OsRelease, Prerequisite};
+use crate::fleet::Profile;
+use crate::scenario::{AutoEnrollmentScope, Scenario};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Stops devices from ever being co-managed.
+    Blocker,
+    /// Slows the rollout or limits it, but devices still get there.
+    Warning,
+}
+
+/// One thing the preflight found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Blocker or warning.
+    pub severity: Severity,
+    /// The prerequisite concerned.
+    pub prerequisite: Prerequisite,
+    /// The path it stops (`None`: every path).
+    pub path: Option<CoPath>,
+    /// Devices affected.
+    pub devices: u64,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Counts of the drawn fleet that the preflight and the programs need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    /// Devices drawn (existing and new).
+    pub devices: u64,
+    /// New Path 2 devices among them.
+    pub arrivals: u64,
+    /// Devices with no permanent reason that take Path 1.
+    pub path1_candidates: u64,
+    /// Of them, in the automatic enrollment scope.
+    pub path1_in_scope: u64,
+    /// Devices with no permanent reason that take Path 2.
+    pub path2_candidates: u64,
+    /// Path 1 devices joined to on-premises AD only (need hybrid join).
+    pub on_premises: u64,
+    /// Of them, in managed domains (need Azure AD Connect sync).
+    pub on_premises_managed: u64,
+    /// Devices waiting for client push.
+    pub push_candidates: u64,
+    /// Devices waiting for the OS upgrade program.
+    pub upgrade_candidates: u64,
+    /// Devices waiting for MDM migration.
+    pub migration_candidates: u64,
+    /// Devices with the ConfigMgr client at the start, per site.
+    pub clients_by_site: Vec<u64>,
+    /// Devices stopped by their site's version, per site.
+    pub site_blocked: Vec<u64>,
+    /// Devices per permanent reason.
+    pub reasons: Vec<u64>,
+}
+
+impl FleetCounts {
+    /// Empty counts for `sites` sites.
+    pub fn new(sites: usize) -> Self {
+        Self {
+            clients_by_site: vec![0; sites],
+            site_blocked: vec![0; sites],
+            reasons: vec![0; IneligibleReason::ALL.len()],
+            ..Self::default()
+        }
+    }
+
+    /// Counts one device.
+    pub fn add(
+        &mut self,
+        p: &Profile,
+        reason: Option<IneligibleReason>,
+        arrival: bool,
+        in_scope: bool,
+    ) {
+        let site = usize::from(p.site);
+        self.devices += 1;
+        self.arrivals += u64::from(arrival);
+        if p.client && !arrival {
+            self.clients_by_site[site] += 1;
+        }
+        if let Some(r) = reason {
+            self.reasons[r.index()] += 1;
+            if matches!(
+                r,
+                IneligibleReason::SiteVersionBelow1710 | IneligibleReason::SiteVersionBelow1806
+            ) {
+                self.site_blocked[site] += 1;
+            }
+            return;
+        }
+        let path2 = arrival || (!p.client && p.join == JoinType::AzureAdJoined);
+        if path2 {
+            self.path2_candidates += 1;
+        } else {
+            self.path1_candidates += 1;
+            self.path1_in_scope += u64::from(in_scope);
+            if p.join == JoinType::OnPremisesAd {
+                self.on_premises += 1;
+                self.on_premises_managed += u64::from(p.identity.is_managed());
+            }
+            self.push_candidates += u64::from(!p.client);
+        }
+        self.upgrade_candidates += u64::from(
+            !arrival
+                && p.os
+                    .build()
+                    .is_some_and(|b| b < OsRelease::Win10_1709.build().unwrap_or(0)),
+        );
+        self.migration_candidates += u64::from(p.third_party_mdm);
+    }
+
+    /// Adds another shard's counts.
+    pub fn merge(&mut self, o: &FleetCounts) {
+        self.devices += o.devices;
+        self.arrivals += o.arrivals;
+        self.path1_candidates += o.path1_candidates;
+        self.path1_in_scope += o.path1_in_scope;
+        self.path2_candidates += o.path2_candidates;
+        self.on_premises += o.on_premises;
+        self.on_premises_managed += o.on_premises_managed;
+        self.push_candidates += o.push_candidates;
+        self.upgrade_candidates += o.upgrade_candidates;
+        self.migration_candidates += o.migration_candidates;
+        let add = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut self.clients_by_site, &o.clients_by_site);
+        add(&mut self.site_blocked, &o.site_blocked);
+        add(&mut self.reasons, &o.reasons);
+    }
+}
+
+/// What blocks which devices, in the order of [`Prerequisite`].
+pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
+    use Prerequisite as P;
+    use Severity::*;
+    let all = c.path1_candidates + c.path2_candidates;
+    let mut out = Vec::new();
+    let mut add = |severity, prerequisite, path, devices: u64, message: String| {
+        if devices > 0 {
+            out.push(Finding {
+                severity,
+                prerequisite,
+                path,
+                devices,
+                message,
+            });
+        }
+    };
+    let t = &s.tenant;
+    if !t.azure_ad_premium {
+        add(Blocker, P::AzureAdPremium, None, all, "the tenant has no Azure AD (Entra ID) Premium: automatic enrollment needs it (tenant.azure_ad_premium)".into());
+    }
+    if !t.intune_admin_license {
+        add(Blocker, P::IntuneAdminLicense, None, all, "the admin account has no Intune license: assign one before enabling co-management (tenant.intune_admin_license)".into());
+    }
+    if !t.full_administrator_all_scope {
+        add(Blocker, P::FullAdministrator, None, all, "enabling co-management needs a Full Administrator with All scope in ConfigMgr (admin_roles.full_administrator_all_scope)".into());
+    }
+    if s.co_management_at.is_none() {
+        add(
+            Blocker,
+            P::CoManagementEnabled,
+            None,
+            all,
+            "co-management is never enabled: set co_management.enable_date".into(),
+        );
+    }
+    for (i, site) in s.sites.iter().enumerate() {
+        let (p, need) = if site.version < 1710 {
+            (P::ConfigMgrVersion, 1710)
+        } else {
+            (P::SeveralHierarchies, 1806)
+        };
+        add(
+            Blocker,
+            p,
+            None,
+            c.site_blocked[i],
+            format!(
+                "site {} runs ConfigMgr {}: upgrade it to {need} or later",
+                site.code, site.version
+            ),
+        );
+    }
+    if !t.aad_connect_sync {
+        add(Blocker, P::AadConnectSync, Some(CoPath::Path1), c.on_premises_managed, "Azure AD Connect does not sync devices: hybrid join in managed domains never completes (tenant.aad_connect_sync)".into());
+    }
+    if s.auto_register_at.is_none() {
+        add(Blocker, P::AutoRegisterClientSetting, Some(CoPath::Path1), c.on_premises, "the client setting \"automatically register new Windows 10 domain joined devices with Azure AD\" is off: on-premises joined devices never become hybrid joined (hybrid_join.auto_register)".into());
+    }
+    match s.auto_enrollment_scope() {
+        AutoEnrollmentScope::None => add(Blocker, P::AutoEnrollment, Some(CoPath::Path1), c.path1_candidates, "automatic enrollment is None: Path 1 clients never enroll (co_management.auto_enrollment)".into()),
+        AutoEnrollmentScope::Pilot => add(
+            Warning,
+            P::AutoEnrollment,
+            Some(CoPath::Path1),
+            c.path1_candidates - c.path1_in_scope,
+            format!("automatic enrollment is Pilot: only {} of {} Path 1 devices are in the pilot collection", c.path1_in_scope, c.path1_candidates),
+        ),
+        AutoEnrollmentScope::All => {}
+    }
+    let cl = &s.cloud;
+    let p2 = Some(CoPath::Path2);
+    let n2 = c.path2_candidates;
+    if !cl.enhanced_http {
+        add(
+            Blocker,
+            P::EnhancedHttp,
+            p2,
+            n2,
+            "enhanced HTTP is off on the site: turn it on for Path 2 (cloud.enhanced_http)".into(),
+        );
+    }
+    if !cl.cloud_services {
+        add(
+            Blocker,
+            P::CloudServices,
+            p2,
+            n2,
+            "cloud services are not registered in Azure (cloud.cloud_services)".into(),
+        );
+    }
+    if !t.global_administrator {
+        add(Blocker, P::GlobalAdministrator, p2, n2, "creating the Azure AD apps for cloud services needs a Global Administrator (admin_roles.global_administrator)".into());
+    }
+    if !cl.site_onboarded_to_azure_ad {
+        add(
+            Blocker,
+            P::SiteOnboarded,
+            p2,
+            n2,
+            "the site is not onboarded to Azure AD (cloud.site_onboarded_to_azure_ad)".into(),
+        );
+    }
+    if cl.cmg_vms == 0 {
+        add(Blocker, P::CloudManagementGateway, p2, n2, "there is no cloud management gateway: Path 2 devices cannot get the client (cloud.cmg_vms)".into());
+    }
+    if !t.subscription_manager {
+        add(Blocker, P::SubscriptionManager, p2, n2, "creating the cloud management gateway needs a Subscription Manager in Azure (admin_roles.subscription_manager)".into());
+    }
+    if !cl.management_points_for_cmg {
+        add(Blocker, P::ManagementPointsForCmg, p2, n2, "no management point is enabled for the cloud management gateway (cloud.management_points_for_cmg)".into());
+    }
+    if cl.ccmsetup_command_line_length > 1024 {
+        add(
+            Blocker,
+            P::CcmsetupCommandLine,
+            p2,
+            n2,
+            format!(
+                "the CCMSETUPCMD command line has {} characters; over 1,024 every install from Intune fails (cloud.ccmsetup_command_line_length)",
+                cl.ccmsetup_command_line_length
+            ),
+        );
+    }
+    if s.path2.into_co_management {
+        let old: Vec<&str> = s
+            .sites
+            .iter()
+            .filter(|x| x.version < 2111)
+            .map(|x| x.code.as_str())
+            .collect();
+        if !old.is_empty() {
+            add(
+                Warning,
+                P::AutopilotIntoCoManagement,
+                p2,
+                c.arrivals,
+                format!(
+                    "Autopilot straight into co-management needs ConfigMgr 2111 or later; sites {} fall back to installing the client after provisioning",
+                    old.join(", ")
+                ),
+            );
+        }
+    }
+    for (i, site) in s.sites.iter().enumerate() {
+        let cap = u64::from(site.management_points) * 25_000;
+        if c.clients_by_site[i] > cap {
+            let poll = crate::sim::site_poll_interval(
+                s.timing.policy_poll,
+                c.clients_by_site[i],
+                site.management_points,
+            );
+            add(
+                Warning,
+                P::ManagementPointCapacity,
+                Some(CoPath::Path1),
+                c.clients_by_site[i],
+                format!(
+                    "site {} has {} clients for {} management point(s) of 25,000: policy polls stretch from {} to {poll} minutes (add management points)",
+                    site.code, c.clients_by_site[i], site.management_points, s.timing.policy_poll
+                ),
+            );
+        }
+    }
+    out
+}
