@@ -362,6 +362,7 @@ fn existing_results_are_kept_without_force() {
             "results",
             "results/tiny",
             "results/tiny/breakdown.csv",
+            "results/tiny/decisions.csv",
             "results/tiny/site_timeline.csv",
             "results/tiny/summary.csv",
             "results/tiny/timeline.csv"
@@ -456,7 +457,7 @@ fn check_names_blockers_and_exits_1() {
         .position(|h| h == "blocked_cloud_management_gateway")
         .unwrap();
     assert!(rows[1][col].parse::<u64>().unwrap() > 0);
-    assert_eq!(d.entries().len(), 1 + 1 + 4, "{:?}", d.entries());
+    assert_eq!(d.entries().len(), 1 + 1 + 5, "{:?}", d.entries());
 }
 
 #[test]

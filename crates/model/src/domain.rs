@@ -414,6 +414,59 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// A co-management workload that moves from ConfigMgr to Intune (DOMAIN.md "Workloads").
+    pub enum Workload {
+        /// Compliance policies.
+        CompliancePolicies => "compliance_policies",
+        /// Windows Update policies.
+        WindowsUpdatePolicies => "windows_update_policies",
+        /// Resource access policies (not supported from ConfigMgr 2203).
+        ResourceAccessPolicies => "resource_access_policies",
+        /// Endpoint Protection.
+        EndpointProtection => "endpoint_protection",
+        /// Device configuration (carries resource access and Endpoint Protection).
+        DeviceConfiguration => "device_configuration",
+        /// Office Click-to-Run apps.
+        OfficeClickToRun => "office_click_to_run",
+        /// Client apps.
+        ClientApps => "client_apps",
+    }
+}
+
+impl Workload {
+    /// Whether a site at `version` offers the workload.
+    pub const fn available_at(self, version: u32) -> bool {
+        !matches!(self, Workload::ResourceAccessPolicies) || version < 2203
+    }
+}
+
+named_enum! {
+    /// Where a workload's slider stands.
+    pub enum Slider {
+        /// Configuration Manager manages it (the default).
+        ConfigMgr => "configuration_manager",
+        /// Intune manages it for the workload's pilot collection.
+        PilotIntune => "pilot_intune",
+        /// Intune manages it for every co-managed device.
+        Intune => "intune",
+    }
+}
+
+named_enum! {
+    /// What a rollout gate measures.
+    pub enum GateMetric {
+        /// Share of a collection's members that are co-managed.
+        CoManagedShare => "co_managed_share",
+        /// Detected incidents of a workload per device switched to Intune for it.
+        IncidentRate => "incident_rate",
+        /// Failed enrollment attempts per attempt, over the last interval.
+        EnrollmentFailureRate => "enrollment_failure_rate",
+        /// Helpdesk tickets per day, over the last interval.
+        TicketsPerDay => "tickets_per_day",
+    }
+}
+
 /// Automatic enrollment scope of the co-management settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AutoEnrollment {

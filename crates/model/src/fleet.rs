@@ -3,7 +3,7 @@
 use crate::domain::{
     IdentityOption, IneligibleReason, JoinType, Location, OsRelease, UsagePattern,
 };
-use crate::scenario::{FleetSpec, Scenario};
+use crate::scenario::{Collection, FleetSpec, Scenario};
 use fleetsim_engine::{Purpose, RandomStreams, stable_hash, to_unit};
 use rand::Rng;
 
@@ -69,6 +69,85 @@ pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id:
         third_party_mdm,
         day_start,
         poll_phase,
+    }
+}
+
+/// Draws the ring of the ring scheme (one draw per device, shared by every ring collection so
+/// that rings never overlap).
+pub const RING: Purpose = Purpose::named("ring");
+
+/// Whether an eligible device passes a collection's filters (sites, OS, usage, location).
+pub fn matches(c: &Collection, p: &Profile) -> bool {
+    (c.sites.is_empty() || c.sites.contains(&p.site))
+        && (c.os.is_empty() || c.os.contains(&p.os))
+        && (c.usage.is_empty() || c.usage.contains(&p.usage))
+        && (c.location.is_empty() || c.location.contains(&p.location))
+}
+
+/// Collection membership rules made concrete once the fleet is drawn: each collection's
+/// effective share (raised to reach `min_devices`) and the ring boundaries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    /// Per collection: the share of matching devices drawn as members.
+    pub share: Vec<f64>,
+    /// Per collection, for ring collections: the ring boundaries of the ring draw.
+    pub ring: Vec<Option<[f64; 5]>>,
+}
+
+impl Membership {
+    /// The rules for `s`'s collections, given how many eligible devices match each.
+    pub fn new(s: &Scenario, matching: &[u64]) -> Self {
+        let mut share = Vec::new();
+        let mut ring = Vec::new();
+        for (c, m) in s.collections.iter().zip(matching) {
+            let m = (*m).max(1) as f64;
+            share.push(c.share.max(f64::from(c.min_devices) / m).min(1.0));
+            ring.push((c.rings != 0).then(|| {
+                let test = (f64::from(s.ring_test_devices) / m).min(1.0);
+                let rest = 1.0 - test;
+                let (first, fast) = if m > 200.0 {
+                    (0.01, 0.09)
+                } else {
+                    (0.05, 0.15)
+                };
+                [
+                    0.0,
+                    test,
+                    test + rest * first,
+                    test + rest * (first + fast),
+                    2.0,
+                ]
+            }));
+        }
+        Self { share, ring }
+    }
+
+    /// Whether eligible device `id` with profile `p` is a member of collection `c`.
+    pub fn is_member(
+        &self,
+        s: &Scenario,
+        streams: &RandomStreams,
+        c: usize,
+        id: u32,
+        p: &Profile,
+    ) -> bool {
+        let col = &s.collections[c];
+        if !matches(col, p) {
+            return false;
+        }
+        match self.ring[c] {
+            Some(bounds) => {
+                let u = streams.unit(id, RING, 0);
+                let ring = (0..4)
+                    .find(|r| u >= bounds[*r] && u < bounds[r + 1])
+                    .unwrap_or(3);
+                col.rings & (1 << ring) != 0
+            }
+            None => {
+                self.share[c] >= 1.0
+                    || streams.unit(id, COLLECTION, stable_hash(&col.name)) < self.share[c]
+            }
+        }
     }
 }
 

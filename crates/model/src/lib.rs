@@ -17,5 +17,6 @@ pub mod fleet;
 pub mod prereq;
 pub mod schedule;
 pub mod sim;
+pub mod strategy;
 
 pub use sim::{Bucket, EventCapture, RunError, RunOptions, RunResult, run};

@@ -57,27 +57,27 @@ pub struct FleetCounts {
     pub site_blocked: Vec<u64>,
     /// Devices per permanent reason.
     pub reasons: Vec<u64>,
+    /// Per collection: eligible devices that pass its filters.
+    pub collection_matching: Vec<u64>,
+    /// Per collection: members.
+    pub collection_members: Vec<u64>,
 }
 
 impl FleetCounts {
-    /// Empty counts for `sites` sites.
-    pub fn new(sites: usize) -> Self {
+    /// Empty counts for `sites` sites and `collections` collections.
+    pub fn new(sites: usize, collections: usize) -> Self {
         Self {
             clients_by_site: vec![0; sites],
             site_blocked: vec![0; sites],
             reasons: vec![0; IneligibleReason::ALL.len()],
+            collection_matching: vec![0; collections],
+            collection_members: vec![0; collections],
             ..Self::default()
         }
     }
 
     /// Counts one device.
-    pub fn add(
-        &mut self,
-        p: &Profile,
-        reason: Option<IneligibleReason>,
-        arrival: bool,
-        in_scope: bool,
-    ) {
+    pub fn add(&mut self, p: &Profile, reason: Option<IneligibleReason>, arrival: bool) {
         let site = usize::from(p.site);
         self.devices += 1;
         self.arrivals += u64::from(arrival);
@@ -99,7 +99,6 @@ impl FleetCounts {
             self.path2_candidates += 1;
         } else {
             self.path1_candidates += 1;
-            self.path1_in_scope += u64::from(in_scope);
             if p.join == JoinType::OnPremisesAd {
                 self.on_premises += 1;
                 self.on_premises_managed += u64::from(p.identity.is_managed());
@@ -131,6 +130,8 @@ impl FleetCounts {
         add(&mut self.clients_by_site, &o.clients_by_site);
         add(&mut self.site_blocked, &o.site_blocked);
         add(&mut self.reasons, &o.reasons);
+        add(&mut self.collection_matching, &o.collection_matching);
+        add(&mut self.collection_members, &o.collection_members);
     }
 }
 

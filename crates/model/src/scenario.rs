@@ -1,11 +1,17 @@
 //! The scenario file: a raw serde schema (unknown fields refused, defaults in one place), resolved
 //! and validated into a typed [`Scenario`] before anything runs.
 
+use crate::domain::Workload;
 use crate::domain::{
     AutoEnrollment, EnrollmentError, IdentityOption, JoinType, Location, OsRelease, Retry,
     UsagePattern,
 };
 use crate::error::ScenarioError;
+pub use crate::strategy::{Collection, Strategy, WorkloadSettings};
+use crate::strategy::{
+    RawCollection, RawRings, RawStrategy, RawWorkload, resolve_collections, resolve_strategy,
+    resolve_workloads,
+};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -211,6 +217,12 @@ struct RawScenario {
     sites: Vec<RawSite>,
     #[serde(default)]
     collections: Vec<RawCollection>,
+    #[serde(default)]
+    rings: RawRings,
+    #[serde(default)]
+    workloads: BTreeMap<Workload, RawWorkload>,
+    #[serde(default)]
+    strategy: RawStrategy,
     #[serde(default)]
     hybrid_join: RawHybridJoin,
     #[serde(default)]
@@ -503,13 +515,6 @@ fn default_hierarchy() -> String {
 
 fn default_site_version() -> Spanned<Whole> {
     Spanned::new(0..0, Whole(2403))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCollection {
-    name: Spanned<String>,
-    share: Share,
 }
 
 #[derive(Deserialize)]
@@ -835,15 +840,6 @@ impl Program {
     }
 }
 
-/// A device collection defined in the scenario; membership is drawn per device.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Collection {
-    /// The collection's name, such as `Intune Auto Enrollment`.
-    pub name: String,
-    /// Share of all devices that are members.
-    pub share: f64,
-}
-
 /// What draws a fleet: the share of each attribute.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FleetSpec {
@@ -966,6 +962,12 @@ pub struct Scenario {
     pub os_upgrade: Option<(Program, OsRelease)>,
     /// Migration off third-party MDM.
     pub mdm_migration: Option<Program>,
+    /// Devices in the Test ring of the ring scheme.
+    pub ring_test_devices: u32,
+    /// Per workload (indexed by `Workload::index`): what a switch risks.
+    pub workloads: Vec<WorkloadSettings>,
+    /// The rollout strategy.
+    pub strategy: Strategy,
 }
 
 /// The automatic enrollment scope without the collection.
@@ -1058,6 +1060,18 @@ fn program_of(
         return Ok(None);
     }
     Ok(Some((f64::from(DAY) / per_day, start)))
+}
+
+/// A step's start as a fixed minute, following `after` links (gates ignored).
+fn resolved_start(strategy: &Strategy, step: &crate::strategy::Step) -> crate::strategy::StepStart {
+    use crate::strategy::StepStart;
+    match step.start {
+        StepStart::At(t) => StepStart::At(t),
+        StepStart::After(k, d) => match resolved_start(strategy, &strategy.steps[k]) {
+            StepStart::At(t) => StepStart::At(t.saturating_add(d)),
+            other => other,
+        },
+    }
 }
 
 /// The largest fleet a scenario may ask for.
@@ -1181,22 +1195,8 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         (sites, mix)
     };
 
-    let mut collections: Vec<Collection> = Vec::new();
-    for (i, c) in raw.collections.iter().enumerate() {
-        let name = c.name.get_ref().trim().to_string();
-        if name.is_empty() || collections.iter().any(|x| x.name == name) {
-            return Err(at(
-                c.name.span(),
-                &format!("collections[{i}].name"),
-                format!("expected a unique, non-empty collection name, found {name:?}"),
-            ));
-        }
-        collections.push(Collection {
-            name,
-            share: c.share.0,
-        });
-    }
-
+    let collections = resolve_collections(&raw.collections, &sites)?;
+    let workloads = resolve_workloads(&raw.workloads, &collections)?;
     let auto_enrollment = match raw.co_management.auto_enrollment {
         RawScope::None => AutoEnrollment::None,
         RawScope::All => AutoEnrollment::All,
@@ -1444,8 +1444,39 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         full_administrator_all_scope: raw.admin_roles.full_administrator_all_scope,
     };
 
+    let strategy = resolve_strategy(
+        &raw.strategy,
+        &collections,
+        &sites,
+        &minute_of,
+        raw.co_management.enable_date.map(minute_of),
+    )?;
+    let mut co_management_at = raw.co_management.enable_date.map(minute_of);
+    let mut auto_enrollment = auto_enrollment;
+    for step in &strategy.steps {
+        if let crate::strategy::StepAction::EnableCoManagement(scope) = step.action {
+            if co_management_at.is_some() {
+                return Err((
+                    ScenarioError::field(
+                        "co_management.enable_date",
+                        "co-management is enabled both here and by an enable_co_management step: keep one",
+                    ),
+                    None,
+                ));
+            }
+            let crate::strategy::StepStart::At(t) = resolved_start(&strategy, step) else {
+                unreachable!()
+            };
+            co_management_at = Some(t);
+            auto_enrollment = scope;
+        }
+    }
+
     let c = &raw.fleet.configmgr_client;
     Ok(Scenario {
+        ring_test_devices: raw.rings.test_devices.0,
+        workloads,
+        strategy,
         tenant,
         cloud,
         path2,
@@ -1481,7 +1512,7 @@ fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             .hybrid_join
             .auto_register
             .then(|| raw.hybrid_join.auto_register_date.map_or(0, minute_of)),
-        co_management_at: raw.co_management.enable_date.map(minute_of),
+        co_management_at,
         auto_enrollment,
         timing,
         usage,

@@ -3,13 +3,14 @@
 //! the counts a run produces.
 
 use crate::domain::{
-    AutoEnrollment, CoPath, EnrollmentError, IneligibleReason, JoinType, LifecycleState, Location,
-    OsRelease, Prerequisite, Retry,
+    AutoEnrollment, CoPath, EnrollmentError, GateMetric, IneligibleReason, JoinType,
+    LifecycleState, Location, OsRelease, Prerequisite, Retry, Slider, Workload,
 };
-use crate::fleet::{Profile, draw_arrival, draw_profile, in_collection, permanent_reason};
+use crate::fleet::{Membership, Profile, draw_arrival, draw_profile, permanent_reason};
 use crate::prereq::{Finding, FleetCounts, preflight};
 use crate::scenario::{DAY, Minute, Remediation, Scenario};
 use crate::schedule::{Calendar, DeviceSchedule, round_up};
+use crate::strategy::{OnFailure, StepAction, StepStart};
 use chrono::Datelike;
 use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, Shard, shard_ranges};
 use std::cmp::Reverse;
@@ -24,6 +25,18 @@ const REMEDIATION: Purpose = Purpose::named("remediation");
 const SAMPLE: Purpose = Purpose::named("event-sample");
 const ESP: Purpose = Purpose::named("autopilot-esp");
 const INSTALL: Purpose = Purpose::named("client-install");
+const INCIDENT: Purpose = Purpose::named("workload-incident");
+const TICKET: Purpose = Purpose::named("helpdesk-ticket");
+const WORKLOADS: usize = Workload::ALL.len();
+
+const fn bit(w: Workload) -> u8 {
+    1 << w.index()
+}
+
+/// Workloads that Windows Autopatch needs at Intune.
+const AUTOPATCH: u8 = bit(Workload::WindowsUpdatePolicies)
+    | bit(Workload::DeviceConfiguration)
+    | bit(Workload::OfficeClickToRun);
 
 crate::named_enum! {
     /// Cumulative counters of a run, in CSV column order (the error counters follow).
@@ -60,6 +73,14 @@ crate::named_enum! {
         OsUpgrades => "os_upgrades",
         /// Devices migrated off a third-party MDM.
         MdmMigrations => "mdm_migrations",
+        /// Devices whose authority for a workload moved to Intune (one per device and workload).
+        WorkloadSwitches => "workload_switches_to_intune",
+        /// Incidents caused by a switched workload's policy.
+        IncidentsStarted => "incidents_total",
+        /// Incidents detected.
+        IncidentsDetected => "incidents_detected",
+        /// Helpdesk tickets raised by detected incidents.
+        HelpdeskTickets => "helpdesk_tickets",
     }
 }
 
@@ -168,6 +189,10 @@ pub enum Detail {
     OsUpgraded,
     /// The device was migrated off its third-party MDM.
     MdmMigrated,
+    /// The device took the current workload sliders at a policy poll.
+    WorkloadsReconciled,
+    /// A switched workload's policy caused an incident on the device.
+    Incident(Workload),
 }
 
 /// How an Autopilot provisioning ended.
@@ -255,6 +280,24 @@ pub struct RunResult {
     pub breakdown: Vec<BreakdownRow>,
     /// What the preflight found (as `fleetsim check` prints it).
     pub findings: Vec<Finding>,
+    /// Per row, per workload: co-managed devices whose authority for it is Intune.
+    pub workloads: Vec<Vec<u64>>,
+    /// Per row: devices with Windows Update, device configuration and Office C2R at Intune.
+    pub autopatch_ready: Vec<u64>,
+    /// Per row: active incidents (device and workload pairs).
+    pub incidents_active: Vec<u64>,
+    /// Per row, per collection: co-managed members.
+    pub collection_co_managed: Vec<Vec<u64>>,
+    /// Per collection: members.
+    pub collection_members: Vec<u64>,
+    /// The strategy's decisions, in time order.
+    pub decisions: Vec<Decision>,
+    /// Per workload: when it reached Intune for 99% of co-managed devices (minute of the barrier).
+    pub workload_at_intune: [Option<Minute>; WORKLOADS],
+    /// Most active incidents at once (sampled at the barriers).
+    pub blast_radius: u64,
+    /// Device-minutes with compliance evaluated by Intune (conditional access).
+    pub conditional_access_minutes: u64,
 }
 
 impl RunResult {
@@ -339,6 +382,16 @@ struct Device {
     upgrade_at: Minute,
     /// When client push reaches it (`u32::MAX`: never).
     push_at: Minute,
+    /// Collections it belongs to (bit per collection).
+    member: u32,
+    /// Workloads whose authority is Intune (bit per workload).
+    authority: u8,
+    /// Workloads with an active incident.
+    incident: u8,
+    /// Endpoint Protection / device configuration policies left from a pilot it left.
+    sticky: u8,
+    /// A workload reconciliation is scheduled.
+    reconcile_pending: bool,
 }
 
 impl Device {
@@ -391,6 +444,10 @@ enum Kind {
     Pushed,
     Upgraded,
     Migrated,
+    Reconcile,
+    IncidentStart(Workload),
+    IncidentDetected(Workload),
+    IncidentEnd(Workload),
 }
 
 /// An event: which device (index within its shard) and what happens.
@@ -424,6 +481,8 @@ struct Context {
     site_into_co_management: Vec<bool>,
     /// Per site: the effective policy poll interval.
     site_poll: Vec<Minute>,
+    /// Per site: for sites at 1902 or older, the one pilot collection of every workload.
+    site_shared_pilot: Vec<Option<usize>>,
 }
 
 /// Program positions a shard starts from: devices before it in id order.
@@ -445,6 +504,118 @@ pub struct DeviceShard {
     events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     gateway_requests: Vec<(Minute, u32)>,
+    /// The workload sliders as the shard knows them (set at barriers).
+    sliders: Sliders,
+    /// Per row and workload: change of devices with Intune authority.
+    wl_delta: Vec<i64>,
+    /// Per row: change of Autopatch-ready devices and of active incidents.
+    ready_delta: Vec<i64>,
+    incident_delta: Vec<i64>,
+    /// Per row and collection: change of co-managed members.
+    collection_delta: Vec<i64>,
+    /// Running totals the strategy's gates read at barriers.
+    live: Live,
+}
+
+/// The workload sliders, the pilot collection each uses and each policy's version (a rollback
+/// fixes the policy: version 1 and later cause no incidents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sliders {
+    /// Per workload.
+    pub slider: [Slider; WORKLOADS],
+    /// Per workload: the pilot collection (index) while at Pilot Intune.
+    pub pilot: [Option<usize>; WORKLOADS],
+    /// Per workload: the policy's version.
+    pub version: [u8; WORKLOADS],
+}
+
+impl Default for Sliders {
+    fn default() -> Self {
+        Self {
+            slider: [Slider::ConfigMgr; WORKLOADS],
+            pilot: [None; WORKLOADS],
+            version: [0; WORKLOADS],
+        }
+    }
+}
+
+impl Sliders {
+    /// Whether a device should have Intune as authority for `w`. `shared_pilot`: for sites
+    /// at 1902 or older, the one pilot collection every workload uses.
+    fn intune(&self, member: u32, sticky: u8, shared_pilot: Option<usize>, w: Workload) -> bool {
+        let own = |w: Workload| match self.slider[w.index()] {
+            Slider::ConfigMgr => false,
+            Slider::Intune => true,
+            Slider::PilotIntune => shared_pilot
+                .or(self.pilot[w.index()])
+                .is_some_and(|c| member & (1 << c) != 0),
+        };
+        own(w)
+            || (matches!(
+                w,
+                Workload::ResourceAccessPolicies | Workload::EndpointProtection
+            ) && own(Workload::DeviceConfiguration))
+            || sticky & bit(w) != 0
+    }
+
+    fn authority(&self, member: u32, sticky: u8, shared_pilot: Option<usize>) -> u8 {
+        Workload::ALL
+            .iter()
+            .filter(|w| self.intune(member, sticky, shared_pilot, **w))
+            .fold(0, |a, w| a | bit(*w))
+    }
+
+    fn any_intune(&self) -> bool {
+        self.slider.iter().any(|s| *s != Slider::ConfigMgr)
+    }
+}
+
+/// Running totals of a shard, summed at barriers for the gates.
+#[derive(Clone, Debug, Default)]
+struct Live {
+    co_managed: u64,
+    collection_co: Vec<u64>,
+    collection_members: Vec<u64>,
+    wl: [u64; WORKLOADS],
+    switched: [u64; WORKLOADS],
+    detected: [u64; WORKLOADS],
+    attempts: u64,
+    failures: u64,
+    tickets: u64,
+    incidents_active: u64,
+    /// Compliance device-minutes at Intune, accounted to the horizon when a switch happens.
+    ca_minutes: i64,
+}
+
+impl Live {
+    fn merge(&mut self, o: &Live) {
+        self.co_managed += o.co_managed;
+        for (a, b) in self.collection_co.iter_mut().zip(&o.collection_co) {
+            *a += b;
+        }
+        for (a, b) in self
+            .collection_members
+            .iter_mut()
+            .zip(&o.collection_members)
+        {
+            *a += b;
+        }
+        for w in 0..WORKLOADS {
+            self.wl[w] += o.wl[w];
+            self.switched[w] += o.switched[w];
+            self.detected[w] += o.detected[w];
+        }
+        self.attempts += o.attempts;
+        self.failures += o.failures;
+        self.tickets += o.tickets;
+        self.incidents_active += o.incidents_active;
+        self.ca_minutes += o.ca_minutes;
+    }
+}
+
+/// The collections (indexes) set in a membership mask.
+fn members(mask: u32) -> impl Iterator<Item = usize> {
+    (0..32).filter(move |c| mask & (1 << c) != 0)
 }
 
 /// The next Intune check-in at or after `t` of a device enrolled at `enrolled`: every 3 min
@@ -489,16 +660,28 @@ impl DeviceShard {
             * STATES;
         let hour = (now / 60) as usize;
         let path = d.path.index();
+        let member = d.member;
+        let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
         if let Some(f) = from {
             self.state_delta[row + f.index()] -= 1;
             if f == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] -= 1;
+                self.live.co_managed -= 1;
+                for c in members(member) {
+                    self.live.collection_co[c] -= 1;
+                    self.collection_delta[crow + c] -= 1;
+                }
             }
         }
         if let Some(t) = to {
             self.state_delta[row + t.index()] += 1;
             if t == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] += 1;
+                self.live.co_managed += 1;
+                for c in members(member) {
+                    self.live.collection_co[c] += 1;
+                    self.collection_delta[crow + c] += 1;
+                }
             }
         }
     }
@@ -517,11 +700,7 @@ impl DeviceShard {
     fn populate(&mut self, range: Range<u32>) -> FleetCounts {
         let ctx = Arc::clone(&self.ctx);
         let s = &ctx.scenario;
-        let pilot = match s.auto_enrollment {
-            AutoEnrollment::Pilot(i) => Some(&s.collections[i]),
-            _ => None,
-        };
-        let mut counts = FleetCounts::new(ctx.sites);
+        let mut counts = FleetCounts::new(ctx.sites, s.collections.len());
         self.devices.reserve_exact(range.len());
         for id in range {
             let arrival = id >= s.fleet.devices;
@@ -531,19 +710,17 @@ impl DeviceShard {
                 draw_profile(&s.fleet, s, &ctx.streams, id)
             };
             let reason = permanent_reason(&profile, s, ctx.site_reason[usize::from(profile.site)]);
-            let in_scope = match s.auto_enrollment {
-                AutoEnrollment::None => false,
-                AutoEnrollment::All => true,
-                AutoEnrollment::Pilot(_) => {
-                    let c = pilot.expect("pilot collection resolved");
-                    in_collection(&ctx.streams, id, &c.name, c.share)
+            if reason.is_none() {
+                for (c, col) in s.collections.iter().enumerate() {
+                    counts.collection_matching[c] +=
+                        u64::from(crate::fleet::matches(col, &profile));
                 }
-            };
+            }
             let record = match ctx.sample {
                 None => false,
                 Some(share) => share >= 1.0 || ctx.streams.unit(id, SAMPLE, 0) < share,
             };
-            counts.add(&profile, reason, arrival, in_scope);
+            counts.add(&profile, reason, arrival);
             self.devices.push(Device {
                 profile,
                 reason,
@@ -556,16 +733,202 @@ impl DeviceShard {
                 enroll: EnrollStage::None,
                 path: CoPath::Path1,
                 tries: 0,
-                in_scope,
+                in_scope: false,
                 record,
                 attempts: 0,
                 installs: 0,
                 intune_at: 0,
                 upgrade_at: Minute::MAX,
                 push_at: Minute::MAX,
+                member: 0,
+                authority: 0,
+                incident: 0,
+                sticky: 0,
+                reconcile_pending: false,
             });
         }
         counts
+    }
+
+    /// Sets each eligible device's collection memberships and its automatic enrollment scope;
+    /// returns each collection's members and the Path 1 devices in scope.
+    fn assign_collections(&mut self, m: &Membership) -> (Vec<u64>, u64) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let n = s.collections.len();
+        let mut members = vec![0u64; n];
+        let mut in_scope = 0;
+        for i in 0..self.devices.len() {
+            let id = self.first + i as u32;
+            let d = &mut self.devices[i];
+            if d.reason.is_some() {
+                continue;
+            }
+            for (c, count) in members.iter_mut().enumerate() {
+                if m.is_member(s, &ctx.streams, c, id, &d.profile) {
+                    d.member |= 1 << c;
+                    *count += 1;
+                }
+            }
+            d.in_scope = match s.auto_enrollment {
+                AutoEnrollment::None => false,
+                AutoEnrollment::All => true,
+                AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
+            };
+            let path2 = id >= s.fleet.devices
+                || (!d.profile.client && d.profile.join == JoinType::AzureAdJoined);
+            in_scope += u64::from(d.in_scope && !path2);
+        }
+        self.live.collection_members = members.clone();
+        self.live.collection_co = vec![0; n];
+        (members, in_scope)
+    }
+
+    /// The device became co-managed: it takes the workload sliders at its next policy poll.
+    fn on_co_managed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        if self.sliders.any_intune() {
+            self.schedule_reconcile(now, i, q);
+        }
+    }
+
+    fn schedule_reconcile(&mut self, from: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        if self.devices[i].reconcile_pending {
+            return;
+        }
+        let sched = self.schedule_of(i);
+        let p = self.devices[i].profile;
+        let poll = self.ctx.site_poll[usize::from(p.site)];
+        let t = self.ctx.calendar.next_online_tick(
+            &sched,
+            from,
+            poll,
+            Minute::from(p.poll_phase) % poll,
+        );
+        if t.is_some() {
+            self.devices[i].reconcile_pending = true;
+        }
+        Self::schedule(q, t, i as u32, Kind::Reconcile);
+    }
+
+    /// New sliders from the strategy at a barrier: co-managed devices whose authority would
+    /// change take them at their next policy poll (after collection evaluation for pilots).
+    fn set_sliders(
+        &mut self,
+        new: Sliders,
+        now: Minute,
+        evaluation: Minute,
+        q: &mut EventQueue<Ev>,
+    ) {
+        let old = self.sliders;
+        // Leaving a Pilot Intune of Endpoint Protection or device configuration does not
+        // remove the Intune policies from the device.
+        for w in [Workload::EndpointProtection, Workload::DeviceConfiguration] {
+            if old.slider[w.index()] == Slider::PilotIntune
+                && new.slider[w.index()] == Slider::ConfigMgr
+            {
+                let carried = if w == Workload::DeviceConfiguration {
+                    bit(w)
+                        | bit(Workload::EndpointProtection)
+                        | bit(Workload::ResourceAccessPolicies)
+                } else {
+                    bit(w)
+                };
+                for d in self.devices.iter_mut() {
+                    d.sticky |= d.authority & carried;
+                }
+            }
+            if new.slider[w.index()] == Slider::Intune {
+                for d in self.devices.iter_mut() {
+                    d.sticky &= !bit(w);
+                }
+            }
+        }
+        self.sliders = new;
+        for i in 0..self.devices.len() {
+            let d = &self.devices[i];
+            let shared = self.ctx.site_shared_pilot[usize::from(d.profile.site)];
+            if d.state() == Some(LifecycleState::CoManaged)
+                && new.authority(d.member, d.sticky, shared) != d.authority
+            {
+                self.schedule_reconcile(now + evaluation, i, q);
+            }
+        }
+    }
+
+    /// Takes the current sliders: switches authority, draws incidents for bad policies.
+    fn reconcile(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let id = self.first + i as u32;
+        let sched = self.schedule_of(i);
+        self.devices[i].reconcile_pending = false;
+        if self.devices[i].state() != Some(LifecycleState::CoManaged) {
+            return;
+        }
+        let d = self.devices[i];
+        let want = self.sliders.authority(
+            d.member,
+            d.sticky,
+            ctx.site_shared_pilot[usize::from(d.profile.site)],
+        );
+        if want == d.authority {
+            return;
+        }
+        let row = (now / ctx.bucket) as usize;
+        let to_horizon = i64::from(ctx.calendar.horizon.saturating_sub(now));
+        for w in Workload::ALL {
+            let b = bit(*w);
+            let k = w.index();
+            if want & b != 0 && d.authority & b == 0 {
+                self.live.wl[k] += 1;
+                self.live.switched[k] += 1;
+                self.wl_delta[row * WORKLOADS + k] += 1;
+                self.count(now, Counter::WorkloadSwitches);
+                if *w == Workload::CompliancePolicies {
+                    self.live.ca_minutes += to_horizon;
+                }
+                let settings = &s.workloads[k];
+                if settings.incident_rate > 0.0
+                    && self.sliders.version[k] == 0
+                    && ctx.streams.unit(id, INCIDENT, k as u64) < settings.incident_rate
+                {
+                    // The bad policy lands at the next Intune sync (Office C2R about 24 h later).
+                    let sync = intune_check_in(d.intune_at, now)
+                        + if *w == Workload::OfficeClickToRun {
+                            DAY
+                        } else {
+                            0
+                        };
+                    Self::schedule(
+                        q,
+                        ctx.calendar.next_online(&sched, sync),
+                        i as u32,
+                        Kind::IncidentStart(*w),
+                    );
+                }
+            } else if want & b == 0 && d.authority & b != 0 {
+                self.live.wl[k] -= 1;
+                self.wl_delta[row * WORKLOADS + k] -= 1;
+                if *w == Workload::CompliancePolicies {
+                    self.live.ca_minutes -= to_horizon;
+                }
+                if d.incident & b != 0 {
+                    self.end_incident(now, i, *w);
+                }
+            }
+        }
+        let ready_before = d.authority & AUTOPATCH == AUTOPATCH;
+        let ready_after = want & AUTOPATCH == AUTOPATCH;
+        if ready_before != ready_after {
+            self.ready_delta[row] += if ready_after { 1 } else { -1 };
+        }
+        self.devices[i].authority = want;
+    }
+
+    fn end_incident(&mut self, now: Minute, i: usize, w: Workload) {
+        self.devices[i].incident &= !bit(w);
+        self.live.incidents_active -= 1;
+        self.incident_delta[(now / self.ctx.bucket) as usize] -= 1;
     }
 
     /// Sets each device's starting state and schedules its first events.
@@ -787,13 +1150,16 @@ impl DeviceShard {
         let k = u64::from(self.devices[i].attempts);
         self.devices[i].attempts = self.devices[i].attempts.saturating_add(1);
         self.count(now, Counter::EnrollmentAttempts);
+        self.live.attempts += 1;
         if ctx.streams.unit(id, ATTEMPT, k) >= s.failure_rate {
             self.devices[i].enroll = EnrollStage::Done;
+            self.devices[i].intune_at = now;
             self.count(now, Counter::EnrollmentSuccesses);
             return Detail::Enrolled;
         }
         let error = s.errors.sample(ctx.streams.draw(id, ERROR, k));
         self.count(now, Counter::EnrollmentFailures);
+        self.live.failures += 1;
         self.counter_delta
             [(now / ctx.bucket) as usize * COUNTERS + Counter::ALL.len() + error.index()] += 1;
         let d = &mut self.devices[i];
@@ -1067,9 +1433,59 @@ impl Shard for DeviceShard {
                 self.advance(now, i, q);
                 Detail::MdmMigrated
             }
+            Kind::Reconcile => {
+                self.reconcile(now, i, q);
+                Detail::WorkloadsReconciled
+            }
+            Kind::IncidentStart(w) => {
+                let d = &self.devices[i];
+                if d.authority & bit(w) != 0 && d.incident & bit(w) == 0 {
+                    self.devices[i].incident |= bit(w);
+                    self.live.incidents_active += 1;
+                    self.incident_delta[(now / ctx.bucket) as usize] += 1;
+                    self.count(now, Counter::IncidentsStarted);
+                    let settings = &s.workloads[w.index()];
+                    Self::schedule(
+                        q,
+                        Some(now + settings.detection),
+                        ev.local,
+                        Kind::IncidentDetected(w),
+                    );
+                    Self::schedule(
+                        q,
+                        Some(now + settings.resolution),
+                        ev.local,
+                        Kind::IncidentEnd(w),
+                    );
+                }
+                Detail::Incident(w)
+            }
+            Kind::IncidentDetected(w) => {
+                if self.devices[i].incident & bit(w) != 0 {
+                    self.live.detected[w.index()] += 1;
+                    self.count(now, Counter::IncidentsDetected);
+                    let id = self.first + ev.local;
+                    if ctx.streams.unit(id, TICKET, w.index() as u64)
+                        < s.workloads[w.index()].ticket_share
+                    {
+                        self.live.tickets += 1;
+                        self.count(now, Counter::HelpdeskTickets);
+                    }
+                }
+                Detail::Incident(w)
+            }
+            Kind::IncidentEnd(w) => {
+                if self.devices[i].incident & bit(w) != 0 {
+                    self.end_incident(now, i, w);
+                }
+                Detail::Incident(w)
+            }
         };
         let after = self.devices[i].state();
         self.move_state(now, i, before, after);
+        if after == Some(LifecycleState::CoManaged) && before != after {
+            self.on_co_managed(now, i, q);
+        }
         self.record(i, now, before, after, detail);
     }
 }
@@ -1098,6 +1514,14 @@ pub fn site_poll_interval(poll: Minute, clients: u64, management_points: u32) ->
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
+    /// A collection's rule selects no device of the drawn fleet.
+    #[error(
+        "collection {name:?} selects no device: widen its filters, raise its share, or set min_devices"
+    )]
+    EmptyCollection {
+        /// The collection's name.
+        name: String,
+    },
     /// The worker threads could not be started.
     #[error("could not start {threads} worker threads: {source}; try a smaller --threads")]
     Threads {
@@ -1170,6 +1594,289 @@ struct Gateway {
 
 /// Minutes between two barriers when the gateway is in use.
 const GATEWAY_STEP: Minute = 15;
+
+/// What a decision in decisions.csv is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionSource {
+    /// A strategy step.
+    Step,
+    /// A gate.
+    Gate,
+}
+
+/// One decision of the rollout strategy: a step that ran, or a gate's check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// When.
+    pub time: Minute,
+    /// Step or gate.
+    pub source: DecisionSource,
+    /// The step's or gate's name.
+    pub name: String,
+    /// The metric a gate checked.
+    pub metric: Option<GateMetric>,
+    /// Its value.
+    pub value: Option<f64>,
+    /// `run`, `promote`, `wait`, `fail`, `halt`, `rollback` or `retry`.
+    pub decision: &'static str,
+    /// What changed, in words.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct GateState {
+    active: bool,
+    passed: bool,
+    next_check: Minute,
+    failures: u32,
+    resume_at: Option<Minute>,
+    restore: Option<(Workload, Slider, Option<usize>)>,
+    base_switched: u64,
+    base_detected: u64,
+    last_attempts: u64,
+    last_failures: u64,
+    last_tickets: u64,
+}
+
+/// The strategy as it unfolds: which steps ran, the gates' state, the sliders, the decisions.
+struct Rollout {
+    sliders: Sliders,
+    done: Vec<Option<Minute>>,
+    gates: Vec<GateState>,
+    decisions: Vec<Decision>,
+    at_intune: [Option<Minute>; WORKLOADS],
+    blast_radius: u64,
+}
+
+impl Rollout {
+    fn new(s: &Scenario) -> Self {
+        Self {
+            sliders: Sliders::default(),
+            done: vec![None; s.strategy.steps.len()],
+            gates: vec![GateState::default(); s.strategy.gates.len()],
+            decisions: Vec::new(),
+            at_intune: [None; WORKLOADS],
+            blast_radius: 0,
+        }
+    }
+
+    fn baseline(g: &mut GateState, live: &Live, w: Option<Workload>) {
+        if let Some(w) = w {
+            g.base_switched = live.switched[w.index()];
+            g.base_detected = live.detected[w.index()];
+        }
+        g.last_attempts = live.attempts;
+        g.last_failures = live.failures;
+        g.last_tickets = live.tickets;
+    }
+
+    /// The workload a gate rolls back: its own, or that of the step it guards.
+    fn gate_workload(s: &Scenario, g: usize) -> Option<Workload> {
+        s.strategy.gates[g].workload.or_else(|| {
+            s.strategy
+                .steps
+                .iter()
+                .filter(|st| st.gate == Some(g))
+                .find_map(|st| match st.action {
+                    StepAction::Pilot(mask, _) | StepAction::Promote(mask) => {
+                        Workload::ALL.iter().find(|w| mask & bit(**w) != 0).copied()
+                    }
+                    _ => None,
+                })
+        })
+    }
+
+    /// Advances the strategy at a barrier; returns whether the sliders changed and whether a
+    /// pilot collection is involved (collection evaluation delays the switch).
+    fn step(&mut self, s: &Scenario, now: Minute, live: &Live) -> Option<bool> {
+        let before = self.sliders;
+        let mut pilot_change = false;
+        self.blast_radius = self.blast_radius.max(live.incidents_active);
+        for w in Workload::ALL {
+            let k = w.index();
+            if self.at_intune[k].is_none()
+                && self.sliders.slider[k] == Slider::Intune
+                && live.co_managed > 0
+                && live.wl[k] * 100 >= 99 * live.co_managed
+            {
+                self.at_intune[k] = Some(now);
+            }
+        }
+        // Gates first: a gate that passes lets its step run at the same barrier.
+        for (gi, gate) in s.strategy.gates.iter().enumerate() {
+            let w = Self::gate_workload(s, gi);
+            let g = &mut self.gates[gi];
+            if let Some(t) = g.resume_at.filter(|t| now >= *t) {
+                g.resume_at = None;
+                if let Some((rw, slider, pilot)) = g.restore.take() {
+                    self.sliders.version[rw.index()] =
+                        self.sliders.version[rw.index()].saturating_add(1);
+                    self.sliders.slider[rw.index()] = slider;
+                    self.sliders.pilot[rw.index()] = pilot;
+                    pilot_change |= slider == Slider::PilotIntune;
+                    self.decisions.push(Decision {
+                        time: t.max(now),
+                        source: DecisionSource::Gate,
+                        name: gate.name.clone(),
+                        metric: None,
+                        value: None,
+                        decision: "retry",
+                        detail: format!("policy fixed: {} back to {}", rw.name(), slider.name()),
+                    });
+                }
+                Self::baseline(g, live, w);
+                g.next_check = now + gate.interval;
+            }
+            if !g.active || g.passed || g.resume_at.is_some() || now < g.next_check {
+                continue;
+            }
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            let value = match gate.metric {
+                GateMetric::CoManagedShare => {
+                    let c = gate.collection.expect("validated");
+                    ratio(live.collection_co[c], live.collection_members[c])
+                }
+                GateMetric::IncidentRate => {
+                    let k = w.expect("validated").index();
+                    ratio(
+                        live.detected[k] - g.base_detected,
+                        live.switched[k] - g.base_switched,
+                    )
+                }
+                GateMetric::EnrollmentFailureRate => ratio(
+                    live.failures - g.last_failures,
+                    live.attempts - g.last_attempts,
+                ),
+                GateMetric::TicketsPerDay => {
+                    (live.tickets - g.last_tickets) as f64 * f64::from(DAY)
+                        / f64::from(gate.interval)
+                }
+            };
+            g.last_attempts = live.attempts;
+            g.last_failures = live.failures;
+            g.last_tickets = live.tickets;
+            while g.next_check <= now {
+                g.next_check += gate.interval;
+            }
+            let success = gate.success_at_least.is_none_or(|x| value >= x)
+                && gate.success_at_most.is_none_or(|x| value <= x);
+            let failure = gate.failure_above.is_some_and(|x| value > x)
+                || gate.failure_below.is_some_and(|x| value < x);
+            let (decision, detail) = if failure {
+                g.failures += 1;
+                if g.failures < gate.failure_limit {
+                    (
+                        "fail",
+                        format!("failure {} of {}", g.failures, gate.failure_limit),
+                    )
+                } else {
+                    g.failures = 0;
+                    match (gate.on_failure, w) {
+                        (OnFailure::Rollback, Some(rw))
+                            if self.sliders.slider[rw.index()] != Slider::ConfigMgr =>
+                        {
+                            g.restore = Some((
+                                rw,
+                                self.sliders.slider[rw.index()],
+                                self.sliders.pilot[rw.index()],
+                            ));
+                            self.sliders.slider[rw.index()] = Slider::ConfigMgr;
+                            g.resume_at = Some(now + gate.remediation);
+                            (
+                                "rollback",
+                                format!(
+                                    "{} back to configuration_manager; retry after {} days",
+                                    rw.name(),
+                                    gate.remediation / DAY
+                                ),
+                            )
+                        }
+                        _ => ("halt", "check again at the next interval".to_string()),
+                    }
+                }
+            } else if success {
+                g.passed = true;
+                ("promote", "the guarded step may run".to_string())
+            } else {
+                ("wait", "neither success nor failure".to_string())
+            };
+            self.decisions.push(Decision {
+                time: now,
+                source: DecisionSource::Gate,
+                name: gate.name.clone(),
+                metric: Some(gate.metric),
+                value: Some(value),
+                decision,
+                detail,
+            });
+        }
+        for (i, step) in s.strategy.steps.iter().enumerate() {
+            if self.done[i].is_some() {
+                continue;
+            }
+            let ready = match step.start {
+                StepStart::At(t) => Some(t),
+                StepStart::After(k, d) => self.done[k].map(|t| t.saturating_add(d)),
+            };
+            let Some(ready) = ready.filter(|t| *t <= now) else {
+                continue;
+            };
+            if let Some(gi) = step.gate {
+                let g = &mut self.gates[gi];
+                if !g.passed {
+                    if !g.active {
+                        g.active = true;
+                        g.next_check = ready.max(now) + s.strategy.gates[gi].interval;
+                        Self::baseline(g, live, Self::gate_workload(s, gi));
+                    }
+                    continue;
+                }
+            }
+            self.done[i] = Some(now);
+            let detail = match step.action {
+                StepAction::EnableCoManagement(_) => "co-management enabled".to_string(),
+                StepAction::Pilot(mask, c) => {
+                    let mut names = Vec::new();
+                    for w in Workload::ALL.iter().filter(|w| mask & bit(**w) != 0) {
+                        self.sliders.slider[w.index()] = Slider::PilotIntune;
+                        self.sliders.pilot[w.index()] = Some(c);
+                        names.push(w.name());
+                    }
+                    pilot_change = true;
+                    format!(
+                        "{} to pilot_intune for {:?}",
+                        names.join(" "),
+                        s.collections[c].name
+                    )
+                }
+                StepAction::Promote(mask) => {
+                    let mut names = Vec::new();
+                    for w in Workload::ALL.iter().filter(|w| mask & bit(**w) != 0) {
+                        self.sliders.slider[w.index()] = Slider::Intune;
+                        names.push(w.name());
+                    }
+                    format!("{} to intune for every co-managed device", names.join(" "))
+                }
+                StepAction::Pause => "pause".to_string(),
+            };
+            self.decisions.push(Decision {
+                time: now,
+                source: DecisionSource::Step,
+                name: step.name.clone(),
+                metric: None,
+                value: None,
+                decision: "run",
+                detail,
+            });
+        }
+        (self.sliders != before).then_some(pilot_change)
+    }
+}
+
+/// Minutes between barriers while a strategy moves workloads.
+const STRATEGY_STEP: Minute = 60;
+/// Incremental collection evaluation before a pilot switch reaches devices (DOMAIN.md).
+const COLLECTION_EVALUATION: Minute = 5;
 
 /// A drawn fleet, ready to start: the engine with its shards, the context they will share,
 /// the shards' id ranges and each shard's counts.
@@ -1258,6 +1965,14 @@ fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunErr
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
         site_poll: vec![s.timing.policy_poll; s.sites.len()],
+        site_shared_pilot: s
+            .sites
+            .iter()
+            .map(|site| match s.auto_enrollment {
+                AutoEnrollment::Pilot(c) if site.version <= 1902 => Some(c),
+                _ => None,
+            })
+            .collect(),
     };
     let total = s.fleet.devices + s.path2.arrivals();
     let parts = (threads as u32 * 4).clamp(1, 256);
@@ -1274,12 +1989,32 @@ fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunErr
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
             events: Vec::new(),
             gateway_requests: Vec::new(),
+            sliders: Sliders::default(),
+            wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
+            ready_delta: vec![0; ctx.rows + 1],
+            incident_delta: vec![0; ctx.rows + 1],
+            collection_delta: vec![0; (ctx.rows + 1) * s.collections.len()],
+            live: Live::default(),
         })
         .collect();
     let mut engine =
         Engine::new(shards, threads).map_err(|source| RunError::Threads { threads, source })?;
     let rs = ranges.clone();
-    let counts = engine.par_each(|i, shard, _| shard.populate(rs[i].clone()));
+    let mut counts = engine.par_each(|i, shard, _| shard.populate(rs[i].clone()));
+    // Pass 2: collection membership, now that the matching devices are counted.
+    let all = total_counts(&counts, ctx.sites);
+    let membership = Membership::new(s, &all.collection_matching);
+    let assigned = engine.par_each(|_, shard, _| shard.assign_collections(&membership));
+    for (c, (members, in_scope)) in counts.iter_mut().zip(assigned) {
+        c.collection_members = members;
+        c.path1_in_scope = in_scope;
+    }
+    let all = total_counts(&counts, ctx.sites);
+    if let Some(c) = all.collection_members.iter().position(|m| *m == 0) {
+        return Err(RunError::EmptyCollection {
+            name: s.collections[c].name.clone(),
+        });
+    }
     Ok(Prepared {
         engine,
         ctx,
@@ -1289,7 +2024,10 @@ fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunErr
 }
 
 fn total_counts(counts: &[FleetCounts], sites: usize) -> FleetCounts {
-    let mut all = FleetCounts::new(sites);
+    let mut all = FleetCounts::new(
+        sites,
+        counts.first().map_or(0, |c| c.collection_matching.len()),
+    );
     for c in counts {
         all.merge(c);
     }
@@ -1360,7 +2098,20 @@ pub fn run(
     let bucket = ctx.bucket;
     let rows = ctx.rows;
     let uses_gateway = ctx.path2_blocker.is_none() && (all.path2_candidates > 0);
-    let step = if uses_gateway { GATEWAY_STEP } else { DAY };
+    let uses_strategy = scenario.strategy.steps.iter().any(|st| {
+        !matches!(
+            st.action,
+            StepAction::EnableCoManagement(_) | StepAction::Pause
+        )
+    }) || !scenario.strategy.gates.is_empty();
+    let step = if uses_gateway {
+        GATEWAY_STEP
+    } else if uses_strategy {
+        STRATEGY_STEP
+    } else {
+        DAY
+    };
+    let mut rollout = Rollout::new(scenario);
     let mut gateway = Gateway {
         capacity: scenario.cloud.capacity(),
         hold: scenario.cloud.client_install,
@@ -1411,6 +2162,21 @@ pub fn run(
             }
             if let Some(g) = gateway_rows.get_mut((next / bucket) as usize) {
                 g.peak = g.peak.max(gateway.in_flight.len() as u64);
+            }
+        }
+        if uses_strategy || !scenario.strategy.steps.is_empty() {
+            let mut live = Live {
+                collection_co: vec![0; scenario.collections.len()],
+                collection_members: vec![0; scenario.collections.len()],
+                ..Live::default()
+            };
+            for shard in engine.shards() {
+                live.merge(&shard.live);
+            }
+            if let Some(pilot) = rollout.step(scenario, next, &live) {
+                let sliders = rollout.sliders;
+                let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
+                engine.par_each(|_, shard, q| shard.set_sliders(sliders, next, delay, q));
             }
         }
         if next % DAY == 0 || next == horizon {
@@ -1486,6 +2252,45 @@ pub fn run(
             acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
         }
     }
+    // Workloads, Autopatch readiness, incidents and collections: per row, cumulated.
+    let ncoll = scenario.collections.len();
+    let mut wl_delta = vec![0i64; (rows + 1) * WORKLOADS];
+    let mut ready_delta = vec![0i64; rows + 1];
+    let mut incident_delta = vec![0i64; rows + 1];
+    let mut collection_delta = vec![0i64; (rows + 1) * ncoll];
+    let mut live = Live {
+        collection_co: vec![0; ncoll],
+        collection_members: vec![0; ncoll],
+        ..Live::default()
+    };
+    for s in &shards {
+        let add = |a: &mut Vec<i64>, b: &Vec<i64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut wl_delta, &s.wl_delta);
+        add(&mut ready_delta, &s.ready_delta);
+        add(&mut incident_delta, &s.incident_delta);
+        add(&mut collection_delta, &s.collection_delta);
+        live.merge(&s.live);
+    }
+    let per_row = |delta: &[i64], width: usize| -> Vec<Vec<u64>> {
+        let mut acc = vec![0i64; width];
+        (0..rows)
+            .map(|r| {
+                for k in 0..width {
+                    acc[k] += delta[r * width + k];
+                }
+                acc.iter()
+                    .map(|x| u64::try_from(*x).expect("counts are never negative"))
+                    .collect()
+            })
+            .collect()
+    };
+    let workloads = per_row(&wl_delta, WORKLOADS);
+    let autopatch_ready = per_row(&ready_delta, 1).into_iter().map(|v| v[0]).collect();
+    let incidents_active = per_row(&incident_delta, 1)
+        .into_iter()
+        .map(|v| v[0])
+        .collect();
+    let collection_co_managed = per_row(&collection_delta, ncoll);
     for s in shards {
         events.extend(s.events);
     }
@@ -1542,6 +2347,15 @@ pub fn run(
         site_poll: ctx.site_poll.clone(),
         breakdown,
         findings,
+        workloads,
+        autopatch_ready,
+        incidents_active,
+        collection_co_managed,
+        collection_members: live.collection_members.clone(),
+        decisions: rollout.decisions,
+        workload_at_intune: rollout.at_intune,
+        blast_radius: rollout.blast_radius,
+        conditional_access_minutes: u64::try_from(live.ca_minutes).unwrap_or(0),
     })
 }
 
@@ -1870,10 +2684,15 @@ enable_date = 2027-01-04
             let scope = if pilot { "auto_enrollment = \"pilot\"\npilot_collection = \"P\"" } else { "auto_enrollment = \"all\"" };
             let programs = if seed % 2 == 0 { "[client_push]\ndevices_per_day = 7\n[os_upgrade]\ndevices_per_day = 3\n[mdm_migration]\ndevices_per_day = 2\n[path2]\ndevices_per_day = 9\n[cloud]\ncmg_vms = 1\nclient_install_minutes = 200\n" } else { "" };
             let s = Scenario::from_toml(&format!(
-                "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n{programs}",
+                "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\nmin_devices = 1\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n{programs}",
                 1 + seed % 7, 1 + enable_day,
             )).unwrap();
-            let r = run(&s, &RunOptions { threads, bucket: Bucket::Hour, events: EventCapture::Sample(1.0) }, |_, _| {}).unwrap();
+            let r = match run(&s, &RunOptions { threads, bucket: Bucket::Hour, events: EventCapture::Sample(1.0) }, |_, _| {}) {
+                Ok(r) => r,
+                // A tiny fleet may have no eligible device for the pilot collection.
+                Err(RunError::EmptyCollection { .. }) => return Ok(()),
+                Err(e) => panic!("{e}"),
+            };
             prop_assert_eq!(r.states.len(), days as usize * 24);
             let mut prev = [0u64; COUNTERS];
             let mut prev_total = 0;

@@ -30,8 +30,7 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
     let mut best = f64::INFINITY;
     for i in 1..=repeat.max(1) {
         let started = Instant::now();
-        let r = fleetsim_model::run(&scenario, &options, |_, _| {})
-            .map_err(|e| Failure::Run(e.into()))?;
+        let r = fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(crate::run_failure)?;
         let secs = started.elapsed().as_secs_f64();
         best = best.min(secs);
         let device_days = f64::from(scenario.fleet.devices) * f64::from(scenario.days);

@@ -200,8 +200,8 @@ fn print_findings(out: &mut dyn std::io::Write, findings: &[Finding]) {
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
     let scenario = load(args.scenario.as_deref(), &args.overrides)?;
-    let (findings, counts) = fleetsim_model::sim::check(&scenario, args.overrides.threads)
-        .map_err(|e| Failure::Run(e.into()))?;
+    let (findings, counts) =
+        fleetsim_model::sim::check(&scenario, args.overrides.threads).map_err(run_failure)?;
     println!(
         "scenario {}: {} devices ({} new over the run); Path 1: {} devices, Path 2: {} devices; {} can never be co-managed",
         scenario.name,
@@ -256,7 +256,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             devices as f64 * f64::from(day) / secs / 1e6
         ));
     })
-    .map_err(|e| Failure::Run(e.into()))?;
+    .map_err(run_failure)?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     if !args.quiet {
@@ -287,6 +287,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// A run error's exit code: a collection that selects nothing is bad input (2).
+fn run_failure(e: fleetsim_model::RunError) -> Failure {
+    match e {
+        fleetsim_model::RunError::EmptyCollection { .. } => Failure::BadInput(e.to_string()),
+        other => Failure::Run(other.into()),
+    }
 }
 
 fn progress_bar(show: bool, days: u32) -> indicatif::ProgressBar {

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use chrono::{Duration, NaiveDate};
-use fleetsim_model::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite};
-use fleetsim_model::sim::{Detail, EspOutcome, counter_names};
+use fleetsim_model::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Workload};
+use fleetsim_model::sim::{Counter, DecisionSource, Detail, EspOutcome, counter_names};
 use fleetsim_model::{RunResult, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,17 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|st| format!("state_{}", st.name())),
     );
     header.extend(GATEWAY_COLUMNS.map(String::from));
+    header.extend(
+        Workload::ALL
+            .iter()
+            .map(|w| format!("wl_{}_intune", w.name())),
+    );
+    header.extend(["autopatch_ready", "incidents_active"].map(String::from));
+    header.extend(
+        s.collections
+            .iter()
+            .map(|c| format!("coll_{}_co_managed", c.slug())),
+    );
     header.extend(counter_names());
     let mut rows = vec![header];
     for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
@@ -47,10 +58,39 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         row.push(states.iter().sum::<u64>().to_string());
         row.extend(states.iter().map(u64::to_string));
         row.extend([g.concurrent, g.queued, g.peak].map(|x| x.to_string()));
+        row.extend(r.workloads[i].iter().map(u64::to_string));
+        row.push(r.autopatch_ready[i].to_string());
+        row.push(r.incidents_active[i].to_string());
+        row.extend(r.collection_co_managed[i].iter().map(u64::to_string));
         row.extend(counters.iter().map(u64::to_string));
         rows.push(row);
     }
     rows
+}
+
+/// The rows of decisions.csv: every step that ran and every gate check.
+pub fn decisions(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let header = [
+        "time", "day", "source", "name", "metric", "value", "decision", "detail",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = r.decisions.iter().map(|d| {
+        vec![
+            date_time(s.start_date, d.time),
+            (d.time / 1440 + 1).to_string(),
+            match d.source {
+                DecisionSource::Step => "step".into(),
+                DecisionSource::Gate => "gate".into(),
+            },
+            safe_cell(&d.name),
+            d.metric.map_or(String::new(), |m| m.name().to_string()),
+            d.value.map_or(String::new(), |v| format!("{v:.6}")),
+            d.decision.to_string(),
+            safe_cell(&d.detail),
+        ]
+    });
+    std::iter::once(header).chain(rows).collect()
 }
 
 /// Gateway columns of timeline.csv.
@@ -128,6 +168,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         "eligible_path2",
         "gateway_capacity",
         "gateway_peak_concurrent_clients",
+        "autopatch_ready",
+        "incidents_total",
+        "helpdesk_tickets",
+        "blast_radius",
+        "conditional_access_device_days",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -145,6 +190,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         IneligibleReason::ALL
             .iter()
             .map(|x| format!("reason_{}", x.name())),
+    );
+    header.extend(
+        Workload::ALL
+            .iter()
+            .map(|w| format!("days_to_{}_intune", w.name())),
     );
     header.extend(
         Prerequisite::ALL
@@ -174,6 +224,14 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .max()
             .unwrap_or(0)
             .to_string(),
+        r.autopatch_ready.last().copied().unwrap_or(0).to_string(),
+        last_counters[Counter::IncidentsStarted.index()].to_string(),
+        last_counters[Counter::HelpdeskTickets.index()].to_string(),
+        r.blast_radius.to_string(),
+        {
+            let hundredths = (r.conditional_access_minutes * 100 + 720) / 1440;
+            format!("{}.{:02}", hundredths / 100, hundredths % 100)
+        },
     ];
     for path in [None, Some(CoPath::Path1), Some(CoPath::Path2)] {
         row.extend(MILESTONES.iter().map(|p| {
@@ -184,6 +242,10 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     }
     row.extend(last_states.iter().map(u64::to_string));
     row.extend(r.reasons.iter().map(u64::to_string));
+    row.extend(r.workload_at_intune.iter().map(|t| {
+        t.map(|m| days_from_hours(m.div_ceil(60)))
+            .unwrap_or_default()
+    }));
     row.extend(r.blocked.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
     vec![header, row]
@@ -235,6 +297,8 @@ fn detail_text(d: Detail) -> String {
         Detail::ClientPushed => "client pushed".into(),
         Detail::OsUpgraded => "os upgraded".into(),
         Detail::MdmMigrated => "migrated off third-party mdm".into(),
+        Detail::WorkloadsReconciled => "workloads reconciled".into(),
+        Detail::Incident(w) => format!("incident {}", w.name()),
     }
 }
 
@@ -284,6 +348,7 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
         write_csv(&tmp.join("summary.csv"), summary(s, r))?;
         write_csv(&tmp.join("breakdown.csv"), breakdown(r))?;
         write_csv(&tmp.join("site_timeline.csv"), site_timeline(s, r))?;
+        write_csv(&tmp.join("decisions.csv"), decisions(s, r))?;
         if events {
             let header = ["device", "time", "from", "to", "detail"]
                 .map(String::from)
