@@ -2122,6 +2122,22 @@ pub fn run(
     let mut now = 0;
     while now < horizon {
         let next = (now + step).min(horizon);
+        // The strategy acts at the start of each step, on the counts up to then.
+        if uses_strategy || !scenario.strategy.steps.is_empty() {
+            let mut live = Live {
+                collection_co: vec![0; scenario.collections.len()],
+                collection_members: vec![0; scenario.collections.len()],
+                ..Live::default()
+            };
+            for shard in engine.shards() {
+                live.merge(&shard.live);
+            }
+            if let Some(pilot) = rollout.step(scenario, now, &live) {
+                let sliders = rollout.sliders;
+                let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
+                engine.par_each(|_, shard, q| shard.set_sliders(sliders, now, delay, q));
+            }
+        }
         engine.advance_to(next);
         if uses_gateway {
             let mut requests = Vec::new();
@@ -2162,21 +2178,6 @@ pub fn run(
             }
             if let Some(g) = gateway_rows.get_mut((next / bucket) as usize) {
                 g.peak = g.peak.max(gateway.in_flight.len() as u64);
-            }
-        }
-        if uses_strategy || !scenario.strategy.steps.is_empty() {
-            let mut live = Live {
-                collection_co: vec![0; scenario.collections.len()],
-                collection_members: vec![0; scenario.collections.len()],
-                ..Live::default()
-            };
-            for shard in engine.shards() {
-                live.merge(&shard.live);
-            }
-            if let Some(pilot) = rollout.step(scenario, next, &live) {
-                let sliders = rollout.sliders;
-                let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
-                engine.par_each(|_, shard, q| shard.set_sliders(sliders, next, delay, q));
             }
         }
         if next % DAY == 0 || next == horizon {

@@ -18,6 +18,14 @@ pub const DEFAULT: &str = "mixed-enterprise-1m";
 /// Every named scenario, in the order `fleetsim list` shows them.
 pub const NAMED: &[Named] = &[
     Named {
+        name: "autopatch-rings",
+        text: include_str!("../../../scenarios/autopatch-rings.toml"),
+    },
+    Named {
+        name: "big-bang",
+        text: include_str!("../../../scenarios/big-bang.toml"),
+    },
+    Named {
         name: "mixed-enterprise-1m",
         text: include_str!("../../../scenarios/mixed-enterprise-1m.toml"),
     },
@@ -36,6 +44,10 @@ pub const NAMED: &[Named] = &[
     Named {
         name: "tiny",
         text: include_str!("../../../scenarios/tiny.toml"),
+    },
+    Named {
+        name: "workload-by-workload",
+        text: include_str!("../../../scenarios/workload-by-workload.toml"),
     },
 ];
 
