@@ -4,9 +4,13 @@
 //! writes the files. Exit codes: 0 success, 1 the run failed (I/O, threads), 2 bad input
 //! (command line or scenario); on exit code 2 nothing is written.
 
+mod baseline;
 mod bench;
+mod compare;
 mod output;
 mod scenarios;
+mod tolerance;
+mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fleetsim_model::{Bucket, EventCapture, RunOptions, Scenario};
@@ -30,6 +34,10 @@ enum Command {
     List,
     /// Measure speed and memory on a scenario (writes no files).
     Bench(BenchArgs),
+    /// Re-run a scenario with its baseline's settings and compare (writes no files).
+    Verify(verify::VerifyArgs),
+    /// Manage the baselines that `verify` compares against.
+    Baseline(baseline::BaselineArgs),
 }
 
 /// Settings that change what is simulated.
@@ -111,6 +119,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
         }
+        Command::Verify(args) => verify::verify(args),
+        Command::Baseline(args) => baseline::command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -177,6 +187,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
     output::check_target(&out, args.force).map_err(Failure::BadInput)?;
     let options = RunOptions {
         threads: args.overrides.threads,
