@@ -532,7 +532,7 @@ fn a_tampered_baseline_cell_is_a_regression_named_by_file_row_column_and_values(
     assert!(out.contains(&line), "{line}\n{out}");
     assert_eq!(out.lines().count(), 2, "one changed cell: {out}");
     let e = stderr(&o);
-    assert!(e.starts_with("error: 1 of 1 scenarios moved"), "{e}");
+    assert!(e.starts_with("error: tiny moved from its baseline"), "{e}");
     assert!(e.contains("fleetsim baseline update tiny"), "{e}");
 }
 

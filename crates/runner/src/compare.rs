@@ -175,19 +175,28 @@ impl FileDiff {
         }
         if ordered.len() > LISTED {
             out.push(format!(
-                "{f}: ... and {} more changed cells, in columns {}",
-                ordered.len() - LISTED,
+                "{f}: ... and {} not listed, in columns {}",
+                cells(ordered.len() - LISTED),
                 columns(&ordered[LISTED..])
             ));
         }
         if !unchecked.is_empty() {
             out.push(format!(
-                "{f}: {} cells changed, in columns {} (tolerance mode checks {TOLERANCE_FILE} only)",
-                unchecked.len(),
+                "{f}: {}, in columns {} (tolerance mode checks {TOLERANCE_FILE} only)",
+                cells(unchecked.len()),
                 columns(&unchecked)
             ));
         }
         out
+    }
+}
+
+/// `1 changed cell`, `2 changed cells`.
+fn cells(n: usize) -> String {
+    if n == 1 {
+        "1 changed cell".into()
+    } else {
+        format!("{n} changed cells")
     }
 }
 
@@ -546,7 +555,7 @@ mod tests {
         assert_eq!(
             d.lines(),
             [
-                "timeline.csv: 1 cells changed, in columns state_co_managed (tolerance mode checks summary.csv only)"
+                "timeline.csv: 1 changed cell, in columns state_co_managed (tolerance mode checks summary.csv only)"
             ]
         );
     }
@@ -585,7 +594,7 @@ mod tests {
         assert_eq!(lines.len(), LISTED + 1);
         assert_eq!(
             lines[LISTED],
-            "t.csv: ... and 10 more changed cells, in columns a"
+            "t.csv: ... and 10 changed cells not listed, in columns a"
         );
     }
 

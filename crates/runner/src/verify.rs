@@ -61,11 +61,18 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     } else {
         format!(" --dir {}", args.dir.display())
     };
+    let what = if jobs.len() == 1 {
+        format!("{} moved from its baseline", failed[0])
+    } else {
+        format!(
+            "{} of {} scenarios moved from their baselines: {}",
+            failed.len(),
+            jobs.len(),
+            failed.join(", ")
+        )
+    };
     Err(Failure::Run(anyhow::anyhow!(
-        "{} of {} scenarios moved from their baselines: {}. If the change is deliberate, refresh them with `fleetsim baseline update {}{dir}` and commit the new baselines with the change",
-        failed.len(),
-        jobs.len(),
-        failed.join(", "),
+        "{what}. If the change is deliberate, refresh with `fleetsim baseline update {}{dir}` and commit the new baselines with the change",
         failed.join(" "),
     )))
 }
