@@ -107,29 +107,6 @@ fn same_seed_gives_identical_files_for_any_thread_count() {
 }
 
 #[test]
-fn tiny_scenario_output_is_pinned() {
-    // Golden files: a deliberate model change regenerates them with
-    // `FLEETSIM_UPDATE_GOLDEN=1 cargo test` and says so in its commit.
-    let d = Dir::new();
-    let o = d.fleetsim(&["run", "tiny", "--out", "run", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
-    for f in ["timeline.csv", "summary.csv", "breakdown.csv"] {
-        let got = d.read(&format!("run/{f}"));
-        let path = golden.join(format!("tiny-{f}"));
-        if std::env::var_os("FLEETSIM_UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, &got).unwrap();
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            got == want,
-            "{f} differs from {}; if the change is deliberate, regenerate it",
-            path.display()
-        );
-    }
-}
-
-#[test]
 fn timeline_states_sum_to_the_fleet_and_counters_never_fall() {
     let d = Dir::new();
     let o = d.fleetsim(&["run", "tiny", "--out", "run", "-q", "--bucket", "hour"]);
@@ -523,4 +500,390 @@ fn site_timeline_adds_up_to_the_timeline() {
             .sum();
         assert_eq!(sum.to_string(), row[2], "day {}", i + 1);
     }
+}
+
+fn committed_baselines() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/baselines")
+}
+
+/// Rewrites one cell of a CSV file (by column name and data row, 1-based) with `f`.
+
+fn tamper(path: &Path, column: &str, row: usize, f: impl Fn(&str) -> String) -> (String, String) {
+    let mut rows = csv_rows(&std::fs::read_to_string(path).unwrap());
+    let col = rows[0].iter().position(|h| h == column).unwrap();
+    let old = rows[row][col].clone();
+    let new = f(&old);
+    rows[row][col] = new.clone();
+    let mut w = csv::Writer::from_path(path).unwrap();
+    for r in rows {
+        w.write_record(&r).unwrap();
+    }
+    w.flush().unwrap();
+    (old, new)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn every_named_scenario_matches_its_committed_baseline() {
+    // A deliberate model change refreshes the baselines in the same commit:
+    // `cargo run -- baseline update --all` (see docs/CI.md).
+    let d = Dir::new();
+    let root = committed_baselines();
+    let o = d.fleetsim(&["verify", "--all", "--dir", root.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    for e in std::fs::read_dir(scenarios).unwrap() {
+        let name = e
+            .unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        assert!(
+            stdout(&o).contains(&format!("{name}: ok, byte-identical")),
+            "no baseline verified for {name}: {}",
+            stdout(&o)
+        );
+        let size: u64 = ["timeline.csv", "summary.csv", "baseline.toml"]
+            .iter()
+            .map(|f| std::fs::metadata(root.join(&name).join(f)).unwrap().len())
+            .sum();
+        assert!(size < 1_000_000, "{name}: baseline of {size} bytes");
+    }
+    assert!(d.entries().is_empty(), "verify writes nothing");
+}
+
+#[test]
+fn a_fresh_baseline_verifies_and_holds_what_run_writes() {
+    let d = Dir::new();
+    let o = d.fleetsim(&["baseline", "update", "tiny"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("tiny: created results/baselines/tiny"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        d.entries(),
+        [
+            "results",
+            "results/baselines",
+            "results/baselines/tiny",
+            "results/baselines/tiny/baseline.toml",
+            "results/baselines/tiny/breakdown.csv",
+            "results/baselines/tiny/decisions.csv",
+            "results/baselines/tiny/site_timeline.csv",
+            "results/baselines/tiny/summary.csv",
+            "results/baselines/tiny/timeline.csv"
+        ]
+    );
+    let manifest = d.read("results/baselines/tiny/baseline.toml");
+    for line in [
+        "scenario = \"tiny\"",
+        "seed = 7",
+        "devices = 2000",
+        "days = 30",
+        &format!("fleetsim_version = \"{}\"", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert!(manifest.contains(line), "{line}: {manifest}");
+    }
+    // The baseline's files are byte for byte what `fleetsim run` writes.
+    assert!(
+        d.fleetsim(&["run", "tiny", "--out", "run", "-q"])
+            .status
+            .success()
+    );
+    for f in ["timeline.csv", "summary.csv"] {
+        assert!(d.read(&format!("run/{f}")) == d.read(&format!("results/baselines/tiny/{f}")));
+    }
+    let o = d.fleetsim(&["verify", "tiny", "--baseline", "results/baselines/tiny"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("tiny: ok, byte-identical"),
+        "{}",
+        stdout(&o)
+    );
+    // Without --baseline, the scenario's folder in results/baselines.
+    assert_eq!(
+        d.fleetsim(&["verify", "tiny", "--threads", "1"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_tampered_baseline_cell_is_a_regression_named_by_file_row_column_and_values() {
+    let d = Dir::new();
+    assert!(d.fleetsim(&["baseline", "update", "tiny"]).status.success());
+    let (old, new) = tamper(
+        &d.path().join("results/baselines/tiny/timeline.csv"),
+        "state_co_managed",
+        5,
+        |v| (v.parse::<u64>().unwrap() + 7).to_string(),
+    );
+    let o = d.fleetsim(&["verify", "tiny", "--baseline", "results/baselines/tiny"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("tiny: REGRESSION"), "{out}");
+    // The run gives `old`; the tampered baseline holds `new`.
+    let line = format!("timeline.csv day 5, state_co_managed: {new} -> {old} (-7, ");
+    assert!(out.contains(&line), "{line}\n{out}");
+    assert_eq!(out.lines().count(), 2, "one changed cell: {out}");
+    let e = stderr(&o);
+    assert!(e.starts_with("error: tiny moved from its baseline"), "{e}");
+    assert!(e.contains("fleetsim baseline update tiny"), "{e}");
+}
+
+#[test]
+fn tolerance_mode_accepts_a_small_change_and_rejects_a_big_one() {
+    let d = Dir::new();
+    assert!(d.fleetsim(&["baseline", "update", "tiny"]).status.success());
+    let summary = d.path().join("results/baselines/tiny/summary.csv");
+    let count = |delta: i64| move |v: &str| (v.parse::<i64>().unwrap() + delta).to_string();
+    let (_, co) = tamper(&summary, "co_managed", 1, |v| v.to_string());
+    let (_, days) = tamper(&summary, "days_to_90pct", 1, |v| v.to_string());
+    let co: i64 = co.parse().unwrap();
+    let days: f64 = days.parse().unwrap();
+    tamper(&summary, "co_managed", 1, count(-5));
+    tamper(&summary, "days_to_90pct", 1, |v| {
+        format!("{:.2}", v.parse::<f64>().unwrap() + 0.25)
+    });
+    let verify = |tolerance: &str| d.fleetsim(&["verify", "tiny", "--tolerance", tolerance]);
+    // Exact mode refuses any change.
+    assert_eq!(d.fleetsim(&["verify", "tiny"]).status.code(), Some(1));
+    let o = verify("0.01,days_to_90pct=0.5");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("tiny: ok, within tolerance"), "{out}");
+    assert!(
+        out.contains(&format!("co_managed: {} -> {co} (+5, ", co - 5)),
+        "{out}"
+    );
+    assert!(out.contains("[within ±1% = ±"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "days_to_90pct: {:.2} -> {days:.2} (-0.25, ",
+            days + 0.25
+        )),
+        "{out}"
+    );
+    assert!(out.contains("[within ±0.5]"), "{out}");
+    // A tolerance too tight for the days, or a big change in the count, fails.
+    let o = verify("0.01,days_to_90pct=0.1");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("[OUTSIDE ±0.1]"), "{}", stdout(&o));
+    tamper(&summary, "co_managed", 1, count(-100));
+    let o = verify("1%,days_to_90pct=0.5");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("co_managed: {} -> {co} (+105, ", co - 105)),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("[OUTSIDE ±1% = ±"), "{}", stdout(&o));
+    // A metric without a tolerance must match.
+    let o = verify("days_to_90pct=0.5");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("[no tolerance given: must match]"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn bad_verify_input_exits_2_and_writes_nothing() {
+    let d = Dir::new();
+    assert!(
+        d.fleetsim(&["baseline", "update", "tiny", "--devices", "300"])
+            .status
+            .success()
+    );
+    std::fs::create_dir(d.path().join("broken")).unwrap();
+    d.write("broken/baseline.toml", "scenario = \"tiny\"\nseed = 7\n");
+    std::fs::create_dir(d.path().join("plain")).unwrap();
+    std::fs::create_dir_all(d.path().join("other/tiny")).unwrap();
+    d.write("other/tiny/notes.txt", "not a baseline");
+    let before = d.entries();
+    let cases: &[(&[&str], &str)] = &[
+        (&["verify", "no-such-scenario"], "unknown scenario"),
+        (
+            &["verify", "tiny", "--baseline", "missing"],
+            "no baseline at missing",
+        ),
+        (
+            &["verify", "tiny", "--baseline", "plain"],
+            "has no baseline.toml",
+        ),
+        (
+            &["verify", "tiny", "--baseline", "broken"],
+            "invalid baseline manifest",
+        ),
+        (
+            &[
+                "verify",
+                "path1-pilot-collection",
+                "--baseline",
+                "results/baselines/tiny",
+            ],
+            "is the baseline of scenario \"tiny\"",
+        ),
+        (
+            &["verify", "tiny", "--tolerance", "abc"],
+            "expected a number",
+        ),
+        (&["verify", "tiny", "--tolerance", "5"], "write 500%"),
+        (
+            &["verify", "tiny", "--tolerance", "co_manged=1"],
+            "no such metric",
+        ),
+        (&["verify", "tiny", "--tolerance", "devices=1"], "setting"),
+        (
+            &["verify", "--all", "--dir", "plain"],
+            "no baselines in plain",
+        ),
+        (&["verify"], "required"),
+        (
+            &["baseline", "update", "no-such-scenario"],
+            "unknown scenario",
+        ),
+        (
+            &["baseline", "update", "tiny", "--devices", "60000000"],
+            "--devices",
+        ),
+        (
+            &["baseline", "update", "tiny", "--dir", "other"],
+            "refusing to replace it",
+        ),
+    ];
+    for (args, says) in cases {
+        let o = d.fleetsim(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert_eq!(d.entries(), before, "{args:?} wrote something");
+    }
+}
+
+#[test]
+fn run_never_writes_into_the_baselines() {
+    let d = Dir::new();
+    for out in [
+        "results/baselines/x",
+        "results/baselines",
+        "./results/../results/baselines/y",
+    ] {
+        for force in [false, true] {
+            let mut args = vec!["run", "tiny", "--out", out, "-q"];
+            if force {
+                args.push("--force");
+            }
+            let o = d.fleetsim(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            assert!(stderr(&o).contains("baseline update"), "{}", stderr(&o));
+        }
+    }
+    assert!(d.entries().is_empty());
+    // Nor into a baseline folder elsewhere.
+    assert!(
+        d.fleetsim(&[
+            "baseline",
+            "update",
+            "tiny",
+            "--dir",
+            "ci",
+            "--devices",
+            "300"
+        ])
+        .status
+        .success()
+    );
+    let before = d.read("ci/tiny/summary.csv");
+    let o = d.fleetsim(&["run", "tiny", "--out", "ci/tiny", "--force", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds a baseline.toml"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.read("ci/tiny/summary.csv"), before);
+}
+
+#[test]
+fn baseline_update_into_another_folder_reports_what_changed() {
+    let d = Dir::new();
+    let update = |extra: &[&str]| {
+        let mut args = vec!["baseline", "update", "--dir", "ci/baselines"];
+        args.extend(extra);
+        d.fleetsim(&args)
+    };
+    let o = update(&["tiny", "--devices", "500"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("tiny: created ci/baselines/tiny (seed 7, 500 devices, 30 days)"),
+        "{}",
+        stdout(&o)
+    );
+    let verify = || d.fleetsim(&["verify", "tiny", "--dir", "ci/baselines"]);
+    assert_eq!(verify().status.code(), Some(0));
+    // Refreshing keeps the baseline's fleet size; nothing moved, so nothing is rewritten.
+    let o = update(&["--all"]);
+    assert!(stdout(&o).contains("tiny: unchanged"), "{}", stdout(&o));
+    // After a change, update prints what moved with the same account as verify.
+    let (old, new) = tamper(
+        &d.path().join("ci/baselines/tiny/summary.csv"),
+        "eligible",
+        1,
+        |v| (v.parse::<u64>().unwrap() + 3).to_string(),
+    );
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("fleetsim baseline update tiny --dir ci/baselines"),
+        "{}",
+        stderr(&o)
+    );
+    let o = update(&["tiny"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("tiny: updated ci/baselines/tiny (seed 7, 500 devices, 30 days)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "summary.csv row 1, eligible: {new} -> {old} (-3, "
+        )),
+        "{out}"
+    );
+    assert_eq!(verify().status.code(), Some(0));
+    let mut files: Vec<String> = d
+        .entries()
+        .into_iter()
+        .filter(|e| e.starts_with("ci/baselines/"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "ci/baselines/tiny",
+            "ci/baselines/tiny/baseline.toml",
+            "ci/baselines/tiny/breakdown.csv",
+            "ci/baselines/tiny/decisions.csv",
+            "ci/baselines/tiny/site_timeline.csv",
+            "ci/baselines/tiny/summary.csv",
+            "ci/baselines/tiny/timeline.csv"
+        ],
+        "no temporary folders left behind"
+    );
 }

@@ -4,9 +4,13 @@
 //! writes the files. Exit codes: 0 success, 1 the run failed (I/O, threads), 2 bad input
 //! (command line or scenario); on exit code 2 nothing is written.
 
+mod baseline;
 mod bench;
+mod compare;
 mod output;
 mod scenarios;
+mod tolerance;
+mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fleetsim_model::domain::CoPath;
@@ -35,6 +39,10 @@ enum Command {
     /// Check a scenario's prerequisites: what blocks which devices, and how many (exit 1 when a
     /// blocker stops a path the scenario relies on).
     Check(CheckArgs),
+    /// Re-run a scenario with its baseline's settings and compare (writes no files).
+    Verify(verify::VerifyArgs),
+    /// Manage the baselines that `verify` compares against.
+    Baseline(baseline::BaselineArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +135,8 @@ fn main() -> ExitCode {
             bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
         }
         Command::Check(args) => check(args),
+        Command::Verify(args) => verify::verify(args),
+        Command::Baseline(args) => baseline::command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -235,6 +245,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
     output::check_target(&out, args.force).map_err(Failure::BadInput)?;
     let options = RunOptions {
         threads: args.overrides.threads,

@@ -1,4 +1,5 @@
-//! Writing a run's folder: timeline.csv, summary.csv and events.csv, built in a temporary
+//! Writing a run's folder: timeline.csv, summary.csv, breakdown.csv, site_timeline.csv,
+//! decisions.csv and events.csv, built in a temporary
 //! folder beside the target and renamed into place only when complete.
 
 use anyhow::{Context, Result, bail};
@@ -302,16 +303,45 @@ fn detail_text(d: Detail) -> String {
     }
 }
 
+/// Writes `rows` with `w`: the one place that decides how fleetsim's CSV looks, whether it goes
+/// to a file or to memory.
+fn write_rows<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> csv::Result<()> {
+    for row in rows {
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
     let mut w = csv::Writer::from_path(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    for row in rows {
-        w.write_record(&row)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    write_rows(&mut w, rows).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `rows` as the bytes of a CSV file, exactly as [`write_run`] would write them.
+pub fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    write_rows(&mut w, rows).context("cannot render CSV")?;
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot render CSV: {}", e.error()))
+}
+
+/// The files of a run without events (timeline.csv, summary.csv, breakdown.csv,
+/// site_timeline.csv, decisions.csv), rendered in memory as
+/// `(file name, bytes)`: byte for byte what `fleetsim run` writes. Baselines store these and
+/// `verify` compares them.
+pub fn render(s: &Scenario, r: &RunResult) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    Ok(vec![
+        ("timeline.csv", csv_bytes(timeline(s, r))?),
+        ("summary.csv", csv_bytes(summary(s, r))?),
+        ("breakdown.csv", csv_bytes(breakdown(r))?),
+        ("site_timeline.csv", csv_bytes(site_timeline(s, r))?),
+        ("decisions.csv", csv_bytes(decisions(s, r))?),
+    ])
 }
 
 /// Fails early, before any work, if `dir` exists and `force` is off.
@@ -328,27 +358,13 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
 /// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
 /// (replacing an existing `dir` only with `force`).
 pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "run".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).ok();
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let tmp = temp_beside(dir)?;
     let written = (|| -> Result<()> {
-        write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
-        write_csv(&tmp.join("summary.csv"), summary(s, r))?;
-        write_csv(&tmp.join("breakdown.csv"), breakdown(r))?;
-        write_csv(&tmp.join("site_timeline.csv"), site_timeline(s, r))?;
-        write_csv(&tmp.join("decisions.csv"), decisions(s, r))?;
+        for (name, bytes) in render(s, r)? {
+            let path = tmp.join(name);
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         if events {
             let header = ["device", "time", "from", "to", "detail"]
                 .map(String::from)
@@ -371,6 +387,27 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
         return Err(e);
     }
     replace_dir(&tmp, dir, force)
+}
+
+/// A new, empty temporary folder beside `dir` (so that renaming it to `dir` is one step on the
+/// same file system), creating `dir`'s parent if needed. Fill it, then [`replace_dir`].
+pub fn temp_beside(dir: &Path) -> Result<PathBuf> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "run".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    Ok(tmp)
 }
 
 /// Renames `tmp` to `dir`; an existing `dir` is moved aside first and removed after.
