@@ -507,7 +507,6 @@ fn committed_baselines() -> PathBuf {
 }
 
 /// Rewrites one cell of a CSV file (by column name and data row, 1-based) with `f`.
-
 fn tamper(path: &Path, column: &str, row: usize, f: impl Fn(&str) -> String) -> (String, String) {
     let mut rows = csv_rows(&std::fs::read_to_string(path).unwrap());
     let col = rows[0].iter().position(|h| h == column).unwrap();
