@@ -886,3 +886,79 @@ fn baseline_update_into_another_folder_reports_what_changed() {
         "no temporary folders left behind"
     );
 }
+
+#[test]
+fn strategies_write_decisions_and_stay_deterministic() {
+    let d = Dir::new();
+    let mut seen = vec![];
+    for threads in ["1", "4"] {
+        let out = format!("r{threads}");
+        let o = d.fleetsim(&[
+            "run",
+            "autopatch-rings",
+            "--devices",
+            "3000",
+            "--days",
+            "40",
+            "--threads",
+            threads,
+            "--out",
+            &out,
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        seen.push(
+            ["timeline.csv", "summary.csv", "decisions.csv"].map(|f| d.read(&format!("{out}/{f}"))),
+        );
+    }
+    assert!(seen[0] == seen[1]);
+    let decisions = csv_rows(&seen[0][2]);
+    assert_eq!(
+        decisions[0],
+        [
+            "time", "day", "source", "name", "metric", "value", "decision", "detail"
+        ]
+    );
+    assert_eq!(decisions[1][3], "enable co-management");
+    assert!(
+        decisions
+            .iter()
+            .any(|r| r[2] == "gate" && r[4] == "incident_rate"),
+        "{decisions:?}"
+    );
+    let timeline = csv_rows(&seen[0][0]);
+    for col in [
+        "wl_compliance_policies_intune",
+        "autopatch_ready",
+        "incidents_active",
+        "coll_ring_test_co_managed",
+    ] {
+        assert!(timeline[0].iter().any(|h| h == col), "{col}");
+    }
+    let summary = csv_rows(&seen[0][1]);
+    for col in [
+        "days_to_compliance_policies_intune",
+        "incidents_total",
+        "blast_radius",
+        "conditional_access_device_days",
+    ] {
+        assert!(summary[0].iter().any(|h| h == col), "{col}");
+    }
+}
+
+#[test]
+fn a_collection_that_selects_nothing_exits_2_and_writes_nothing() {
+    let d = Dir::new();
+    let file = d.write(
+        "empty.toml",
+        &format!("{TINY}[[collections]]\nname = \"Phones\"\nos = [\"win10_mobile\"]\n"),
+    );
+    let o = d.fleetsim(&["run", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("collection \"Phones\" selects no device"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.entries(), ["empty.toml"]);
+}

@@ -2652,6 +2652,169 @@ enable_date = 2027-01-04
         assert_eq!(intune_check_in(100, 701), 1180);
     }
 
+    /// 2,000 hybrid-joined, always-on clients, co-managed on day 1, with a strategy.
+    fn strategy(extra: &str) -> Scenario {
+        Scenario::from_toml(&format!(
+            r#"name = "w"
+start_date = 2027-01-04
+days = 20
+[fleet]
+devices = 2000
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ hybrid_joined = 1.0 }}
+configmgr_client = {{ hybrid_joined = 1.0 }}
+location = {{ corporate_network = 1.0 }}
+usage = {{ always_on = 1.0 }}
+[enrollment]
+failure_rate = 0.0
+[[collections]]
+name = "Pilot"
+share = 0.1
+[[strategy.steps]]
+name = "enable"
+action = "enable_co_management"
+date = 2027-01-04
+{extra}"#
+        ))
+        .unwrap()
+    }
+
+    fn wl(r: &RunResult, hour: usize, w: Workload) -> u64 {
+        r.workloads[hour - 1][w.index()]
+    }
+
+    #[test]
+    fn a_promotion_reaches_devices_at_their_next_policy_poll() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\ndate = 2027-01-06\n",
+        );
+        let r = hourly(&s);
+        // Everyone is co-managed within day 1 (window 60 min for 2,000 devices); the switch
+        // at day 3, 00:00 reaches each device at its next hourly poll: none before, all after.
+        assert_eq!(at_hour(&r, 24, S::CoManaged), 2000);
+        assert_eq!(wl(&r, 48, Workload::CompliancePolicies), 0);
+        assert_eq!(wl(&r, 49, Workload::CompliancePolicies), 2000);
+        assert_eq!(wl(&r, 49, Workload::WindowsUpdatePolicies), 0);
+        assert_eq!(r.decisions.len(), 2);
+        assert_eq!(
+            r.workload_at_intune[Workload::CompliancePolicies.index()],
+            Some(49 * 60)
+        );
+        // Conditional access: 2,000 devices from about hour 48 to the end (day 20).
+        let days = r.conditional_access_minutes as f64 / 1440.0;
+        assert!((2000.0 * 17.9..=2000.0 * 18.0).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn a_pilot_reaches_only_its_collection_after_evaluation() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"device_configuration\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n",
+        );
+        let r = hourly(&s);
+        let members = r.collection_members[0];
+        assert!((150..=250).contains(&members), "{members}");
+        // Collection evaluation takes 5 minutes: devices that poll in the first 5 minutes of
+        // the hour take the switch an hour later.
+        let first_hour = wl(&r, 49, Workload::DeviceConfiguration);
+        assert!(
+            first_hour < members && first_hour > members * 3 / 4,
+            "{first_hour} of {members}"
+        );
+        assert_eq!(wl(&r, 50, Workload::DeviceConfiguration), members);
+        // Device configuration carries resource access and Endpoint Protection.
+        assert_eq!(wl(&r, 50, Workload::EndpointProtection), members);
+        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), members);
+        assert_eq!(wl(&r, 50, Workload::CompliancePolicies), 0);
+    }
+
+    #[test]
+    fn a_bad_policy_is_caught_by_a_gate_and_rolled_back() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"compliance_policies\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n\
+             [[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\nafter = \"pilot\"\ngate = \"g\"\n\
+             [[strategy.gates]]\nname = \"g\"\nmetric = \"incident_rate\"\nworkload = \"compliance_policies\"\ninterval_hours = 48\nsuccess_at_most = 0.01\nfailure_above = 0.05\non_failure = \"rollback\"\nremediation_days = 3\n\
+             [workloads.compliance_policies]\nincident_rate = 0.5\ndetection_hours = 6\nresolution_days = 30\nticket_share = 1.0\n",
+        );
+        let r = hourly(&s);
+        let kinds: Vec<&str> = r.decisions.iter().map(|d| d.decision).collect();
+        assert_eq!(
+            kinds,
+            ["run", "run", "rollback", "retry", "promote", "run"],
+            "{:?}",
+            r.decisions
+        );
+        let rollback = &r.decisions[2];
+        assert_eq!(rollback.time, (2 + 2) * DAY);
+        assert!(rollback.value.unwrap() > 0.3);
+        // Half the pilot got the incident; the rollback cured them at the next poll, and the
+        // fixed policy hurt nobody when it went to everyone.
+        let members = r.collection_members[0];
+        let total = r.counters.last().unwrap()[Counter::IncidentsStarted.index()];
+        assert!(
+            total > members / 3 && total < members * 2 / 3,
+            "{total} of {members}"
+        );
+        assert_eq!(r.incidents_active[4 * 24 + 2], 0);
+        assert_eq!(*r.incidents_active.last().unwrap(), 0);
+        assert_eq!(r.blast_radius, total);
+        assert_eq!(r.decisions[3].time, (4 + 3) * DAY);
+        assert_eq!(*r.workloads.last().unwrap(), {
+            let mut v = vec![0; WORKLOADS];
+            v[Workload::CompliancePolicies.index()] = 2000;
+            v
+        });
+    }
+
+    #[test]
+    fn leaving_an_endpoint_protection_pilot_keeps_its_policies() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"endpoint_protection\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n\
+             [[strategy.steps]]\nname = \"never\"\naction = \"promote\"\nworkload = \"endpoint_protection\"\nafter = \"pilot\"\ngate = \"g\"\n\
+             [[strategy.gates]]\nname = \"g\"\nmetric = \"tickets_per_day\"\ninterval_hours = 24\nsuccess_at_most = -1.0\nfailure_above = -1.0\non_failure = \"rollback\"\nremediation_days = 100\n",
+        );
+        let r = hourly(&s);
+        assert!(r.decisions.iter().any(|d| d.decision == "rollback"));
+        let members = r.collection_members[0];
+        // The slider went back to ConfigMgr, but the pilot devices keep Intune's policies.
+        assert_eq!(
+            *r.workloads
+                .last()
+                .unwrap()
+                .get(Workload::EndpointProtection.index())
+                .unwrap(),
+            members
+        );
+    }
+
+    #[test]
+    fn ring_collections_partition_the_fleet() {
+        let s = Scenario::from_toml(
+            "name = \"r\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 5000\nlicensed = 1.0\nthird_party_mdm = 0.0\nos = { win11_23h2 = 1.0 }\njoin = { hybrid_joined = 1.0 }\nconfigmgr_client = { hybrid_joined = 1.0 }\n[rings]\ntest_devices = 50\n\
+             [[collections]]\nname = \"T\"\nrings = [\"test\"]\n[[collections]]\nname = \"F\"\nrings = [\"first\"]\n[[collections]]\nname = \"Fa\"\nrings = [\"fast\"]\n[[collections]]\nname = \"B\"\nrings = [\"broad\"]\n[[collections]]\nname = \"TF\"\nrings = [\"test\", \"first\"]\n[[collections]]\nname = \"Min\"\nshare = 0.0001\nmin_devices = 300\n",
+        )
+        .unwrap();
+        let r = hourly(&s);
+        let m = &r.collection_members;
+        assert_eq!(m[0] + m[1] + m[2] + m[3], r.eligible);
+        assert_eq!(m[4], m[0] + m[1]);
+        assert!((30..=70).contains(&m[0]), "{m:?}");
+        assert!((25..=75).contains(&m[1]), "{m:?}");
+        assert!((350..=550).contains(&m[2]), "{m:?}");
+        assert!((250..=350).contains(&m[5]), "{m:?}");
+    }
+
+    #[test]
+    fn a_collection_that_selects_nothing_is_refused() {
+        let s = strategy("[[collections]]\nname = \"Mobile\"\nos = [\"win10_mobile\"]\n");
+        let e = run(&s, &RunOptions::default(), |_, _| {}).unwrap_err();
+        assert!(
+            e.to_string().contains("\"Mobile\" selects no device"),
+            "{e}"
+        );
+    }
+
     impl Scenario {
         fn with_os(mut self, os: &str) -> Self {
             let os = crate::domain::OsRelease::from_name(os).unwrap();

@@ -754,3 +754,105 @@ fn depends_on_gate(steps: &[Step], mut i: usize) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Scenario;
+    use crate::error::ScenarioError;
+
+    const BASE: &str = "name = \"s\"\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 100\n[[collections]]\nname = \"P\"\nshare = 0.5\n";
+    const ENABLE: &str = "[[strategy.steps]]\nname = \"enable\"\naction = \"enable_co_management\"\ndate = 2027-01-11\n";
+
+    fn err(extra: &str) -> ScenarioError {
+        Scenario::from_toml(&format!("{BASE}{extra}")).unwrap_err()
+    }
+
+    #[test]
+    fn a_gate_on_an_unknown_metric_is_refused() {
+        let e = err(&format!(
+            "{ENABLE}[[strategy.gates]]\nname = \"g\"\nmetric = \"happiness\"\nsuccess_at_most = 1\n"
+        ));
+        assert!(
+            e.message.contains("unknown variant `happiness`")
+                && e.message.contains("incident_rate"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(15));
+    }
+
+    #[test]
+    fn a_workload_step_before_co_management_is_refused() {
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"early\"\naction = \"promote\"\nworkload = \"client_apps\"\ndate = 2027-01-05\n"
+        ));
+        assert!(
+            e.message
+                .contains("before co-management is enabled (day 8)"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(14));
+        let e = err(
+            "[[strategy.steps]]\nname = \"early\"\naction = \"promote\"\nworkload = \"client_apps\"\ndate = 2027-01-05\n",
+        );
+        assert!(
+            e.message
+                .contains("before co-management is enabled (never)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_workload_the_site_lacks_is_refused() {
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"ra\"\naction = \"promote\"\nworkload = \"resource_access_policies\"\ndate = 2027-01-20\n"
+        ));
+        assert!(
+            e.message
+                .contains("no longer has the resource_access_policies workload"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(16));
+        let ok = Scenario::from_toml(&format!(
+            "{BASE}[[sites]]\ncode = \"OLD\"\nshare = 1.0\nversion = 2107\n{ENABLE}[[strategy.steps]]\nname = \"ra\"\naction = \"promote\"\nworkload = \"resource_access_policies\"\ndate = 2027-01-20\n"
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_cycle_in_step_dependencies_is_refused() {
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"a\"\naction = \"pause\"\nafter = \"b\"\n[[strategy.steps]]\nname = \"b\"\naction = \"pause\"\nafter = \"a\"\n"
+        ));
+        assert!(e.message.contains("cycle"), "{e}");
+        assert_eq!(e.field.as_deref(), Some("strategy.steps[1].after"));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_known_ones() {
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"p\"\naction = \"pilot\"\nworkload = \"client_apps\"\ncollection = \"Q\"\ndate = 2027-01-20\n"
+        ));
+        assert!(
+            e.message.contains("no collection named \"Q\"") && e.message.contains("\"P\""),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"p\"\naction = \"pause\"\nafter = \"nope\"\n"
+        ));
+        assert!(e.message.contains("no step named \"nope\""), "{e}");
+        let e = err(&format!(
+            "{ENABLE}[[strategy.steps]]\nname = \"p\"\naction = \"pause\"\ndate = 2027-01-20\ngate = \"nope\"\n"
+        ));
+        assert!(e.message.contains("no gate named \"nope\""), "{e}");
+    }
+
+    #[test]
+    fn co_management_is_enabled_once() {
+        let e = err(&format!(
+            "[co_management]\nenable_date = 2027-01-04\n{ENABLE}"
+        ));
+        assert!(e.message.contains("keep one"), "{e}");
+        let s = Scenario::from_toml(&format!("{BASE}{ENABLE}")).unwrap();
+        assert_eq!(s.co_management_at, Some(7 * 1440));
+    }
+}
