@@ -1981,7 +1981,9 @@ fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunErr
     let shards = ranges
         .iter()
         .map(|r| DeviceShard {
-            ctx: Arc::clone(&provisional),
+            // Each shard has its own copy: the handlers clone the Arc per event, and a shared
+            // reference count would bounce between the cores.
+            ctx: Arc::new((*provisional).clone()),
             first: r.start,
             devices: Vec::new(),
             state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
@@ -2090,7 +2092,7 @@ pub fn run(
         acc.migration += c.migration_candidates;
     }
     engine.par_each(|i, shard, q| {
-        shard.ctx = Arc::clone(&ctx);
+        shard.ctx = Arc::new((*ctx).clone());
         shard.start(ranks[i], q);
     });
 
