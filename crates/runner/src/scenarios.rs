@@ -15,40 +15,23 @@ pub struct Named {
 /// The scenario `fleetsim run` uses without an argument.
 pub const DEFAULT: &str = "mixed-enterprise-1m";
 
+/// Embeds `scenarios/<name>.toml` for each name.
+macro_rules! named {
+    ($($name:literal),+ $(,)?) => {
+        &[$(Named { name: $name, text: include_str!(concat!("../../../scenarios/", $name, ".toml")) }),+]
+    };
+}
+
 /// Every named scenario, in the order `fleetsim list` shows them.
-pub const NAMED: &[Named] = &[
-    Named {
-        name: "autopatch-rings",
-        text: include_str!("../../../scenarios/autopatch-rings.toml"),
-    },
-    Named {
-        name: "big-bang",
-        text: include_str!("../../../scenarios/big-bang.toml"),
-    },
-    Named {
-        name: "mixed-enterprise-1m",
-        text: include_str!("../../../scenarios/mixed-enterprise-1m.toml"),
-    },
-    Named {
-        name: "path1-existing-clients",
-        text: include_str!("../../../scenarios/path1-existing-clients.toml"),
-    },
-    Named {
-        name: "path1-pilot-collection",
-        text: include_str!("../../../scenarios/path1-pilot-collection.toml"),
-    },
-    Named {
-        name: "path2-autopilot-internet",
-        text: include_str!("../../../scenarios/path2-autopilot-internet.toml"),
-    },
-    Named {
-        name: "tiny",
-        text: include_str!("../../../scenarios/tiny.toml"),
-    },
-    Named {
-        name: "workload-by-workload",
-        text: include_str!("../../../scenarios/workload-by-workload.toml"),
-    },
+pub const NAMED: &[Named] = named![
+    "autopatch-rings",
+    "big-bang",
+    "mixed-enterprise-1m",
+    "path1-existing-clients",
+    "path1-pilot-collection",
+    "path2-autopilot-internet",
+    "tiny",
+    "workload-by-workload",
 ];
 
 /// A scenario's source: where it came from and its text.
