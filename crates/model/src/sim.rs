@@ -63,8 +63,10 @@ crate::named_enum! {
         EspTimeouts => "esp_timeouts_0x800705B4",
         /// ConfigMgr client installs from Intune started (through the gateway).
         ClientInstallAttempts => "client_install_attempts",
-        /// Client installs that failed.
+        /// Client installs that failed (any cause).
         ClientInstallFailures => "client_install_failures",
+        /// Of them, failed because the CCMSETUPCMD command line exceeds 1,024 characters.
+        ClientInstallCommandLineErrors => "client_install_failures_command_line_over_1024",
         /// Client installs that succeeded.
         ClientInstallsCompleted => "client_installs_completed",
         /// Clients installed by client push.
@@ -1371,6 +1373,9 @@ impl Shard for DeviceShard {
                     || ctx.streams.unit(id, INSTALL, k) < s.cloud.client_install_failure_rate;
                 if failed {
                     self.count(now, Counter::ClientInstallFailures);
+                    if ctx.install_always_fails {
+                        self.count(now, Counter::ClientInstallCommandLineErrors);
+                    }
                     self.devices[i].phase = Phase::InstallFailed;
                     if !ctx.install_always_fails {
                         // Intune retries the app at a later check-in.
@@ -2601,6 +2606,9 @@ enable_date = 2027-01-04
         let r = hourly(&s);
         let last = r.states.last().unwrap();
         assert_eq!(last[S::ClientInstallFailed.index()], 500);
+        let c = r.counters.last().unwrap();
+        assert_eq!(c[Counter::ClientInstallCommandLineErrors.index()], 500);
+        assert_eq!(c[Counter::ClientInstallFailures.index()], 500);
         assert_eq!(
             r.counters.last().unwrap()[Counter::ClientInstallsCompleted.index()],
             0
