@@ -238,7 +238,8 @@ fn detail_text(d: Detail) -> String {
     }
 }
 
-fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
+/// Writes `rows` (header first) to a CSV file.
+pub fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
     let mut w = csv::Writer::from_path(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     for row in rows {
@@ -264,22 +265,7 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
 /// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
 /// (replacing an existing `dir` only with `force`).
 pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "run".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).ok();
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let written = (|| -> Result<()> {
+    write_dir(dir, force, |tmp| {
         write_csv(&tmp.join("timeline.csv"), timeline(s, r))?;
         write_csv(&tmp.join("summary.csv"), summary(s, r))?;
         write_csv(&tmp.join("breakdown.csv"), breakdown(r))?;
@@ -300,7 +286,29 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
             write_csv(&tmp.join("events.csv"), std::iter::once(header).chain(rows))?;
         }
         Ok(())
-    })();
+    })
+}
+
+/// Builds a folder: `fill` writes its files into a temporary folder beside `dir`, which is
+/// then renamed to `dir` (replacing an existing `dir` only with `force`). On failure the
+/// temporary folder is removed and `dir` is left as it was.
+pub fn write_dir(dir: &Path, force: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "run".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = fill(&tmp);
     if let Err(e) = written {
         std::fs::remove_dir_all(&tmp).ok();
         return Err(e);
