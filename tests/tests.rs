@@ -777,8 +777,26 @@ fn sweep_runs_the_grid_and_rejects_bad_settings_before_running() {
             "co_management.auto_enrollment=all,\"none\"",
             "--set",
             "remediation.default={ mean_days = 2 }",
+            "--xlsx",
+            "sweep.xlsx",
         ],
     );
+    {
+        use calamine::{Reader, Xlsx, open_workbook};
+        let wb: Xlsx<_> = open_workbook(d.path().join("sweep.xlsx")).unwrap();
+        assert_eq!(
+            wb.sheet_names(),
+            [
+                "charts",
+                "sweep",
+                "0.05 all { mean_days = 2 }",
+                "0.05 none { mean_days = 2 }",
+                "0.2 all { mean_days = 2 }",
+                "0.2 none { mean_days = 2 }",
+                "replications"
+            ]
+        );
+    }
     let rows = csv_rows(&d.read("results/sweep-tiny/sweep.csv"));
     assert_eq!(
         &rows[0][..5],
@@ -957,8 +975,9 @@ fn workbooks_hold_the_tables_as_numbers_and_dates_and_line_charts() {
         }
     }
     let tiny = wb.worksheet_range("tiny").unwrap();
-    assert_eq!(tiny.get((0, 1)), Some(&Data::String("date".into())));
-    match tiny.get((1, 1)) {
+    assert_eq!(tiny.get((1, 0)), Some(&Data::String("tiny".into())));
+    assert_eq!(tiny.get((0, 2)), Some(&Data::String("date".into())));
+    match tiny.get((1, 2)) {
         Some(Data::DateTime(t)) => assert_eq!(t.as_f64(), serial("2027-01-04")),
         other => panic!("{other:?}"),
     }

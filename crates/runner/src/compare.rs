@@ -60,8 +60,10 @@ pub struct CompareArgs {
 pub struct Variant {
     /// Cells of the key columns (CSV-safe), such as its name or the swept values.
     pub keys: Vec<String>,
-    /// Its name in charts, sheet names and messages.
+    /// Its name in charts and messages.
     pub label: String,
+    /// The name of its timeline sheet in a workbook (made valid and unique there).
+    pub sheet: String,
     /// The scenario (its seed is replaced by each replication's).
     pub scenario: Scenario,
 }
@@ -265,19 +267,27 @@ fn mean_timelines(runs: &[Vec<RunOut>]) -> Vec<Vec<Vec<String>>> {
         .collect()
 }
 
-/// timeline_mean.csv: the variants' mean timelines one after the other, after their keys.
-fn timeline_mean_rows(study: &Study, means: &[Vec<Vec<String>>]) -> Vec<Vec<String>> {
-    let mut header = study.key_header.clone();
-    header.extend(means[0][0].iter().cloned());
-    let mut rows = vec![header];
-    for (variant, mean) in study.variants.iter().zip(means) {
-        for row in &mean[1..] {
-            let mut r = variant.keys.clone();
-            r.extend(row.iter().cloned());
-            rows.push(r);
-        }
-    }
-    rows
+/// Per variant: its mean timeline with its key cells in front of every row (header first).
+fn keyed(study: &Study, means: Vec<Vec<Vec<String>>>) -> Vec<Vec<Vec<String>>> {
+    study
+        .variants
+        .iter()
+        .zip(means)
+        .map(|(variant, mean)| {
+            mean.into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let mut r = if i == 0 {
+                        study.key_header.clone()
+                    } else {
+                        variant.keys.clone()
+                    };
+                    r.extend(row);
+                    r
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Runs a study and writes its folder (and workbook): the part `compare` and `sweep` share.
@@ -320,8 +330,12 @@ pub fn run_study(
     }
     let metrics = metric_rows(study, &runs);
     let replications = replication_rows(study, &runs);
-    let means = mean_timelines(&runs);
-    let timeline_mean = timeline_mean_rows(study, &means);
+    let means = keyed(study, mean_timelines(&runs));
+    // timeline_mean.csv: the variants' mean timelines one after the other.
+    let timeline_mean = means[0][..1]
+        .iter()
+        .chain(means.iter().flat_map(|m| &m[1..]))
+        .cloned();
     output::write_dir(out, args.force, |tmp| {
         output::write_csv(&tmp.join(study.metrics_file), metrics.iter().cloned())?;
         output::write_csv(&tmp.join("replications.csv"), replications.iter().cloned())?;
@@ -339,7 +353,7 @@ pub fn run_study(
         for (variant, mean) in study.variants.iter().zip(means) {
             timelines.push((safe_cell(&variant.label), sheets.len()));
             sheets.push(xlsx::Sheet {
-                name: variant.label.clone(),
+                name: variant.sheet.clone(),
                 rows: mean,
             });
         }
@@ -416,6 +430,7 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
             .zip(labels)
             .map(|(scenario, label)| Variant {
                 keys: vec![safe_cell(&label)],
+                sheet: label.clone(),
                 label,
                 scenario,
             })

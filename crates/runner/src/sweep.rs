@@ -291,7 +291,14 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(" ");
         let scenario = validate(&settings, &format!("--set {label}"))?;
+        let sheet = axes
+            .iter()
+            .zip(&point)
+            .map(|(a, i)| a.values[*i].cell.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         variants.push(Variant {
+            sheet,
             keys: axes
                 .iter()
                 .zip(&point)

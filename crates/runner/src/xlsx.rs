@@ -12,7 +12,8 @@ use crate::stats::parse_number;
 use anyhow::{Context, Result, anyhow};
 use fleetsim_model::{RunResult, Scenario};
 use rust_xlsxwriter::{
-    Chart, ChartType, DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError,
+    Chart, ChartLegendPosition, ChartType, DocProperties, ExcelDateTime, Format, Workbook,
+    Worksheet, XlsxError,
 };
 use std::path::Path;
 
@@ -327,10 +328,13 @@ fn build(sheets: &[Sheet], charts: &[LineChart]) -> Result<Vec<u8>, XlsxError> {
     if !charts.is_empty() {
         let mut ws = Worksheet::new();
         ws.set_name("charts")?;
+        // Printed or exported to PDF, each chart fits the page's width.
+        ws.set_landscape().set_print_fit_to_pages(1, 0);
         for (k, c) in charts.iter().enumerate() {
             let mut chart = Chart::new(ChartType::Line);
             chart.title().set_name(&c.title);
-            chart.set_width(900).set_height(420);
+            chart.set_width(720).set_height(400);
+            chart.legend().set_position(ChartLegendPosition::Bottom);
             chart.x_axis().set_name("date").set_date_axis(true);
             chart.x_axis().set_num_format("yyyy-mm-dd");
             chart.y_axis().set_name("devices");
@@ -355,7 +359,7 @@ fn build(sheets: &[Sheet], charts: &[LineChart]) -> Result<Vec<u8>, XlsxError> {
                     .set_categories((name.as_str(), 1, cat as u16, last, cat as u16))
                     .set_values((name.as_str(), 1, col as u16, last, col as u16));
             }
-            ws.insert_chart(k as u32 * 22, 0, &chart)?;
+            ws.insert_chart(k as u32 * 21, 0, &chart)?;
         }
         wb.push_worksheet(ws);
     }
