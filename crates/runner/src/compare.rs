@@ -8,10 +8,11 @@
 //! get the same devices and the same dice in the same replication (common random numbers),
 //! and their per-replication differences carry only the effect of what differs.
 //!
-//! Runs go in parallel over a rayon pool of `min(threads, runs)` workers, each run with
-//! `threads / workers` (at least one) engine threads; results are gathered in (variant,
-//! replication) order and every statistic is computed in that order, so the files are the same
-//! for any `--threads`.
+//! Runs go in parallel on `min(threads, runs)` worker threads, one run per worker at a time,
+//! each run with `threads / workers` (at least one) engine threads: on few cores, independent
+//! runs keep every core busy without the engine's barriers between threads. Results are put
+//! back in (variant, replication) order and every statistic is computed in that order, so the
+//! files are the same for any `--threads`.
 
 use crate::output::{self, safe_cell};
 use crate::stats::{self, Summary, parse_number};
@@ -19,9 +20,10 @@ use crate::{Failure, Overrides, load, print_findings, xlsx};
 use clap::Args;
 use fleetsim_model::prereq::Finding;
 use fleetsim_model::{RunOptions, Scenario};
-use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Options shared by `compare` and `sweep`: replications and where the results go.
@@ -133,6 +135,10 @@ fn run_one(s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
 }
 
 /// Runs every replication of every variant; results indexed [variant][replication].
+///
+/// `workers` threads each take the next run from a shared counter and run it with `inner`
+/// engine threads, one run per worker at a time; results land in their job's slot, so their
+/// order never depends on which worker ran what.
 fn run_all(
     study: &Study,
     threads: usize,
@@ -148,20 +154,52 @@ fn run_all(
     };
     let workers = cores.min(jobs.len()).max(1);
     let inner = (cores / workers).max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start {workers} threads: {e}")))?;
-    let outs: Vec<RunOut> = pool.install(|| {
-        jobs.par_iter()
-            .map(|&(v, r)| {
-                let seed = replication_seed(study.base_seed, r);
-                let out = run_one(&study.variants[v].scenario, seed, inner);
-                bar.inc(1);
-                out
-            })
-            .collect::<Result<Vec<_>, Failure>>()
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<RunOut, Failure>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(v, r)) = jobs.get(i) else { break };
+            let seed = replication_seed(study.base_seed, r);
+            let out = run_one(&study.variants[v].scenario, seed, inner);
+            failed.fetch_or(out.is_err(), Ordering::Relaxed);
+            bar.inc(1);
+            if let Ok(mut slot) = slots[i].lock() {
+                *slot = Some(out);
+            }
+        }
+    };
+    std::thread::scope(|scope| -> Result<(), Failure> {
+        for k in 1..workers {
+            std::thread::Builder::new()
+                .name(format!("replications-{k}"))
+                .spawn_scoped(scope, work)
+                .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start a thread: {e}")))?;
+        }
+        work();
+        Ok(())
     })?;
+    let done: Vec<Option<Result<RunOut, Failure>>> = slots
+        .into_iter()
+        .map(|s| s.into_inner().ok().flatten())
+        .collect();
+    // The first failure in job order, if any, is the one reported.
+    let mut outs = Vec::with_capacity(jobs.len());
+    let mut missing = false;
+    for out in done {
+        match out {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(o)) => outs.push(o),
+            None => missing = true,
+        }
+    }
+    if missing {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "a replication stopped before it finished"
+        )));
+    }
     let mut outs = outs.into_iter();
     Ok(study
         .variants
