@@ -962,3 +962,475 @@ fn a_collection_that_selects_nothing_exits_2_and_writes_nothing() {
     );
     assert_eq!(d.entries(), ["empty.toml"]);
 }
+
+const SMALL: [&str; 6] = ["--devices", "300", "--days", "10", "--replications", "3"];
+
+fn study(d: &Dir, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(SMALL);
+    all.push("-q");
+    let o = d.fleetsim(&all);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    o
+}
+
+fn col(rows: &[Vec<String>], name: &str) -> usize {
+    rows[0]
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]))
+}
+
+#[test]
+fn compare_files_are_identical_for_any_thread_count() {
+    let d = Dir::new();
+    let mut seen = vec![];
+    for threads in ["1", "2", "3"] {
+        let out = format!("c{threads}");
+        let xlsx = format!("c{threads}.xlsx");
+        study(
+            &d,
+            &[
+                "compare",
+                "tiny",
+                "path1-pilot-collection",
+                "--threads",
+                threads,
+                "--out",
+                &out,
+                "--xlsx",
+                &xlsx,
+            ],
+        );
+        let files = ["comparison.csv", "replications.csv", "timeline_mean.csv"]
+            .map(|f| d.read(&format!("{out}/{f}")));
+        seen.push((files, std::fs::read(d.path().join(&xlsx)).unwrap()));
+    }
+    assert!(seen[1] == seen[0] && seen[2] == seen[0], "files differ");
+    // The default folder, and nothing left beside it.
+    study(&d, &["compare", "tiny", "path1-pilot-collection"]);
+    let entries = d.entries();
+    assert!(
+        entries.contains(&"results/compare-tiny-vs-path1-pilot-collection/comparison.csv".into())
+    );
+    assert!(!entries.iter().any(|e| e.contains(".tmp")), "{entries:?}");
+}
+
+#[test]
+fn identical_scenarios_under_two_names_differ_by_exactly_zero() {
+    // Common random numbers: the same seed per replication gives the same devices and draws.
+    let d = Dir::new();
+    let a = d.write("a.toml", &TINY.replace("name = \"mini\"", "name = \"a\""));
+    let b = d.write("b.toml", &TINY.replace("name = \"mini\"", "name = \"b\""));
+    let c = d.write(
+        "c.toml",
+        &(TINY.replace("name = \"mini\"", "name = \"c\"") + "[enrollment]\nfailure_rate = 0.5\n"),
+    );
+    let (a, b, c) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+    );
+    study(&d, &["compare", a, b, c, "--out", "out"]);
+    let rows = csv_rows(&d.read("out/comparison.csv"));
+    assert_eq!(
+        rows[0],
+        [
+            "scenario",
+            "metric",
+            "replications",
+            "reached",
+            "mean",
+            "sd",
+            "p10",
+            "p50",
+            "p90",
+            "min",
+            "max",
+            "diff_mean",
+            "diff_ci95_low",
+            "diff_ci95_high",
+            "diff_pairs"
+        ]
+    );
+    let (metric, pairs) = (col(&rows, "metric"), col(&rows, "diff_pairs"));
+    let diff = [
+        col(&rows, "diff_mean"),
+        col(&rows, "diff_ci95_low"),
+        col(&rows, "diff_ci95_high"),
+    ];
+    let b_rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "b").collect();
+    assert!(
+        b_rows.len() > 50,
+        "every numeric summary column is a metric"
+    );
+    for r in &b_rows {
+        // The interval needs two pairs; the mean one.
+        let pairs: usize = r[pairs].parse().unwrap();
+        for (k, i) in diff.iter().enumerate() {
+            let want = if pairs > k.min(1) { "0.0000" } else { "" };
+            assert_eq!(r[*i], want, "{r:?}");
+        }
+    }
+    assert!(
+        b_rows
+            .iter()
+            .any(|r| r[metric] == "days_to_50pct" && r[pairs] == "3")
+    );
+    // A real change shows: more failures, more attempts.
+    let c_attempts = rows
+        .iter()
+        .find(|r| r[0] == "c" && r[metric] == "enrollment_failures")
+        .unwrap();
+    assert!(
+        c_attempts[diff[0]].parse::<f64>().unwrap() > 0.0,
+        "{c_attempts:?}"
+    );
+    // The replications themselves are equal but for the name.
+    let reps = csv_rows(&d.read("out/replications.csv"));
+    let strip = |name: &str| -> Vec<Vec<String>> {
+        reps.iter()
+            .filter(|r| r[0] == name)
+            .map(|r| r[1..].to_vec())
+            .collect()
+    };
+    assert_eq!(strip("a"), strip("b"));
+    assert_ne!(strip("a"), strip("c"));
+}
+
+fn nearest_rank(sorted: &[f64], p: usize) -> f64 {
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+#[test]
+fn comparison_statistics_match_the_replications() {
+    let d = Dir::new();
+    study(
+        &d,
+        &[
+            "compare",
+            "tiny",
+            "path1-existing-clients",
+            "--seed",
+            "100",
+            "--out",
+            "out",
+        ],
+    );
+    let reps = csv_rows(&d.read("out/replications.csv"));
+    let cmp = csv_rows(&d.read("out/comparison.csv"));
+    assert_eq!(&reps[0][..3], ["scenario", "replication", "seed"]);
+    // Seeds: BASE + r − 1, the same in every scenario.
+    let seeds: Vec<&str> = reps[1..].iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(seeds, ["100", "101", "102", "100", "101", "102"]);
+    let t975_df2 = 4.302_652_730;
+    let close = |got: &str, want: f64| {
+        let g: f64 = got.parse().unwrap_or_else(|_| panic!("{got:?}"));
+        assert!((g - want).abs() < 6e-5, "{got} vs {want}");
+    };
+    let mut checked = 0;
+    for row in &cmp[1..] {
+        let (scenario, metric) = (&row[0], &row[1]);
+        let c = col(&reps, metric);
+        let values = |name: &str| -> Vec<Option<f64>> {
+            reps[1..]
+                .iter()
+                .filter(|r| r[0] == name)
+                .map(|r| r[c].parse::<f64>().ok())
+                .collect()
+        };
+        let xs = values(scenario);
+        let base = values("tiny");
+        let reached: Vec<f64> = xs.iter().flatten().copied().collect();
+        let get = |k: &str| row[col(&cmp, k)].as_str();
+        assert_eq!(get("replications"), "3");
+        assert_eq!(get("reached"), reached.len().to_string(), "{row:?}");
+        if reached.is_empty() {
+            assert_eq!(get("mean"), "");
+            continue;
+        }
+        let n = reached.len() as f64;
+        let mean = reached.iter().sum::<f64>() / n;
+        close(get("mean"), mean);
+        if reached.len() > 1 {
+            let sd = (reached.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            close(get("sd"), sd);
+        }
+        let mut sorted = reached.clone();
+        sorted.sort_by(f64::total_cmp);
+        close(get("min"), sorted[0]);
+        close(get("max"), *sorted.last().unwrap());
+        close(get("p10"), nearest_rank(&sorted, 10));
+        close(get("p50"), nearest_rank(&sorted, 50));
+        close(get("p90"), nearest_rank(&sorted, 90));
+        let diffs: Vec<f64> = xs
+            .iter()
+            .zip(&base)
+            .filter_map(|(x, b)| Some((*x)? - (*b)?))
+            .collect();
+        assert_eq!(get("diff_pairs"), diffs.len().to_string());
+        if diffs.len() == 3 {
+            let m = diffs.iter().sum::<f64>() / 3.0;
+            let sd = (diffs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 2.0).sqrt();
+            let half = t975_df2 * sd / 3f64.sqrt();
+            close(get("diff_mean"), m);
+            close(get("diff_ci95_low"), m - half);
+            close(get("diff_ci95_high"), m + half);
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked}");
+    // The mean timeline: one row per scenario and day, bands around the mean.
+    let tl = csv_rows(&d.read("out/timeline_mean.csv"));
+    assert_eq!(&tl[0][..3], ["scenario", "day", "date"]);
+    assert_eq!(tl.len() - 1, 2 * 10);
+    let (m, lo, hi) = (
+        col(&tl, "state_co_managed_mean"),
+        col(&tl, "state_co_managed_p10"),
+        col(&tl, "state_co_managed_p90"),
+    );
+    assert!(col(&tl, "gateway_concurrent_clients_mean") > 0);
+    for r in &tl[1..] {
+        let x = |i: usize| r[i].parse::<f64>().unwrap();
+        assert!(x(lo) <= x(m) && x(m) <= x(hi), "{r:?}");
+    }
+}
+
+#[test]
+fn sweep_runs_the_grid_and_rejects_bad_settings_before_running() {
+    let d = Dir::new();
+    study(
+        &d,
+        &[
+            "sweep",
+            "tiny",
+            "--set",
+            "enrollment.failure_rate=0.05,0.2",
+            "--set",
+            "co_management.auto_enrollment=all,\"none\"",
+            "--set",
+            "remediation.default={ mean_days = 2 }",
+            "--xlsx",
+            "sweep.xlsx",
+        ],
+    );
+    {
+        use calamine::{Reader, Xlsx, open_workbook};
+        let wb: Xlsx<_> = open_workbook(d.path().join("sweep.xlsx")).unwrap();
+        assert_eq!(
+            wb.sheet_names(),
+            [
+                "charts",
+                "sweep",
+                "0.05 all { mean_days = 2 }",
+                "0.05 none { mean_days = 2 }",
+                "0.2 all { mean_days = 2 }",
+                "0.2 none { mean_days = 2 }",
+                "replications"
+            ]
+        );
+    }
+    let rows = csv_rows(&d.read("results/sweep-tiny/sweep.csv"));
+    assert_eq!(
+        &rows[0][..5],
+        [
+            "enrollment.failure_rate",
+            "co_management.auto_enrollment",
+            "remediation.default",
+            "metric",
+            "replications"
+        ]
+    );
+    let mut points: Vec<Vec<String>> = rows[1..].iter().map(|r| r[..3].to_vec()).collect();
+    points.dedup();
+    let metrics = rows.len() - 1;
+    // Rows come metric by metric, each with every point in grid order.
+    assert_eq!(metrics % 4, 0);
+    assert_eq!(
+        points[..4],
+        [
+            ["0.05", "all", "{ mean_days = 2 }"],
+            ["0.05", "none", "{ mean_days = 2 }"],
+            ["0.2", "all", "{ mean_days = 2 }"],
+            ["0.2", "none", "{ mean_days = 2 }"],
+        ]
+    );
+    let reps = csv_rows(&d.read("results/sweep-tiny/replications.csv"));
+    assert_eq!(reps.len() - 1, 4 * 3);
+    let tl = csv_rows(&d.read("results/sweep-tiny/timeline_mean.csv"));
+    assert_eq!(tl.len() - 1, 4 * 10);
+    // Without automatic enrollment nobody co-manages on Path 1: a large negative difference.
+    let co = rows
+        .iter()
+        .find(|r| r[1] == "none" && r[0] == "0.05" && r[3] == "co_managed")
+        .unwrap();
+    assert!(
+        co[col(&rows, "diff_mean")].parse::<f64>().unwrap() < -50.0,
+        "{co:?}"
+    );
+
+    let bad: &[(&[&str], &[&str])] = &[
+        (
+            &["--set", "enrollment.failur_rate=0.1"],
+            &["enrollment.failur_rate=0.1", "unknown field"],
+        ),
+        (
+            &["--set", "enrollment.failure_rate=0.1,1.5"],
+            &["enrollment.failure_rate=1.5", "between 0 and 1"],
+        ),
+        (
+            &["--set", "co_management.enable_date=soon"],
+            &["co_management.enable_date=soon", "expected a date"],
+        ),
+        (&["--set", "cloud=5"], &["`cloud` is a table"]),
+        (&["--set", "days"], &["KEY=V1,V2"]),
+        (&["--set", "days=[1"], &["days=[1", "not a TOML value"]),
+    ];
+    for (args, want) in bad {
+        let d = Dir::new();
+        let mut all = vec!["sweep", "tiny"];
+        all.extend(*args);
+        all.extend(["--replications", "2"]);
+        let o = d.fleetsim(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        for w in *want {
+            assert!(stderr(&o).contains(w), "{w}: {}", stderr(&o));
+        }
+        assert!(d.entries().is_empty(), "nothing written: {:?}", d.entries());
+    }
+}
+
+fn serial(date: &str) -> f64 {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+    (d - epoch).num_days() as f64
+}
+
+fn zip_entry(path: &Path, name: &str) -> Option<String> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut f = z.by_name(name).ok()?;
+    let mut s = String::new();
+    f.read_to_string(&mut s).unwrap();
+    Some(s)
+}
+
+#[test]
+fn workbooks_hold_the_tables_as_numbers_and_dates_and_line_charts() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let d = Dir::new();
+    let o = d.fleetsim(&[
+        "run",
+        "tiny",
+        "--devices",
+        "300",
+        "--days",
+        "10",
+        "--out",
+        "run",
+        "--xlsx",
+        "run.xlsx",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = d.path().join("run.xlsx");
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "charts",
+            "timeline",
+            "summary",
+            "breakdown",
+            "site_timeline"
+        ]
+    );
+    let csv = csv_rows(&d.read("run/timeline.csv"));
+    let sheet = wb.worksheet_range("timeline").unwrap();
+    assert_eq!(sheet.get_size(), (csv.len(), csv[0].len()));
+    for (i, row) in csv.iter().enumerate() {
+        for (j, cell) in row.iter().enumerate() {
+            let got = sheet.get((i, j)).unwrap();
+            match got {
+                Data::String(s) => assert!(i == 0 && s == cell, "({i},{j}) {got:?}"),
+                Data::Float(x) => assert_eq!(*x, cell.parse::<f64>().unwrap(), "({i},{j})"),
+                Data::DateTime(t) => assert_eq!(t.as_f64(), serial(cell), "({i},{j})"),
+                other => panic!("({i},{j}): {other:?}"),
+            }
+        }
+    }
+    let summary = wb.worksheet_range("summary").unwrap();
+    assert_eq!(summary.get((1, 0)), Some(&Data::String("tiny".into())));
+    let chart = zip_entry(&path, "xl/charts/chart1.xml").expect("a chart");
+    assert!(
+        chart.contains("<c:lineChart>") && chart.contains("timeline!$"),
+        "{chart}"
+    );
+    assert!(zip_entry(&path, "xl/drawings/drawing1.xml").is_some());
+
+    // A comparison: a series per scenario, reading each scenario's mean timeline sheet.
+    study(
+        &d,
+        &[
+            "compare",
+            "tiny",
+            "path1-pilot-collection",
+            "--out",
+            "cmp",
+            "--xlsx",
+            "cmp/book.xlsx",
+        ],
+    );
+    let path = d.path().join("cmp/book.xlsx");
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "charts",
+            "comparison",
+            "tiny",
+            "path1-pilot-collection",
+            "replications"
+        ]
+    );
+    let cmp = csv_rows(&d.read("cmp/comparison.csv"));
+    let sheet = wb.worksheet_range("comparison").unwrap();
+    assert_eq!(sheet.get_size().0, cmp.len());
+    let mean = col(&cmp, "mean");
+    for (i, row) in cmp.iter().enumerate().skip(1) {
+        assert_eq!(sheet.get((i, 0)), Some(&Data::String(row[0].clone())));
+        match sheet.get((i, mean)) {
+            Some(Data::Float(x)) => assert!((x - row[mean].parse::<f64>().unwrap()).abs() < 1e-9),
+            Some(Data::Empty) | None => assert_eq!(row[mean], ""),
+            other => panic!("{other:?}"),
+        }
+    }
+    let tiny = wb.worksheet_range("tiny").unwrap();
+    assert_eq!(tiny.get((1, 0)), Some(&Data::String("tiny".into())));
+    assert_eq!(tiny.get((0, 2)), Some(&Data::String("date".into())));
+    match tiny.get((1, 2)) {
+        Some(Data::DateTime(t)) => assert_eq!(t.as_f64(), serial("2027-01-04")),
+        other => panic!("{other:?}"),
+    }
+    let chart = zip_entry(&path, "xl/charts/chart1.xml").expect("a chart");
+    assert_eq!(chart.matches("<c:ser>").count(), 2, "{chart}");
+    assert!(chart.contains("Co-managed devices (mean of 3 replications)"));
+    assert!(chart.contains("'path1-pilot-collection'!$"), "{chart}");
+
+    // An existing workbook is kept without --force.
+    let before = std::fs::read(&path).unwrap();
+    let o = d.fleetsim(&[
+        "compare",
+        "tiny",
+        "--out",
+        "other",
+        "--xlsx",
+        "cmp/book.xlsx",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!d.path().join("other").exists());
+}

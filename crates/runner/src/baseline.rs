@@ -7,7 +7,7 @@
 //! `fleetsim verify` re-runs with the manifest's settings and compares; `fleetsim run` never
 //! writes into a baseline.
 
-use crate::compare::{self, Mode};
+use crate::diff::{self, Mode};
 use crate::{Failure, output, scenarios};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -401,7 +401,7 @@ fn write(job: Job, threads: usize) -> Result<(), Failure> {
                     b.manifest.fleetsim_version, manifest.fleetsim_version
                 ));
             }
-            for diff in compare::compare_run(&b.files, &files, Mode::Exact) {
+            for diff in diff::compare_run(&b.files, &files, Mode::Exact) {
                 lines.extend(diff.lines());
             }
         }
@@ -477,8 +477,8 @@ mod tests {
             panic!("the run failed")
         };
         assert!(files.iter().map(|(n, _)| *n).eq(FILES));
-        let header = compare::header(&files[1].1).unwrap();
-        for column in compare::SETTINGS {
+        let header = diff::header(&files[1].1).unwrap();
+        for column in diff::SETTINGS {
             assert!(header.iter().any(|h| h == column), "{column}: {header:?}");
         }
     }

@@ -1,612 +1,507 @@
-//! Comparing a run's CSV files with a baseline's, cell by cell, and describing what moved:
-//! which file, column and row, the old and new values and by how much. Used by `verify` (which
-//! judges the changes) and by `baseline update` (which reports them).
+//! `fleetsim compare`: several scenarios, each run over the same replications (seeds), with
+//! statistics of every summary metric and the paired difference against the first scenario.
+//!
+//! A *study* is a list of variants (scenarios with a label and key cells) run over the same
+//! replications: `compare` builds one from its scenarios, `sweep` from a grid of settings.
+//! Replication r (1, 2, …) of every variant runs with seed `BASE + r − 1` (wrapping at 2^64);
+//! since randomness is keyed by seed and device, two variants that share the `[fleet]` settings
+//! get the same devices and the same dice in the same replication (common random numbers),
+//! and their per-replication differences carry only the effect of what differs.
+//!
+//! Runs go in parallel on `min(threads, runs)` worker threads, one run per worker at a time,
+//! each run with `threads / workers` (at least one) engine threads: on few cores, independent
+//! runs keep every core busy without the engine's barriers between threads. Results are put
+//! back in (variant, replication) order and every statistic is computed in that order, so the
+//! files are the same for any `--threads`.
 
-use crate::tolerance::{Bound, Tolerances};
+use crate::output::{self, safe_cell};
+use crate::stats::{self, Summary, parse_number};
+use crate::{Failure, Overrides, load, print_findings, xlsx};
+use clap::Args;
+use fleetsim_model::prereq::Finding;
+use fleetsim_model::{RunOptions, Scenario};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
-/// How changes are judged.
-#[derive(Clone, Copy)]
-pub enum Mode<'a> {
-    /// Every byte must match.
-    Exact,
-    /// The metrics of summary.csv may move within these bounds; the shape of every file
-    /// (columns and rows) must still match.
-    Tolerance(&'a Tolerances),
+/// Options shared by `compare` and `sweep`: replications and where the results go.
+#[derive(Args)]
+pub struct StudyArgs {
+    /// Runs per scenario; replication r (1, 2, …) uses seed BASE + r − 1 in every scenario,
+    /// where BASE is --seed or the (first) scenario's seed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub replications: u32,
+    /// Output folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the output folder (and the --xlsx file) if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar and no run information on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also write a spreadsheet workbook (.xlsx) with the tables and line charts.
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<PathBuf>,
 }
 
-/// The file whose metrics tolerance mode checks; other files are checked for shape only.
-pub const TOLERANCE_FILE: &str = "summary.csv";
-
-/// Columns of summary.csv that are settings of the run, not results: they must always match.
-pub const SETTINGS: [&str; 5] = ["scenario", "seed", "start_date", "days", "devices"];
-
-/// At most this many changed cells are listed per file; the rest are counted.
-const LISTED: usize = 20;
-
-/// How one changed cell was judged.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Check {
-    /// Exact mode: any change fails.
-    Differs,
-    /// Tolerance mode, a setting column: any change fails.
-    Setting,
-    /// Tolerance mode, a metric without a tolerance: any change fails.
-    NoTolerance,
-    /// Tolerance mode: the change is within the bound.
-    Within(Bound),
-    /// Tolerance mode: the change is outside the bound.
-    Outside(Bound),
-    /// Tolerance mode, a file whose values it does not check (the timeline).
-    Unchecked,
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Scenarios (names or paths); the first is the baseline of the paired differences.
+    #[arg(required = true, value_name = "SCENARIO")]
+    scenarios: Vec<String>,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(flatten)]
+    study: StudyArgs,
 }
 
-impl Check {
-    /// Whether this change is a regression.
-    pub fn fails(self) -> bool {
-        matches!(
-            self,
-            Check::Differs | Check::Setting | Check::NoTolerance | Check::Outside(_)
-        )
-    }
+/// One scenario of a study.
+pub struct Variant {
+    /// Cells of the key columns (CSV-safe), such as its name or the swept values.
+    pub keys: Vec<String>,
+    /// Its name in charts and messages.
+    pub label: String,
+    /// The name of its timeline sheet in a workbook (made valid and unique there).
+    pub sheet: String,
+    /// The scenario (its seed is replaced by each replication's).
+    pub scenario: Scenario,
 }
 
-/// One changed cell.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CellChange {
-    /// The column's header.
-    pub column: String,
-    /// The row, such as `day 12` (a timeline) or `row 1`.
-    pub row: String,
-    /// The baseline's value.
-    pub old: String,
-    /// The new run's value.
-    pub new: String,
-    /// How it was judged.
-    pub check: Check,
+/// Variants run over the same replications.
+pub struct Study {
+    /// Names of the key columns (`scenario`, or the swept keys).
+    pub key_header: Vec<String>,
+    /// The variants; the first is the baseline.
+    pub variants: Vec<Variant>,
+    /// Replications per variant.
+    pub replications: u32,
+    /// Base seed.
+    pub base_seed: u64,
+    /// Name of the metric statistics file (`comparison.csv`, `sweep.csv`).
+    pub metrics_file: &'static str,
 }
 
-/// Something that differs in one file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Finding {
-    /// One side is not valid CSV.
-    Unreadable {
-        /// Which side: "baseline" or "new run".
-        side: &'static str,
-        /// The parser's message.
-        message: String,
-    },
-    /// Columns only one side has.
-    Columns {
-        /// In the baseline only.
-        removed: Vec<String>,
-        /// In the new run only.
-        added: Vec<String>,
-    },
-    /// A different number of data rows.
-    Rows {
-        /// In the baseline.
-        old: usize,
-        /// In the new run.
-        new: usize,
-    },
-    /// A changed cell.
-    Cell(CellChange),
-    /// The bytes differ though every cell is the same: line endings or quoting, often from a
-    /// Git checkout that converts line endings (see docs/CI.md).
-    BytesOnly,
+/// The seed of replication `r` (1-based): `base + r − 1`, wrapping.
+pub fn replication_seed(base: u64, r: u32) -> u64 {
+    base.wrapping_add(u64::from(r.max(1) - 1))
 }
 
-/// What differs in one file; no findings when it is byte-identical.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FileDiff {
-    /// The file's name, such as `timeline.csv`.
-    pub file: String,
-    /// What differs.
-    pub findings: Vec<Finding>,
-    /// Whether any finding is a regression in the mode used.
-    pub fails: bool,
+/// Timeline columns that timeline_mean.csv gives mean and band of.
+const BAND_COLUMNS: [&str; 3] = [
+    "state_co_managed",
+    "state_scheduled",
+    "gateway_concurrent_clients",
+];
+
+fn is_band(column: &str) -> bool {
+    BAND_COLUMNS.contains(&column) || (column.starts_with("wl_") && column.ends_with("_intune"))
 }
 
-impl FileDiff {
-    /// Whether the file is byte-identical.
-    pub fn identical(&self) -> bool {
-        self.findings.is_empty()
-    }
+/// What a study keeps of one run.
+struct RunOut {
+    seed: u64,
+    /// summary.csv: header and row.
+    summary: Vec<Vec<String>>,
+    /// timeline.csv restricted to `day`, `date` and the band columns.
+    timeline: Vec<Vec<String>>,
+    findings: Vec<Finding>,
+}
 
-    /// The changed cells.
-    pub fn cells(&self) -> impl Iterator<Item = &CellChange> {
-        self.findings.iter().filter_map(|f| match f {
-            Finding::Cell(c) => Some(c),
-            _ => None,
-        })
-    }
-
-    /// A readable account, one line each: the failing changes first, at most [`LISTED`] cells,
-    /// then a count of the rest; cells that are not checked are summed up in one line.
-    pub fn lines(&self) -> Vec<String> {
-        let f = &self.file;
-        let mut out = Vec::new();
-        for finding in &self.findings {
-            match finding {
-                Finding::Unreadable { side, message } => {
-                    out.push(format!("{f}: the {side}'s file is not valid CSV: {message}"));
-                }
-                Finding::Columns { removed, added } => {
-                    if !removed.is_empty() {
-                        out.push(format!(
-                            "{f}: columns missing from the new run: {}",
-                            removed.join(", ")
-                        ));
-                    }
-                    if !added.is_empty() {
-                        out.push(format!(
-                            "{f}: columns the baseline does not have: {}",
-                            added.join(", ")
-                        ));
-                    }
-                }
-                Finding::Rows { old, new } => {
-                    out.push(format!("{f}: {old} rows in the baseline, {new} in the new run"));
-                }
-                Finding::BytesOnly => out.push(format!(
-                    "{f}: the bytes differ but every cell is the same (line endings? see docs/CI.md)"
-                )),
-                Finding::Cell(_) => {}
-            }
-        }
-        let (unchecked, checked): (Vec<&CellChange>, Vec<&CellChange>) =
-            self.cells().partition(|c| c.check == Check::Unchecked);
-        let mut ordered: Vec<&CellChange> = checked
+fn run_one(s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
+    let mut s = s.clone();
+    s.set_seed(seed);
+    let options = RunOptions {
+        threads,
+        ..RunOptions::default()
+    };
+    let r = fleetsim_model::run(&s, &options, |_, _| {}).map_err(|e| Failure::Run(e.into()))?;
+    let timeline = output::timeline(&s, &r);
+    let keep: Vec<usize> = timeline
+        .first()
+        .map(|h| (0..h.len()).filter(|i| *i < 2 || is_band(&h[*i])).collect())
+        .unwrap_or_default();
+    Ok(RunOut {
+        seed,
+        summary: output::summary(&s, &r),
+        timeline: timeline
             .iter()
-            .copied()
-            .filter(|c| c.check.fails())
-            .collect();
-        ordered.extend(checked.iter().copied().filter(|c| !c.check.fails()));
-        for c in ordered.iter().take(LISTED) {
-            out.push(format!(
-                "{f} {}, {}: {} -> {}{}{}",
-                c.row,
-                c.column,
-                shown(&c.old),
-                shown(&c.new),
-                change(&c.old, &c.new).map_or_else(String::new, |d| format!(" ({d})")),
-                verdict(c.check, &c.old)
-            ));
-        }
-        if ordered.len() > LISTED {
-            out.push(format!(
-                "{f}: ... and {} not listed, in columns {}",
-                cells(ordered.len() - LISTED),
-                columns(&ordered[LISTED..])
-            ));
-        }
-        if !unchecked.is_empty() {
-            out.push(format!(
-                "{f}: {}, in columns {} (tolerance mode checks {TOLERANCE_FILE} only)",
-                cells(unchecked.len()),
-                columns(&unchecked)
-            ));
-        }
-        out
-    }
+            .map(|row| keep.iter().map(|i| row[*i].clone()).collect())
+            .collect(),
+        findings: r.findings.clone(),
+    })
 }
 
-/// `1 changed cell`, `2 changed cells`.
-fn cells(n: usize) -> String {
-    if n == 1 {
-        "1 changed cell".into()
+/// Runs every replication of every variant; results indexed [variant][replication].
+///
+/// `workers` threads each take the next run from a shared counter and run it with `inner`
+/// engine threads, one run per worker at a time; results land in their job's slot, so their
+/// order never depends on which worker ran what.
+fn run_all(
+    study: &Study,
+    threads: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<Vec<RunOut>>, Failure> {
+    let jobs: Vec<(usize, u32)> = (0..study.variants.len())
+        .flat_map(|v| (1..=study.replications).map(move |r| (v, r)))
+        .collect();
+    let cores = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
-        format!("{n} changed cells")
-    }
-}
-
-/// The distinct columns of `cells`, in order of first appearance: the first few by name.
-fn columns(cells: &[&CellChange]) -> String {
-    const NAMED: usize = 8;
-    let mut names: Vec<&str> = Vec::new();
-    for c in cells {
-        if !names.contains(&c.column.as_str()) {
-            names.push(&c.column);
-        }
-    }
-    if names.len() > NAMED {
-        format!(
-            "{} and {} more",
-            names[..NAMED].join(", "),
-            names.len() - NAMED
-        )
-    } else {
-        names.join(", ")
-    }
-}
-
-fn shown(v: &str) -> &str {
-    if v.is_empty() { "(empty)" } else { v }
-}
-
-/// Decimal places written in a number such as `2.33`.
-fn decimals(v: &str) -> usize {
-    v.split_once('.').map_or(0, |(_, frac)| frac.len())
-}
-
-/// `+5, +0.36%`: the change between two numbers, with as many decimals as they are written
-/// with; `None` unless both are numbers.
-fn change(old: &str, new: &str) -> Option<String> {
-    let (o, n) = (old.parse::<f64>().ok()?, new.parse::<f64>().ok()?);
-    let places = decimals(old).max(decimals(new));
-    let d = n - o;
-    let mut s = format!("{d:+.places$}");
-    if o != 0.0 {
-        s.push_str(&format!(", {:+.2}%", d / o.abs() * 100.0));
-    }
-    Some(s)
-}
-
-fn verdict(check: Check, old: &str) -> String {
-    let allowed = |b: Bound| match (b, old.parse::<f64>()) {
-        (Bound::Relative(_), Ok(o)) => {
-            format!("{b} = ±{:.*}", decimals(old).max(2), b.limit(o))
-        }
-        _ => b.to_string(),
+        threads
     };
-    match check {
-        Check::Differs | Check::Unchecked => String::new(),
-        Check::Setting => " [a setting of the run: must match]".into(),
-        Check::NoTolerance => " [no tolerance given: must match]".into(),
-        Check::Within(b) => format!(" [within {}]", allowed(b)),
-        Check::Outside(b) => format!(" [OUTSIDE {}]", allowed(b)),
+    let workers = cores.min(jobs.len()).max(1);
+    let inner = (cores / workers).max(1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<RunOut, Failure>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(v, r)) = jobs.get(i) else { break };
+            let seed = replication_seed(study.base_seed, r);
+            let out = run_one(&study.variants[v].scenario, seed, inner);
+            failed.fetch_or(out.is_err(), Ordering::Relaxed);
+            bar.inc(1);
+            if let Ok(mut slot) = slots[i].lock() {
+                *slot = Some(out);
+            }
+        }
+    };
+    std::thread::scope(|scope| -> Result<(), Failure> {
+        for k in 1..workers {
+            std::thread::Builder::new()
+                .name(format!("replications-{k}"))
+                .spawn_scoped(scope, work)
+                .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start a thread: {e}")))?;
+        }
+        work();
+        Ok(())
+    })?;
+    let done: Vec<Option<Result<RunOut, Failure>>> = slots
+        .into_iter()
+        .map(|s| s.into_inner().ok().flatten())
+        .collect();
+    // The first failure in job order, if any, is the one reported.
+    let mut outs = Vec::with_capacity(jobs.len());
+    let mut missing = false;
+    for out in done {
+        match out {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(o)) => outs.push(o),
+            None => missing = true,
+        }
     }
+    if missing {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "a replication stopped before it finished"
+        )));
+    }
+    let mut outs = outs.into_iter();
+    Ok(study
+        .variants
+        .iter()
+        .map(|_| outs.by_ref().take(study.replications as usize).collect())
+        .collect())
 }
 
-/// A CSV file's rows, header first.
-fn parse(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| {
-            r.map(|r| r.iter().map(String::from).collect())
-                .map_err(|e| e.to_string())
+/// The summary columns that are metrics: every column but `scenario` and `seed` whose cells
+/// are numbers or empty in every run.
+fn metric_columns(runs: &[Vec<RunOut>]) -> Vec<(usize, String)> {
+    let header = &runs[0][0].summary[0];
+    (0..header.len())
+        .filter(|i| !matches!(header[*i].as_str(), "scenario" | "seed"))
+        .filter(|i| {
+            runs.iter().flatten().all(|o| {
+                let cell = o.summary[1].get(*i).map_or("", String::as_str);
+                cell.is_empty() || parse_number(cell).is_some()
+            })
+        })
+        .map(|i| (i, header[i].clone()))
+        .collect()
+}
+
+/// comparison.csv (or sweep.csv): per metric, per variant, the statistics over replications
+/// and the paired difference against the first variant.
+fn metric_rows(study: &Study, runs: &[Vec<RunOut>]) -> Vec<Vec<String>> {
+    let mut header = study.key_header.clone();
+    header.push("metric".into());
+    header.extend(Summary::COLUMNS.map(String::from));
+    let mut rows = vec![header];
+    for (i, name) in metric_columns(runs) {
+        let values: Vec<Vec<Option<f64>>> = runs
+            .iter()
+            .map(|reps| {
+                reps.iter()
+                    .map(|o| o.summary[1].get(i).and_then(|c| parse_number(c)))
+                    .collect()
+            })
+            .collect();
+        for (v, variant) in study.variants.iter().enumerate() {
+            let mut row = variant.keys.clone();
+            row.push(name.clone());
+            row.extend(Summary::of(&values[v], &values[0]).cells());
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// replications.csv: one summary row per run, after its keys, replication and seed.
+fn replication_rows(study: &Study, runs: &[Vec<RunOut>]) -> Vec<Vec<String>> {
+    let summary_header = &runs[0][0].summary[0];
+    let keep: Vec<usize> = (0..summary_header.len())
+        .filter(|i| !matches!(summary_header[*i].as_str(), "scenario" | "seed"))
+        .collect();
+    let mut header = study.key_header.clone();
+    header.extend(["replication", "seed"].map(String::from));
+    header.extend(keep.iter().map(|i| summary_header[*i].clone()));
+    let mut rows = vec![header];
+    for (variant, reps) in study.variants.iter().zip(runs) {
+        for (r, o) in reps.iter().enumerate() {
+            let mut row = variant.keys.clone();
+            row.push((r + 1).to_string());
+            row.push(o.seed.to_string());
+            row.extend(
+                keep.iter()
+                    .map(|i| o.summary[1].get(*i).cloned().unwrap_or_default()),
+            );
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// Per variant: its mean timeline, `day`, `date`, then `<column>_mean`, `_p10`, `_p90` for each
+/// band column (header first).
+fn mean_timelines(runs: &[Vec<RunOut>]) -> Vec<Vec<Vec<String>>> {
+    runs.iter()
+        .map(|reps| {
+            let first = &reps[0].timeline;
+            let mut header: Vec<String> = first[0][..2].to_vec();
+            for c in &first[0][2..] {
+                header.extend(["mean", "p10", "p90"].map(|s| format!("{c}_{s}")));
+            }
+            let mut rows = vec![header];
+            for (i, row) in first.iter().enumerate().skip(1) {
+                let mut out = row[..2].to_vec();
+                for c in 2..row.len() {
+                    let xs: Vec<f64> = reps
+                        .iter()
+                        .filter_map(|o| o.timeline.get(i)?.get(c).and_then(|x| parse_number(x)))
+                        .collect();
+                    let sorted = stats::sorted(&xs);
+                    out.push(stats::fmt_opt(stats::mean(&xs)));
+                    out.push(stats::fmt_opt(stats::percentile(&sorted, 10)));
+                    out.push(stats::fmt_opt(stats::percentile(&sorted, 90)));
+                }
+                rows.push(out);
+            }
+            rows
         })
         .collect()
 }
 
-/// The header of a CSV file.
-pub fn header(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let rows = parse(bytes)?;
-    rows.into_iter()
-        .next()
-        .ok_or_else(|| "the file is empty".to_string())
+/// Per variant: its mean timeline with its key cells in front of every row (header first).
+fn keyed(study: &Study, means: Vec<Vec<Vec<String>>>) -> Vec<Vec<Vec<String>>> {
+    study
+        .variants
+        .iter()
+        .zip(means)
+        .map(|(variant, mean)| {
+            mean.into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let mut r = if i == 0 {
+                        study.key_header.clone()
+                    } else {
+                        variant.keys.clone()
+                    };
+                    r.extend(row);
+                    r
+                })
+                .collect()
+        })
+        .collect()
 }
 
-/// How `mode` judges a change in `column` of `file`.
-fn judge(file: &str, column: &str, old: &str, new: &str, mode: Mode) -> Check {
-    let Mode::Tolerance(t) = mode else {
-        return Check::Differs;
+/// Runs a study and writes its folder (and workbook): the part `compare` and `sweep` share.
+pub fn run_study(
+    study: &Study,
+    args: &StudyArgs,
+    threads: usize,
+    out: &Path,
+) -> Result<(), Failure> {
+    output::check_target(out, args.force).map_err(Failure::BadInput)?;
+    if let Some(x) = &args.xlsx {
+        xlsx::check_target(x, args.force).map_err(Failure::BadInput)?;
+    }
+    let total = study.variants.len() as u64 * u64::from(study.replications);
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} run {pos}/{len} [{bar:30}] ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
     };
-    if file != TOLERANCE_FILE {
-        return Check::Unchecked;
-    }
-    if SETTINGS.contains(&column) {
-        return Check::Setting;
-    }
-    let Some(bound) = t.bound_for(column) else {
-        return Check::NoTolerance;
-    };
-    match (old.parse::<f64>(), new.parse::<f64>()) {
-        (Ok(o), Ok(n)) if o.is_finite() && n.is_finite() && bound.allows(o, n) => {
-            Check::Within(bound)
-        }
-        _ => Check::Outside(bound),
-    }
-}
-
-/// Compares one file of a baseline (`old`) with the same file of a new run.
-pub fn compare_file(file: &str, old: &[u8], new: &[u8], mode: Mode) -> FileDiff {
-    let mut findings = Vec::new();
-    if old != new {
-        findings = cell_findings(file, old, new, mode);
-        if findings.is_empty() {
-            findings.push(Finding::BytesOnly);
-        }
-    }
-    let fails = findings.iter().any(|f| match f {
-        Finding::Cell(c) => c.check.fails(),
-        Finding::BytesOnly => matches!(mode, Mode::Exact),
-        _ => true,
-    });
-    FileDiff {
-        file: file.to_string(),
-        findings,
-        fails,
-    }
-}
-
-fn cell_findings(file: &str, old: &[u8], new: &[u8], mode: Mode) -> Vec<Finding> {
-    let (old, new) = match (parse(old), parse(new)) {
-        (Ok(o), Ok(n)) => (o, n),
-        (Err(message), _) => {
-            return vec![Finding::Unreadable {
-                side: "baseline",
-                message,
-            }];
-        }
-        (_, Err(message)) => {
-            return vec![Finding::Unreadable {
-                side: "new run",
-                message,
-            }];
-        }
-    };
-    let empty = Vec::new();
-    let old_header = old.first().unwrap_or(&empty);
-    let new_header = new.first().unwrap_or(&empty);
-    let mut findings = Vec::new();
-    let removed: Vec<String> = old_header
-        .iter()
-        .filter(|h| !new_header.contains(h))
-        .cloned()
-        .collect();
-    let added: Vec<String> = new_header
-        .iter()
-        .filter(|h| !old_header.contains(h))
-        .cloned()
-        .collect();
-    if !removed.is_empty() || !added.is_empty() {
-        findings.push(Finding::Columns { removed, added });
-    }
-    let (old_rows, new_rows) = (old.len().saturating_sub(1), new.len().saturating_sub(1));
-    if old_rows != new_rows {
-        findings.push(Finding::Rows {
-            old: old_rows,
-            new: new_rows,
-        });
-    }
-    // Cells of the columns both sides have, matched by name, row by row.
-    let shared: Vec<(usize, usize)> = old_header
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| new_header.iter().position(|x| x == h).map(|j| (i, j)))
-        .collect();
-    let labelled = matches!(old_header.first().map(String::as_str), Some("day" | "hour"));
-    for (r, (o, n)) in old.iter().zip(&new).enumerate().skip(1) {
-        let row = match (labelled, o.first()) {
-            (true, Some(v)) => format!("{} {v}", old_header[0]),
-            _ => format!("row {r}"),
-        };
-        for &(i, j) in &shared {
-            let (ov, nv) = (
-                o.get(i).map_or("", String::as_str),
-                n.get(j).map_or("", String::as_str),
-            );
-            if ov != nv {
-                let column = &old_header[i];
-                findings.push(Finding::Cell(CellChange {
-                    column: column.clone(),
-                    row: row.clone(),
-                    old: ov.to_string(),
-                    new: nv.to_string(),
-                    check: judge(file, column, ov, nv, mode),
-                }));
+    let started = Instant::now();
+    let runs = run_all(study, threads, &bar)?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        for (variant, reps) in study.variants.iter().zip(&runs) {
+            let mut text = Vec::new();
+            print_findings(&mut text, &reps[0].findings);
+            for line in String::from_utf8_lossy(&text).lines() {
+                eprintln!("{}: {line}", variant.label);
             }
         }
     }
-    findings
+    let metrics = metric_rows(study, &runs);
+    let replications = replication_rows(study, &runs);
+    let means = keyed(study, mean_timelines(&runs));
+    // timeline_mean.csv: the variants' mean timelines one after the other.
+    let timeline_mean = means[0][..1]
+        .iter()
+        .chain(means.iter().flat_map(|m| &m[1..]))
+        .cloned();
+    output::write_dir(out, args.force, |tmp| {
+        output::write_csv(&tmp.join(study.metrics_file), metrics.iter().cloned())?;
+        output::write_csv(&tmp.join("replications.csv"), replications.iter().cloned())?;
+        output::write_csv(&tmp.join("timeline_mean.csv"), timeline_mean)?;
+        Ok(())
+    })
+    .map_err(Failure::Run)?;
+    if let Some(path) = &args.xlsx {
+        let metrics_sheet = study.metrics_file.trim_end_matches(".csv");
+        let mut sheets = vec![xlsx::Sheet {
+            name: metrics_sheet.into(),
+            rows: metrics,
+        }];
+        let mut timelines = Vec::new();
+        for (variant, mean) in study.variants.iter().zip(means) {
+            timelines.push((safe_cell(&variant.label), sheets.len()));
+            sheets.push(xlsx::Sheet {
+                name: variant.sheet.clone(),
+                rows: mean,
+            });
+        }
+        sheets.push(xlsx::Sheet {
+            name: "replications".into(),
+            rows: replications,
+        });
+        let note = format!(
+            " (mean of {} replication{})",
+            study.replications,
+            if study.replications == 1 { "" } else { "s" }
+        );
+        let charts = xlsx::timeline_charts(&sheets, &timelines, "_mean", &note);
+        xlsx::write(path, args.force, &sheets, &charts).map_err(Failure::Run)?;
+    }
+    if !args.quiet {
+        let last = replication_seed(study.base_seed, study.replications);
+        eprintln!(
+            "{} scenario{} x {} replication{} (seeds {} to {last}): {total} runs in {:.2} s; wrote {}{}",
+            study.variants.len(),
+            if study.variants.len() == 1 { "" } else { "s" },
+            study.replications,
+            if study.replications == 1 { "" } else { "s" },
+            study.base_seed,
+            started.elapsed().as_secs_f64(),
+            out.display(),
+            args.xlsx
+                .as_ref()
+                .map_or(String::new(), |x| format!(" and {}", x.display()))
+        );
+    }
+    Ok(())
 }
 
-/// Compares every file of a new run with the baseline's file of the same name (a file the
-/// baseline lacks compares as empty).
-pub fn compare_run(old: &[(&str, Vec<u8>)], new: &[(&str, Vec<u8>)], mode: Mode) -> Vec<FileDiff> {
-    new.iter()
-        .map(|(name, bytes)| {
-            let before = old
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(&[][..], |(_, b)| b.as_slice());
-            compare_file(name, before, bytes, mode)
-        })
-        .collect()
+/// Labels from names, each unique: a repeated name gets `-2`, `-3`, … appended.
+fn unique_labels(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let mut label = n.clone();
+        let mut k = 2;
+        while out.contains(&label) {
+            label = format!("{n}-{k}");
+            k += 1;
+        }
+        out.push(label);
+    }
+    out
+}
+
+/// `fleetsim compare`.
+pub fn compare(args: CompareArgs) -> Result<(), Failure> {
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|a| load(Some(a), &args.overrides))
+        .collect::<Result<Vec<_>, _>>()?;
+    let labels = unique_labels(&scenarios.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
+    let base_seed = args.overrides.seed.unwrap_or(scenarios[0].seed);
+    let joined = labels.join("-vs-");
+    let folder = if joined.len() <= 150 {
+        format!("compare-{joined}")
+    } else {
+        format!("compare-{}-and-{}-more", labels[0], labels.len() - 1)
+    };
+    let out = args
+        .study
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(folder));
+    let study = Study {
+        key_header: vec!["scenario".into()],
+        variants: scenarios
+            .into_iter()
+            .zip(labels)
+            .map(|(scenario, label)| Variant {
+                keys: vec![safe_cell(&label)],
+                sheet: label.clone(),
+                label,
+                scenario,
+            })
+            .collect(),
+        replications: args.study.replications,
+        base_seed,
+        metrics_file: "comparison.csv",
+    };
+    run_study(&study, &args.study, args.overrides.threads, &out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const TIMELINE: &str = "day,date,state_co_managed\n1,2027-01-04,100\n2,2027-01-05,150\n";
-    const SUMMARY: &str = "scenario,devices,co_managed,days_to_90pct\ntiny,2000,1545,2.33\n";
-
-    fn tol(specs: &[&str]) -> Tolerances {
-        Tolerances::parse(&specs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap()
-            .unwrap()
+    #[test]
+    fn replication_seeds_count_up_from_the_base() {
+        assert_eq!(replication_seed(7, 1), 7);
+        assert_eq!(replication_seed(7, 3), 9);
+        assert_eq!(replication_seed(u64::MAX, 2), 0);
     }
 
     #[test]
-    fn identical_files_have_no_findings() {
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            TIMELINE.as_bytes(),
-            Mode::Exact,
-        );
-        assert!(d.identical() && !d.fails);
-        assert!(d.lines().is_empty());
+    fn labels_are_unique() {
+        let names = ["a", "b", "a", "a"].map(String::from);
+        assert_eq!(unique_labels(&names), ["a", "b", "a-2", "a-3"]);
     }
 
     #[test]
-    fn a_changed_cell_names_file_row_column_and_values() {
-        let new = TIMELINE.replace("150", "153");
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            new.as_bytes(),
-            Mode::Exact,
-        );
-        assert!(d.fails);
-        assert_eq!(
-            d.lines(),
-            ["timeline.csv day 2, state_co_managed: 150 -> 153 (+3, +2.00%)"]
-        );
-    }
-
-    #[test]
-    fn decimals_and_empty_values_are_shown() {
-        let new = SUMMARY.replace("2.33", "");
-        let d = compare_file(
-            "summary.csv",
-            SUMMARY.as_bytes(),
-            new.as_bytes(),
-            Mode::Exact,
-        );
-        assert_eq!(
-            d.lines(),
-            ["summary.csv row 1, days_to_90pct: 2.33 -> (empty)"]
-        );
-        assert_eq!(change("2.33", "2.5").as_deref(), Some("+0.17, +7.30%"));
-        assert_eq!(change("0", "4").as_deref(), Some("+4"));
-    }
-
-    #[test]
-    fn shape_changes_are_reported_and_fail_in_any_mode() {
-        let new = "day,date,state_co_managed,extra\n1,2027-01-04,100,0\n";
-        let t = tol(&["0.5"]);
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            new.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(d.fails);
-        let text = d.lines().join("\n");
-        assert!(
-            text.contains("columns the baseline does not have: extra"),
-            "{text}"
-        );
-        assert!(
-            text.contains("2 rows in the baseline, 1 in the new run"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn tolerance_accepts_small_and_rejects_big_summary_changes() {
-        let t = tol(&["0.01", "days_to_90pct=0.5"]);
-        let small = SUMMARY.replace("1545", "1540").replace("2.33", "2.80");
-        let d = compare_file(
-            "summary.csv",
-            SUMMARY.as_bytes(),
-            small.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(!d.fails, "{:?}", d.lines());
-        assert!(
-            d.lines()[0].contains("[within ±1% = ±15.45]"),
-            "{:?}",
-            d.lines()
-        );
-        let big = SUMMARY.replace("2.33", "2.84");
-        let d = compare_file(
-            "summary.csv",
-            SUMMARY.as_bytes(),
-            big.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(d.fails);
-        assert_eq!(
-            d.lines(),
-            ["summary.csv row 1, days_to_90pct: 2.33 -> 2.84 (+0.51, +21.89%) [OUTSIDE ±0.5]"]
-        );
-        let unreached = SUMMARY.replace("2.33", "");
-        let d = compare_file(
-            "summary.csv",
-            SUMMARY.as_bytes(),
-            unreached.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(d.fails);
-    }
-
-    #[test]
-    fn tolerance_mode_never_lets_settings_or_uncovered_metrics_move() {
-        let t = tol(&["days_to_90pct=1"]);
-        let new = SUMMARY.replace("2000", "2001").replace("1545", "1546");
-        let d = compare_file(
-            "summary.csv",
-            SUMMARY.as_bytes(),
-            new.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        let checks: Vec<Check> = d.cells().map(|c| c.check).collect();
-        assert_eq!(checks, [Check::Setting, Check::NoTolerance]);
-        assert!(d.fails);
-    }
-
-    #[test]
-    fn tolerance_mode_counts_timeline_changes_without_failing() {
-        let t = tol(&["0.01"]);
-        let new = TIMELINE.replace("150", "999");
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            new.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(!d.fails);
-        assert_eq!(
-            d.lines(),
-            [
-                "timeline.csv: 1 changed cell, in columns state_co_managed (tolerance mode checks summary.csv only)"
-            ]
-        );
-    }
-
-    #[test]
-    fn line_endings_alone_fail_exact_mode_with_a_hint() {
-        let crlf = TIMELINE.replace('\n', "\r\n");
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            crlf.as_bytes(),
-            Mode::Exact,
-        );
-        assert_eq!(d.findings, [Finding::BytesOnly]);
-        assert!(d.fails && d.lines()[0].contains("line endings"));
-        let t = tol(&["0.01"]);
-        let d = compare_file(
-            "timeline.csv",
-            TIMELINE.as_bytes(),
-            crlf.as_bytes(),
-            Mode::Tolerance(&t),
-        );
-        assert!(!d.fails);
-    }
-
-    #[test]
-    fn long_lists_are_cut() {
-        let mut old = String::from("day,a\n");
-        let mut new = old.clone();
-        for i in 1..=30 {
-            old.push_str(&format!("{i},0\n"));
-            new.push_str(&format!("{i},1\n"));
-        }
-        let d = compare_file("t.csv", old.as_bytes(), new.as_bytes(), Mode::Exact);
-        let lines = d.lines();
-        assert_eq!(lines.len(), LISTED + 1);
-        assert_eq!(
-            lines[LISTED],
-            "t.csv: ... and 10 changed cells not listed, in columns a"
-        );
-    }
-
-    #[test]
-    fn a_missing_baseline_file_compares_as_empty() {
-        let new = [("summary.csv", SUMMARY.as_bytes().to_vec())];
-        let d = compare_run(&[], &new, Mode::Exact);
-        assert!(d[0].fails);
-        assert!(
-            d[0].lines()[0].contains("columns the baseline does not have"),
-            "{:?}",
-            d[0].lines()
-        );
+    fn band_columns() {
+        assert!(is_band("state_co_managed"));
+        assert!(is_band("wl_compliance_policies_intune"));
+        assert!(!is_band("state_eligible"));
+        assert!(!is_band("wl_compliance_policies_pilot"));
     }
 }

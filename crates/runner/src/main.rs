@@ -7,10 +7,14 @@
 mod baseline;
 mod bench;
 mod compare;
+mod diff;
 mod output;
 mod scenarios;
+mod stats;
+mod sweep;
 mod tolerance;
 mod verify;
+mod xlsx;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fleetsim_model::domain::CoPath;
@@ -43,6 +47,11 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Manage the baselines that `verify` compares against.
     Baseline(baseline::BaselineArgs),
+    /// Compare scenarios over replications with common random numbers: statistics of every
+    /// summary metric, paired differences against the first scenario, mean timelines.
+    Compare(compare::CompareArgs),
+    /// Run a scenario over a grid of settings (--set key=v1,v2), each point over replications.
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Args)]
@@ -92,6 +101,9 @@ struct RunArgs {
     /// of devices (drawn per device), such as --events 0.01.
     #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "SHARE")]
     events: Option<f64>,
+    /// Also write a spreadsheet workbook (.xlsx) with the tables and line charts.
+    #[arg(long, value_name = "FILE")]
+    xlsx: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -137,6 +149,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Verify(args) => verify::verify(args),
         Command::Baseline(args) => baseline::command(args),
+        Command::Compare(args) => compare::compare(args),
+        Command::Sweep(args) => sweep::sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,6 +189,12 @@ fn list() {
 /// Loads a scenario and applies the overrides.
 fn load(arg: Option<&str>, o: &Overrides) -> Result<Scenario, Failure> {
     let (_, mut s) = scenarios::load(arg).map_err(|e| Failure::BadInput(e.to_string()))?;
+    apply_overrides(&mut s, o)?;
+    Ok(s)
+}
+
+/// Applies the overrides to a scenario.
+fn apply_overrides(s: &mut Scenario, o: &Overrides) -> Result<(), Failure> {
     if let Some(seed) = o.seed {
         s.set_seed(seed);
     }
@@ -186,7 +206,7 @@ fn load(arg: Option<&str>, o: &Overrides) -> Result<Scenario, Failure> {
         s.set_days(d)
             .map_err(|e| Failure::BadInput(e.to_string()))?;
     }
-    Ok(s)
+    Ok(())
 }
 
 /// Prints the preflight's findings, one line each, to `out`.
@@ -247,6 +267,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
     output::check_target(&out, args.force).map_err(Failure::BadInput)?;
+    if let Some(x) = &args.xlsx {
+        xlsx::check_target(x, args.force).map_err(Failure::BadInput)?;
+    }
     let options = RunOptions {
         threads: args.overrides.threads,
         bucket: match args.bucket {
@@ -281,6 +304,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         events != EventCapture::Off,
     )
     .map_err(Failure::Run)?;
+    if let Some(x) = &args.xlsx {
+        xlsx::write_run(x, args.force, &scenario, &result).map_err(Failure::Run)?;
+    }
     if !args.quiet {
         let co = result.states.last().map_or(0, |s| {
             s[fleetsim_model::domain::LifecycleState::CoManaged.index()]

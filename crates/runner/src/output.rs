@@ -316,7 +316,8 @@ fn write_rows<W: std::io::Write>(
     Ok(())
 }
 
-fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
+/// Writes `rows` (header first) to a CSV file.
+pub fn write_csv(path: &Path, rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
     let mut w = csv::Writer::from_path(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     write_rows(&mut w, rows).with_context(|| format!("cannot write {}", path.display()))
@@ -358,8 +359,7 @@ pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
 /// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
 /// (replacing an existing `dir` only with `force`).
 pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
-    let tmp = temp_beside(dir)?;
-    let written = (|| -> Result<()> {
+    write_dir(dir, force, |tmp| {
         for (name, bytes) in render(s, r)? {
             let path = tmp.join(name);
             std::fs::write(&path, bytes)
@@ -381,7 +381,15 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
             write_csv(&tmp.join("events.csv"), std::iter::once(header).chain(rows))?;
         }
         Ok(())
-    })();
+    })
+}
+
+/// Builds a folder: `fill` writes its files into a temporary folder beside `dir`, which is
+/// then renamed to `dir` (replacing an existing `dir` only with `force`). On failure the
+/// temporary folder is removed and `dir` is left as it was.
+pub fn write_dir(dir: &Path, force: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temp_beside(dir)?;
+    let written = fill(&tmp);
     if let Err(e) = written {
         std::fs::remove_dir_all(&tmp).ok();
         return Err(e);

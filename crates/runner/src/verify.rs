@@ -3,7 +3,7 @@
 //! a regression, 2 on bad input; it never writes a file.
 
 use crate::baseline::{self, Baseline};
-use crate::compare::{self, Mode};
+use crate::diff::{self, Mode};
 use crate::tolerance::Tolerances;
 use crate::{Failure, scenarios};
 use clap::Args;
@@ -121,20 +121,20 @@ fn prepare(args: &VerifyArgs, tolerances: Option<&Tolerances>) -> Result<Vec<Job
             let summary = b
                 .files
                 .iter()
-                .find(|(n, _)| *n == compare::TOLERANCE_FILE)
+                .find(|(n, _)| *n == diff::TOLERANCE_FILE)
                 .map_or(&[][..], |(_, bytes)| bytes.as_slice());
-            let header = compare::header(summary).map_err(|e| {
+            let header = diff::header(summary).map_err(|e| {
                 bad(format!(
                     "baseline file {}: {e}",
-                    dir.join(compare::TOLERANCE_FILE).display()
+                    dir.join(diff::TOLERANCE_FILE).display()
                 ))
             })?;
             let metrics: Vec<&str> = header
                 .iter()
                 .map(String::as_str)
-                .filter(|h| !compare::SETTINGS.contains(h))
+                .filter(|h| !diff::SETTINGS.contains(h))
                 .collect();
-            t.check_names(&metrics, &compare::SETTINGS).map_err(bad)?;
+            t.check_names(&metrics, &diff::SETTINGS).map_err(bad)?;
         }
         jobs.push(Job {
             scenario,
@@ -148,7 +148,7 @@ fn prepare(args: &VerifyArgs, tolerances: Option<&Tolerances>) -> Result<Vec<Job
 fn check(job: &Job, mode: Mode, threads: usize) -> Result<bool, Failure> {
     let started = Instant::now();
     let files = baseline::fresh_files(&job.scenario, threads)?;
-    let diffs = compare::compare_run(&job.baseline.files, &files, mode);
+    let diffs = diff::compare_run(&job.baseline.files, &files, mode);
     let secs = started.elapsed().as_secs_f64();
     let fails = diffs.iter().any(|d| d.fails);
     let changed = diffs.iter().any(|d| !d.identical());
