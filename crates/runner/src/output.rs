@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use chrono::{Duration, NaiveDate};
 use fleetsim_model::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Workload};
-use fleetsim_model::sim::{Counter, DecisionSource, Detail, EspOutcome, counter_names};
+use fleetsim_model::sim::{DecisionSource, Detail, EspOutcome, counter_names};
 use fleetsim_model::{RunResult, Scenario};
 use std::path::{Path, PathBuf};
 
@@ -170,8 +170,6 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         "gateway_capacity",
         "gateway_peak_concurrent_clients",
         "autopatch_ready",
-        "incidents_total",
-        "helpdesk_tickets",
         "blast_radius",
         "conditional_access_device_days",
     ]
@@ -226,8 +224,6 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .unwrap_or(0)
             .to_string(),
         r.autopatch_ready.last().copied().unwrap_or(0).to_string(),
-        last_counters[Counter::IncidentsStarted.index()].to_string(),
-        last_counters[Counter::HelpdeskTickets.index()].to_string(),
         r.blast_radius.to_string(),
         {
             let hundredths = (r.conditional_access_minutes * 100 + 720) / 1440;
@@ -461,5 +457,27 @@ mod tests {
         assert_eq!(days_from_hours(36), "1.50");
         assert_eq!(days_from_hours(1), "0.04");
         assert_eq!(days_from_hours(169), "7.04");
+    }
+
+    #[test]
+    fn summary_columns_are_unique() {
+        let s = fleetsim_model::Scenario::from_toml(
+            "name = \"u\"\nstart_date = 2027-01-04\ndays = 2\n[fleet]\ndevices = 50\n",
+        )
+        .unwrap();
+        let r = fleetsim_model::run(&s, &fleetsim_model::RunOptions::default(), |_, _| {}).unwrap();
+        for rows in [
+            summary(&s, &r),
+            timeline(&s, &r),
+            breakdown(&r),
+            site_timeline(&s, &r),
+        ] {
+            let mut h = rows[0].clone();
+            h.sort();
+            let n = h.len();
+            h.dedup();
+            assert_eq!(h.len(), n, "duplicate column names");
+            assert!(rows.iter().all(|row| row.len() == n));
+        }
     }
 }
