@@ -6,6 +6,7 @@
 
 mod bench;
 mod output;
+mod report;
 mod scenarios;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +31,8 @@ enum Command {
     List,
     /// Measure speed and memory on a scenario (writes no files).
     Bench(BenchArgs),
+    /// Write an HTML dashboard (and optionally chart images) of one or more run folders.
+    Report(report::ReportArgs),
 }
 
 /// Settings that change what is simulated.
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
         }
+        Command::Report(args) => report::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
