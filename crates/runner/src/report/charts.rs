@@ -121,6 +121,24 @@ pub fn state_color(state: &str, i: usize) -> &'static str {
     }
 }
 
+/// A lifecycle state's name for people.
+pub fn state_label(state: &str) -> String {
+    use LifecycleState as S;
+    match LifecycleState::from_name(state) {
+        Some(S::Ineligible) => "Ineligible".into(),
+        Some(S::Coexistence) => "Coexistence (third-party MDM)".into(),
+        Some(S::AwaitingHybridJoin) => "Awaiting hybrid join".into(),
+        Some(S::HybridJoinPendingSync) => "Hybrid join pending sync".into(),
+        Some(S::Eligible) => "Eligible, not scheduled".into(),
+        Some(S::Scheduled) => "Scheduled".into(),
+        Some(S::PendingUserSignIn) => "Pending user sign-in".into(),
+        Some(S::Enrolling) => "Enrolling (retrying)".into(),
+        Some(S::AwaitingRemediation) => "Awaiting remediation".into(),
+        Some(S::CoManaged) => "Co-managed".into(),
+        None => humanize(state),
+    }
+}
+
 /// A `snake_case` name for people: `pending_user_sign_in` gives "Pending user sign in".
 pub fn humanize(name: &str) -> String {
     let s = name.replace('_', " ");
@@ -273,7 +291,7 @@ pub fn states(run: &Run, id: &str) -> Option<TimeChart> {
         .filter_map(|(i, s)| {
             Some(Area {
                 key: format!("state_{s}"),
-                label: humanize(s),
+                label: state_label(s),
                 color: state_color(s, i).into(),
                 y: t.col(&format!("state_{s}"))?.to_vec(),
             })

@@ -272,7 +272,7 @@ fn kpis(html: &mut String, r: &Run) {
     for p in MILESTONES {
         let (v, _) = milestone(r, p);
         let v = if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            format!("{v} d")
+            format!("{v} days")
         } else {
             v
         };
