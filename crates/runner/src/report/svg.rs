@@ -92,9 +92,25 @@ fn fmt_tick(v: f64, format: YFormat) -> String {
     }
 }
 
-/// A rough text width for layout (DejaVu Sans averages about 0.6 em per character).
+/// A text's width for layout, from DejaVu Sans advance widths (in em, rounded; other fonts
+/// the browser may pick are narrower, so labels never collide).
 pub fn text_width(s: &str, size: f64) -> f64 {
-    s.chars().count() as f64 * size * 0.6
+    let em: f64 = s
+        .chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '\'' | '|' | 'I' => 0.28,
+            ' ' | ',' | '.' | ':' | ';' | '!' => 0.32,
+            'f' | 't' | '(' | ')' | '[' | ']' | '-' | '/' => 0.37,
+            'r' => 0.41,
+            'c' | 's' | 'z' => 0.53,
+            'm' => 0.97,
+            'w' => 0.82,
+            'M' | 'W' | '%' => 0.95,
+            'A'..='Z' => 0.72,
+            _ => 0.62,
+        })
+        .sum();
+    em * size
 }
 
 /// A round step near `raw`: 1, 2, 2.5 or 5 times a power of ten.
@@ -174,6 +190,11 @@ impl TimeAxis {
     /// daily rows) and the step between them.
     pub fn ticks(&self, lo: f64, hi: f64, max: usize, whole_days: bool) -> (Vec<f64>, f64) {
         let span = (hi - lo).max(1e-9);
+        if let Some(start) = self.start
+            && span > 120.0
+        {
+            return month_ticks(start, lo, hi, max);
+        }
         let step = TIME_STEPS
             .iter()
             .copied()
@@ -198,6 +219,13 @@ impl TimeAxis {
             };
         };
         let day = start + Duration::days(x.floor() as i64);
+        if step >= MONTHLY {
+            return if day.month() == 1 {
+                format!("{} {}", month(1), day.year())
+            } else {
+                month(day.month()).to_string()
+            };
+        }
         let date = format!("{} {}", month(day.month()), day.day());
         if step < 1.0 && hour_of(x) != 0 {
             format!("{:02}:00", hour_of(x))
@@ -236,6 +264,36 @@ impl TimeAxis {
             None => "day of run".into(),
         }
     }
+}
+
+/// The step `ticks` reports for ticks on the first of a month (labelled by month).
+const MONTHLY: f64 = 28.0;
+
+/// Ticks on the first of every 1, 2, 3, 6 or 12 months between `lo` and `hi`.
+fn month_ticks(start: NaiveDate, lo: f64, hi: f64, max: usize) -> (Vec<f64>, f64) {
+    let first = start + Duration::days(lo.ceil() as i64);
+    let last = start + Duration::days(hi.floor() as i64);
+    let mut months = Vec::new();
+    let (mut y, mut m) = (first.year(), first.month());
+    while let Some(d) = NaiveDate::from_ymd_opt(y, m, 1) {
+        if d > last {
+            break;
+        }
+        if d >= first {
+            months.push(d);
+        }
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    let every = [1, 2, 3, 6, 12]
+        .into_iter()
+        .find(|k| months.len().div_ceil(*k as usize) <= max)
+        .unwrap_or(12);
+    let ticks = months
+        .iter()
+        .filter(|d| (d.month() - 1) % every == 0)
+        .map(|d| (*d - start).num_days() as f64)
+        .collect();
+    (ticks, MONTHLY * f64::from(every))
 }
 
 fn hour_of(x: f64) -> u32 {
@@ -1026,6 +1084,11 @@ mod tests {
         assert_eq!(a.title(0.0, 400.0), "date (2027–2028)");
         let (t, _) = a.ticks(-0.5, 0.5, 8, true);
         assert_eq!(t, [0.0]);
+        // A year: the first of every second month, January with its year.
+        let (t, step) = a.ticks(0.0, 364.0, 8, true);
+        let labels: Vec<String> = t.iter().map(|x| a.label(*x, step)).collect();
+        assert_eq!(labels, ["Mar", "May", "Jul", "Sep", "Nov", "Jan 2028"]);
+        assert_eq!(t[0], 56.0);
         let none = TimeAxis { start: None };
         assert_eq!(none.label(0.0, 1.0), "day 1");
     }
