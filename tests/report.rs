@@ -436,6 +436,13 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
         "run/incidents.csv",
         "time,incident,severity\n2027-01-08 09:00,CMG certificate expired,high\nlater,unplaced,low\n",
     );
+    let summary: Vec<String> = d
+        .read("run/summary.csv")
+        .lines()
+        .zip([",days_to_50pct_p10,days_to_50pct_p90", ",0.25,0.5"])
+        .map(|(l, extra)| format!("{l}{extra}\n"))
+        .collect();
+    d.write("run/summary.csv", &summary.concat());
     let o = d.fleetsim(&["report", "run", "--svg", "svg", "--png", "png"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let html = d.read("report.html");
@@ -457,6 +464,14 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
     assert!(table.contains("gate 2 · &lt;hold&gt;"), "{table}");
     assert!(table.contains("time not placed"));
     assert!(!html.contains("<hold>"));
+    let kpi = between(
+        &html,
+        "data-kpi=\"days_to_50pct\"",
+        "<div class=\"k\">",
+        "<",
+    )
+    .unwrap();
+    assert_eq!(kpi, "to 50% co-managed (p10 0.25 – p90 0.5)");
     for id in ["workloads", "gateway", "co-management-status"] {
         assert!(d.path().join(format!("svg/{id}.svg")).exists(), "{id}");
         assert!(d.path().join(format!("png/{id}.png")).exists(), "{id}");

@@ -30,11 +30,10 @@ struct Page {
 }
 
 impl Page {
-    fn figure(&mut self, id: &str, svg: String, caption: &str, wide: bool) {
+    fn figure(&mut self, id: &str, svg: String, caption: &str) {
         let _ = write!(
             self.html,
-            r#"<figure class="card{}" id="card-{}" data-card="{}">{svg}<figcaption>{}</figcaption></figure>"#,
-            if wide { " wide" } else { "" },
+            r#"<figure class="card" id="card-{}" data-card="{}">{svg}<figcaption>{}</figcaption></figure>"#,
             esc(id),
             esc(id),
             caption
@@ -49,7 +48,7 @@ impl Page {
         match chart {
             Some(c) => {
                 let svg = c.render();
-                self.figure(&c.id, svg, caption, false);
+                self.figure(&c.id, svg, caption);
                 true
             }
             None => false,
@@ -58,7 +57,7 @@ impl Page {
 
     fn bars(&mut self, chart: BarChart, caption: &str) {
         let svg = chart.render();
-        self.figure(&chart.id, svg, caption, false);
+        self.figure(&chart.id, svg, caption);
     }
 
     fn absent(&mut self, id: &str, title: &str, why: &str) {
@@ -216,24 +215,34 @@ fn eligible(r: &Run) -> Option<f64> {
         })
 }
 
-/// A milestone cell: days, "not reached", or absent without summary.csv.
-fn milestone(r: &Run, p: u32) -> (String, String) {
+/// A milestone: days, "not reached", or "–" without summary.csv; its p10–p90 range when the
+/// summary has one; and a note on why it is missing.
+struct Milestone {
+    value: String,
+    band: Option<String>,
+    note: String,
+}
+
+fn milestone(r: &Run, p: u32) -> Milestone {
+    let missing = |note: String| Milestone {
+        value: "–".into(),
+        band: None,
+        note,
+    };
     let Some(s) = &r.summary else {
-        return ("–".into(), "summary.csv not in this run".into());
+        return missing("summary.csv not in this run".into());
     };
     let name = format!("days_to_{p}pct");
     if !s.fields.iter().any(|(n, _)| *n == name) {
-        return ("–".into(), format!("summary.csv has no {name}"));
+        return missing(format!("summary.csv has no {name}"));
     }
-    match s.get(&name) {
-        Some(v) => {
-            let band = match (s.get(&format!("{name}_p10")), s.get(&format!("{name}_p90"))) {
-                (Some(a), Some(b)) => format!(" (p10 {a} – p90 {b})"),
-                _ => String::new(),
-            };
-            (format!("{v}{band}"), String::new())
-        }
-        None => ("not reached".into(), String::new()),
+    Milestone {
+        value: s.get(&name).unwrap_or("not reached").to_string(),
+        band: match (s.get(&format!("{name}_p10")), s.get(&format!("{name}_p90"))) {
+            (Some(a), Some(b)) => Some(format!("p10 {a} – p90 {b}")),
+            _ => None,
+        },
+        note: String::new(),
     }
 }
 
@@ -270,18 +279,17 @@ fn kpis(html: &mut String, r: &Run) {
         &format!("co-managed at the end{pct}"),
     );
     for p in MILESTONES {
-        let (v, _) = milestone(r, p);
-        let v = if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            format!("{v} days")
+        let m = milestone(r, p);
+        let v = if m.value.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("{} days", m.value)
         } else {
-            v
+            m.value
         };
-        tile(
-            html,
-            &format!("days_to_{p}pct"),
-            v,
-            &format!("to {p}% co-managed"),
-        );
+        let label = match m.band {
+            Some(b) => format!("to {p}% co-managed ({b})"),
+            None => format!("to {p}% co-managed"),
+        };
+        tile(html, &format!("days_to_{p}pct"), v, &label);
     }
     tile(
         html,
@@ -326,12 +334,16 @@ fn milestone_table(html: &mut String, runs: &[Run]) {
             esc(&co_text)
         );
         for p in MILESTONES {
-            let (v, title) = milestone(r, p);
+            let m = milestone(r, p);
+            let text = match m.band {
+                Some(b) => format!("{} ({b})", m.value),
+                None => m.value,
+            };
             let _ = write!(
                 html,
                 r#"<td data-milestone="{p}" title="{}">{}</td>"#,
-                esc(&title),
-                esc(&v)
+                esc(&m.note),
+                esc(&text)
             );
         }
         html.push_str("</tr>");
@@ -645,21 +657,13 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
     } else {
         page.html
             .push_str(r#"<h2 id="comparison">Comparison</h2><section class="grid">"#);
-        let c = charts::compare_co_managed(runs, "compare-co-managed");
-        let svg = c.render();
-        page.figure(
-            &c.id,
-            svg,
+        page.time(
+            Some(charts::compare_co_managed(runs, "compare-co-managed")),
             "Co-managed devices (<code>state_co_managed</code>) over eligible devices, per run; shaded: p10–p90 where the run has <code>_p10</code>/<code>_p90</code> columns.",
-            false,
         );
-        let c = charts::compare_failures(runs, "compare-failures");
-        let svg = c.render();
-        page.figure(
-            &c.id,
-            svg,
+        page.time(
+            Some(charts::compare_failures(runs, "compare-failures")),
             "<code>enrollment_failures</code> from each run's <code>timeline.csv</code>.",
-            false,
         );
         milestone_table(&mut page.html, runs);
         page.html.push_str("</section>");
