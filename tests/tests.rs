@@ -1,5 +1,7 @@
 //! Command-line tests: run the real `fleetsim` binary in a temporary folder.
 
+mod report;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

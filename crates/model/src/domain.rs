@@ -278,6 +278,21 @@ named_enum! {
     }
 }
 
+impl LifecycleState {
+    /// Path 2 states after Autopilot provisioning: enrolled in Intune, not yet co-managed.
+    pub const fn is_path2_enrolled(self) -> bool {
+        matches!(
+            self,
+            LifecycleState::IntuneOnly
+                | LifecycleState::IntuneOnlyBlocked
+                | LifecycleState::ClientInstallQueued
+                | LifecycleState::ClientInstalling
+                | LifecycleState::ClientInstallFailed
+                | LifecycleState::AwaitingCoManagementPolicy
+        )
+    }
+}
+
 /// What happens after an enrollment attempt fails with an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {

@@ -9,6 +9,7 @@ mod bench;
 mod compare;
 mod diff;
 mod output;
+mod report;
 mod scenarios;
 mod stats;
 mod sweep;
@@ -52,6 +53,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run a scenario over a grid of settings (--set key=v1,v2), each point over replications.
     Sweep(sweep::SweepArgs),
+    /// Write an HTML dashboard (and optionally chart images) of one or more run folders.
+    Report(report::ReportArgs),
 }
 
 #[derive(Args)]
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
         Command::Baseline(args) => baseline::command(args),
         Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Report(args) => report::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

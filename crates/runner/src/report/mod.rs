@@ -1,0 +1,153 @@
+//! `fleetsim report`: a self-contained HTML dashboard of one or more run folders, and its
+//! charts as SVG or PNG files for slides.
+//!
+//! Everything is checked before anything is written: missing run folders, unreadable CSVs and
+//! existing output files (without `--force`) are bad input (exit 2, nothing written). Each
+//! file is written to a temporary name beside its target and renamed into place.
+
+mod charts;
+mod data;
+mod html;
+mod images;
+mod svg;
+
+use crate::Failure;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `fleetsim report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Run folders written by `fleetsim run`; several are compared.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    output: PathBuf,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
+    /// Also write each chart as a PNG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    png: Option<PathBuf>,
+    /// Also write each chart as an SVG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    svg: Option<PathBuf>,
+    /// No summary line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What format an image folder gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ImageFormat {
+    Svg,
+    Png,
+}
+
+/// Fails if `path` cannot be written: an existing file without `force`, or a folder.
+fn check_file(path: &Path, force: bool) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a folder, expected a file name",
+            path.display()
+        ));
+    }
+    if path.exists() && !force {
+        return Err(format!(
+            "{} already exists: pass --force to replace it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "report".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+        });
+    if written.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    written
+}
+
+/// Runs `fleetsim report`.
+pub fn report(args: ReportArgs) -> Result<(), Failure> {
+    check_file(&args.output, args.force).map_err(Failure::BadInput)?;
+    for dir in [&args.png, &args.svg].into_iter().flatten() {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Failure::BadInput(format!(
+                "{} is not a folder",
+                dir.display()
+            )));
+        }
+    }
+    let runs = data::read_runs(&args.runs).map_err(Failure::BadInput)?;
+    let (page, charts) = html::page(&runs);
+
+    let mut files: Vec<(PathBuf, ImageFormat, usize)> = Vec::new();
+    for (dir, format) in [(&args.svg, ImageFormat::Svg), (&args.png, ImageFormat::Png)] {
+        let Some(dir) = dir else { continue };
+        let ext = match format {
+            ImageFormat::Svg => "svg",
+            ImageFormat::Png => "png",
+        };
+        for (i, c) in charts.iter().enumerate() {
+            let path = dir.join(format!("{}.{ext}", c.id));
+            check_file(&path, args.force).map_err(Failure::BadInput)?;
+            files.push((path, format, i));
+        }
+    }
+
+    // Render everything in memory first, so a failure leaves nothing half written.
+    let raster = files
+        .iter()
+        .any(|(_, f, _)| *f == ImageFormat::Png)
+        .then(images::Rasterizer::new);
+    let mut out: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(files.len() + 1);
+    for (path, format, i) in files {
+        let bytes = match (format, &raster) {
+            (ImageFormat::Png, Some(r)) => r.png(&charts[i].svg).map_err(|e| {
+                Failure::Run(anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+            })?,
+            _ => charts[i].svg.clone().into_bytes(),
+        };
+        out.push((path, bytes));
+    }
+    out.push((args.output.clone(), page.into_bytes()));
+    for (path, bytes) in &out {
+        write_file(path, bytes).map_err(Failure::Run)?;
+    }
+    if !args.quiet {
+        let images = out.len() - 1;
+        eprintln!(
+            "wrote {} ({} run{}, {} charts{})",
+            args.output.display(),
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" },
+            charts.len(),
+            if images > 0 {
+                format!(", {images} image files")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
