@@ -721,13 +721,18 @@ pub fn workloads(run: &Run, id: &str) -> Option<TimeChart> {
     let mut c = time_chart(
         id,
         "Workload transition",
-        "Devices with each workload switched to Intune",
+        "Devices with each workload switched to Intune, and active incidents",
         "devices",
         run,
     );
     for (i, n) in names.iter().enumerate() {
         let label = humanize(n["wl_".len()..].trim_end_matches("_intune"));
         c.lines.extend(column_line(t, n, &label, palette(i)));
+    }
+    // Incidents caused by switched workloads, on the same time axis.
+    for n in t.active_with_prefix("incidents_active") {
+        c.lines
+            .extend(column_line(t, n, "Active incidents", "#c0392b"));
     }
     c.markers = markers(run);
     Some(c)
