@@ -331,6 +331,13 @@ pub(crate) fn resolve_collections(
     raw: &[RawCollection],
     sites: &[Site],
 ) -> Result<Vec<Collection>, Located> {
+    if raw.len() > 32 {
+        return Err(err(
+            Some(raw[32].name.span()),
+            "collections".into(),
+            format!("expected at most 32 collections, found {}", raw.len()),
+        ));
+    }
     let mut out: Vec<Collection> = Vec::new();
     for (i, c) in raw.iter().enumerate() {
         let name = c.name.get_ref().trim().to_string();
@@ -844,6 +851,15 @@ mod tests {
             "{ENABLE}[[strategy.steps]]\nname = \"p\"\naction = \"pause\"\ndate = 2027-01-20\ngate = \"nope\"\n"
         ));
         assert!(e.message.contains("no gate named \"nope\""), "{e}");
+    }
+
+    #[test]
+    fn at_most_32_collections() {
+        let many: String = (0..33)
+            .map(|i| format!("[[collections]]\nname = \"C{i}\"\nshare = 0.5\n"))
+            .collect();
+        let e = err(&many);
+        assert!(e.message.contains("at most 32 collections"), "{e}");
     }
 
     #[test]
