@@ -393,20 +393,42 @@ pub fn write_dir(dir: &Path, force: bool, fill: impl FnOnce(&Path) -> Result<()>
     replace_dir(&tmp, dir, force)
 }
 
-/// A new, empty temporary folder beside `dir` (so that renaming it to `dir` is one step on the
-/// same file system), creating `dir`'s parent if needed. Fill it, then [`replace_dir`].
-pub fn temp_beside(dir: &Path) -> Result<PathBuf> {
-    let parent = dir
+/// The parent folder of `path` (created if missing) and a temporary name beside `path`, on the
+/// same file system so that renaming it to `path` is one step.
+fn temp_path_beside(path: &Path, fallback: &str) -> Result<PathBuf> {
+    let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir
+    let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "run".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        .unwrap_or_else(|| fallback.into());
+    Ok(parent.join(format!(".{name}.tmp-{}", std::process::id())))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place: a reader
+/// never sees half a file. The caller decides beforehand whether `path` may be replaced.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path_beside(path, "file")?;
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+        });
+    if written.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    written
+}
+
+/// A new, empty temporary folder beside `dir` (so that renaming it to `dir` is one step on the
+/// same file system), creating `dir`'s parent if needed. Fill it, then [`replace_dir`].
+pub fn temp_beside(dir: &Path) -> Result<PathBuf> {
+    let tmp = temp_path_beside(dir, "run")?;
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).ok();
     }

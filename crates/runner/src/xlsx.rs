@@ -9,7 +9,7 @@
 
 use crate::output;
 use crate::stats::parse_number;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use fleetsim_model::{RunResult, Scenario};
 use rust_xlsxwriter::{
     Chart, ChartLegendPosition, ChartType, DocProperties, ExcelDateTime, Format, Workbook,
@@ -145,22 +145,7 @@ pub fn write(path: &Path, force: bool, sheets: &[Sheet], charts: &[LineChart]) -
             path.display()
         ));
     }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "workbook.xlsx".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        std::fs::remove_file(&tmp).ok();
-        anyhow!("cannot rename {} to {}: {e}", tmp.display(), path.display())
-    })
+    crate::output::write_file(path, &bytes)
 }
 
 /// Valid, unique worksheet names for `wanted`, in order (`charts` is taken).

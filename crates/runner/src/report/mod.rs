@@ -12,7 +12,6 @@ mod images;
 mod svg;
 
 use crate::Failure;
-use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `fleetsim report`.
@@ -62,31 +61,6 @@ fn check_file(path: &Path, force: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "report".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-        });
-    if written.is_err() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    written
-}
-
 /// Runs `fleetsim report`.
 pub fn report(args: ReportArgs) -> Result<(), Failure> {
     check_file(&args.output, args.force).map_err(Failure::BadInput)?;
@@ -132,7 +106,7 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
     }
     out.push((args.output.clone(), page.into_bytes()));
     for (path, bytes) in &out {
-        write_file(path, bytes).map_err(Failure::Run)?;
+        crate::output::write_file(path, bytes).map_err(Failure::Run)?;
     }
     if !args.quiet {
         let images = out.len() - 1;
