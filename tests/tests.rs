@@ -1436,3 +1436,29 @@ fn workbooks_hold_the_tables_as_numbers_and_dates_and_line_charts() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert!(!d.path().join("other").exists());
 }
+
+#[test]
+fn a_workbook_skips_charts_of_workloads_that_never_moved() {
+    let d = Dir::new();
+    let o = d.fleetsim(&["run", "tiny", "--out", "run", "-q", "--xlsx", "tiny.xlsx"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(zip_entry(&d.path().join("tiny.xlsx"), "xl/charts/chart1.xml").is_some());
+    assert!(zip_entry(&d.path().join("tiny.xlsx"), "xl/charts/chart2.xml").is_none());
+    let o = d.fleetsim(&[
+        "run",
+        "big-bang",
+        "--devices",
+        "2000",
+        "--days",
+        "30",
+        "--out",
+        "bb",
+        "-q",
+        "--xlsx",
+        "bb.xlsx",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Co-managed, then the six workloads big-bang moves (resource access is gone at 2403).
+    assert!(zip_entry(&d.path().join("bb.xlsx"), "xl/charts/chart7.xml").is_some());
+    assert!(zip_entry(&d.path().join("bb.xlsx"), "xl/charts/chart8.xml").is_none());
+}

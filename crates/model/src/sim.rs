@@ -485,6 +485,8 @@ struct Context {
     site_poll: Vec<Minute>,
     /// Per site: for sites at 1902 or older, the one pilot collection of every workload.
     site_shared_pilot: Vec<Option<usize>>,
+    /// Per site: the workloads its version offers (bit per workload).
+    site_workloads: Vec<u8>,
 }
 
 /// Program positions a shard starts from: devices before it in id order.
@@ -848,10 +850,10 @@ impl DeviceShard {
         self.sliders = new;
         for i in 0..self.devices.len() {
             let d = &self.devices[i];
-            let shared = self.ctx.site_shared_pilot[usize::from(d.profile.site)];
-            if d.state() == Some(LifecycleState::CoManaged)
-                && new.authority(d.member, d.sticky, shared) != d.authority
-            {
+            let site = usize::from(d.profile.site);
+            let shared = self.ctx.site_shared_pilot[site];
+            let want = new.authority(d.member, d.sticky, shared) & self.ctx.site_workloads[site];
+            if d.state() == Some(LifecycleState::CoManaged) && want != d.authority {
                 self.schedule_reconcile(now + evaluation, i, q);
             }
         }
@@ -868,11 +870,12 @@ impl DeviceShard {
             return;
         }
         let d = self.devices[i];
-        let want = self.sliders.authority(
-            d.member,
-            d.sticky,
-            ctx.site_shared_pilot[usize::from(d.profile.site)],
-        );
+        let site = usize::from(d.profile.site);
+        // A workload the site's version does not offer (resource access from 2203) never moves.
+        let want = self
+            .sliders
+            .authority(d.member, d.sticky, ctx.site_shared_pilot[site])
+            & ctx.site_workloads[site];
         if want == d.authority {
             return;
         }
@@ -1970,6 +1973,16 @@ fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunErr
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
         site_poll: vec![s.timing.policy_poll; s.sites.len()],
+        site_workloads: s
+            .sites
+            .iter()
+            .map(|site| {
+                Workload::ALL
+                    .iter()
+                    .filter(|w| w.available_at(site.version))
+                    .fold(0, |m, w| m | bit(*w))
+            })
+            .collect(),
         site_shared_pilot: s
             .sites
             .iter()
@@ -2735,8 +2748,13 @@ date = 2027-01-04
         assert_eq!(wl(&r, 50, Workload::DeviceConfiguration), members);
         // Device configuration carries resource access and Endpoint Protection.
         assert_eq!(wl(&r, 50, Workload::EndpointProtection), members);
-        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), members);
         assert_eq!(wl(&r, 50, Workload::CompliancePolicies), 0);
+        // The default site runs 2403: resource access is gone, so it never moves.
+        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), 0);
+        let mut old_site = s.clone();
+        old_site.sites[0].version = 2107;
+        let r = hourly(&old_site);
+        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), members);
     }
 
     #[test]

@@ -94,6 +94,24 @@ pub fn timeline_charts(
             }
         })
         .filter(|c| !c.series.is_empty())
+        // A workload that never moved (all 0) would only add an empty chart.
+        .filter(|c| {
+            c.series.iter().any(|sr| {
+                let rows = &sheets[sr.sheet].rows;
+                let Some(k) = rows
+                    .first()
+                    .and_then(|h| h.iter().position(|x| *x == sr.column))
+                else {
+                    return false;
+                };
+                sr.column.starts_with("state_co_managed")
+                    || rows[1..].iter().any(|r| {
+                        r.get(k)
+                            .and_then(|v| v.parse::<f64>().ok())
+                            .is_some_and(|v| v != 0.0)
+                    })
+            })
+        })
         .collect()
 }
 
