@@ -131,6 +131,12 @@ impl OsRelease {
         })
     }
 
+    /// Autopilot straight into co-management needs Windows 11 or Windows 10 20H2 (19042) or
+    /// later.
+    pub const fn supports_autopilot_into_co_management(self) -> bool {
+        matches!(self.build(), Some(b) if b >= 19042)
+    }
+
     /// Device-token enrollment (no user sign-in needed) needs Windows 10 1803 or later.
     pub const fn supports_device_token(self) -> bool {
         matches!(self.build(), Some(b) if b >= 17134)

@@ -151,11 +151,6 @@ impl Membership {
     }
 }
 
-/// Whether device `id` is a member of the collection named `name` with `share`.
-pub fn in_collection(streams: &RandomStreams, id: u32, name: &str, share: f64) -> bool {
-    streams.unit(id, COLLECTION, stable_hash(name)) < share
-}
-
 /// Draws new Path 2 device `id` (an id after the existing fleet): Azure AD joined at
 /// provisioning, no ConfigMgr client, on the internet, with the Path 2 OS and usage mixes.
 pub fn draw_arrival(s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {

@@ -1328,8 +1328,7 @@ impl Shard for DeviceShard {
                         self.devices[i].intune_at = now;
                         let straight = s.path2.into_co_management
                             && ctx.site_into_co_management[usize::from(p.site)]
-                            && (p.os.build().is_some_and(|b| b >= 22000)
-                                || p.os.build().is_some_and(|b| b >= 19042))
+                            && p.os.supports_autopilot_into_co_management()
                             && ctx.path2_blocker.is_none();
                         if straight {
                             // 2111+: the client installs during provisioning.

@@ -337,7 +337,7 @@ pub fn run_study(
 ) -> Result<(), Failure> {
     output::check_target(out, args.force).map_err(Failure::BadInput)?;
     if let Some(x) = &args.xlsx {
-        xlsx::check_target(x, args.force).map_err(Failure::BadInput)?;
+        output::check_file_target(x, args.force).map_err(Failure::BadInput)?;
     }
     let total = study.variants.len() as u64 * u64::from(study.replications);
     let show = !args.quiet && std::io::stderr().is_terminal();

@@ -272,7 +272,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
     output::check_target(&out, args.force).map_err(Failure::BadInput)?;
     if let Some(x) = &args.xlsx {
-        xlsx::check_target(x, args.force).map_err(Failure::BadInput)?;
+        output::check_file_target(x, args.force).map_err(Failure::BadInput)?;
     }
     let options = RunOptions {
         threads: args.overrides.threads,

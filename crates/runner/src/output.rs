@@ -341,6 +341,18 @@ pub fn render(s: &Scenario, r: &RunResult) -> Result<Vec<(&'static str, Vec<u8>)
     ])
 }
 
+/// Fails early, before any work, if the single output file `path` is a folder, or exists and
+/// `force` is off.
+pub fn check_file_target(path: &Path, force: bool) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a folder, expected a file name",
+            path.display()
+        ));
+    }
+    check_target(path, force)
+}
+
 /// Fails early, before any work, if `dir` exists and `force` is off.
 pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
     if dir.exists() && !force {

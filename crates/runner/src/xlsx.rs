@@ -140,20 +140,6 @@ pub fn write_run(path: &Path, force: bool, s: &Scenario, r: &RunResult) -> Resul
     write(path, force, &sheets, &charts)
 }
 
-/// Fails early, before any work, if `file` exists and `force` is off.
-pub fn check_target(file: &Path, force: bool) -> Result<(), String> {
-    if file.exists() && !force {
-        return Err(format!(
-            "{} already exists: pass --force to replace it",
-            file.display()
-        ));
-    }
-    if file.is_dir() {
-        return Err(format!("--xlsx {}: is a folder", file.display()));
-    }
-    Ok(())
-}
-
 /// Writes the workbook: a `charts` sheet with `charts` (when there are any), then `sheets`.
 pub fn write(path: &Path, force: bool, sheets: &[Sheet], charts: &[LineChart]) -> Result<()> {
     let bytes = build(sheets, charts).map_err(|e| anyhow!("cannot build the workbook: {e}"))?;

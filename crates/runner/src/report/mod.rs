@@ -12,7 +12,7 @@ mod images;
 mod svg;
 
 use crate::Failure;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `fleetsim report`.
 #[derive(clap::Args)]
@@ -44,26 +44,9 @@ enum ImageFormat {
     Png,
 }
 
-/// Fails if `path` cannot be written: an existing file without `force`, or a folder.
-fn check_file(path: &Path, force: bool) -> Result<(), String> {
-    if path.is_dir() {
-        return Err(format!(
-            "{} is a folder, expected a file name",
-            path.display()
-        ));
-    }
-    if path.exists() && !force {
-        return Err(format!(
-            "{} already exists: pass --force to replace it",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 /// Runs `fleetsim report`.
 pub fn report(args: ReportArgs) -> Result<(), Failure> {
-    check_file(&args.output, args.force).map_err(Failure::BadInput)?;
+    crate::output::check_file_target(&args.output, args.force).map_err(Failure::BadInput)?;
     for dir in [&args.png, &args.svg].into_iter().flatten() {
         if dir.exists() && !dir.is_dir() {
             return Err(Failure::BadInput(format!(
@@ -84,7 +67,7 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
         };
         for (i, c) in charts.iter().enumerate() {
             let path = dir.join(format!("{}.{ext}", c.id));
-            check_file(&path, args.force).map_err(Failure::BadInput)?;
+            crate::output::check_file_target(&path, args.force).map_err(Failure::BadInput)?;
             files.push((path, format, i));
         }
     }
