@@ -7,8 +7,9 @@
 //! `fleetsim verify` re-runs with the manifest's settings and compares; `fleetsim run` never
 //! writes into a baseline.
 
+use crate::cli::Failure;
 use crate::diff::{self, Mode};
-use crate::{Failure, output, scenarios};
+use crate::{output, scenarios};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use fleetsim_model::{Bucket, EventCapture, RunOptions, Scenario};

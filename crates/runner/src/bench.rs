@@ -1,8 +1,20 @@
 //! `fleetsim bench`: speed and memory of a run, with no files written.
 
-use crate::{Failure, Overrides, load};
+use crate::cli::{Failure, Overrides, load};
+use clap::Args;
 use fleetsim_model::RunOptions;
 use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A named scenario or a path (default: the built-in mixed enterprise).
+    pub scenario: Option<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Runs to time; the report gives each and the best.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+}
 
 /// Peak resident memory of this process so far, in MiB (Linux; `None` elsewhere).
 pub fn peak_rss_mib() -> Option<f64> {
@@ -30,7 +42,8 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
     let mut best = f64::INFINITY;
     for i in 1..=repeat.max(1) {
         let started = Instant::now();
-        let r = fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(crate::run_failure)?;
+        let r =
+            fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(crate::cli::run_failure)?;
         let secs = started.elapsed().as_secs_f64();
         best = best.min(secs);
         let device_days = f64::from(scenario.fleet.devices) * f64::from(scenario.days);

@@ -7,9 +7,10 @@
 //! value is reported, naming both, before anything runs. Several `--set` give every
 //! combination (the first `--set` varies slowest).
 
-use crate::compare::{Study, StudyArgs, Variant, run_study};
+use crate::cli::{Failure, Overrides, apply_overrides};
 use crate::output::safe_cell;
-use crate::{Failure, Overrides, apply_overrides, scenarios};
+use crate::scenarios;
+use crate::study::{Study, StudyArgs, Variant, run_study};
 use clap::Args;
 use fleetsim_model::Scenario;
 use std::path::PathBuf;

@@ -3,9 +3,10 @@
 //! a regression, 2 on bad input; it never writes a file.
 
 use crate::baseline::{self, Baseline};
+use crate::cli::Failure;
 use crate::diff::{self, Mode};
+use crate::scenarios;
 use crate::tolerance::Tolerances;
-use crate::{Failure, scenarios};
 use clap::Args;
 use fleetsim_model::Scenario;
 use std::path::{Path, PathBuf};

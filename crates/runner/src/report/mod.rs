@@ -11,7 +11,7 @@ mod html;
 mod images;
 mod svg;
 
-use crate::Failure;
+use crate::cli::Failure;
 use std::path::PathBuf;
 
 /// Arguments of `fleetsim report`.
