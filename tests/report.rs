@@ -319,7 +319,7 @@ fn report_of_a_single_day_run_renders() {
     let status = chart(&html, "co-management-status");
     assert_eq!(series(status, "enrolled").len(), 1);
     assert!(status.contains("<circle"), "a single day is drawn as a dot");
-    assert!(status.contains(">Jan 4<"), "its date is on the axis");
+    assert!(status.contains(">4 Jan<"), "its date is on the axis");
     assert!(html.contains("not reached"));
 
     // Hourly rows of one day render too.
@@ -659,4 +659,121 @@ fn run_p1(d: &Dir, args: &[&str]) -> std::process::Output {
     let mut all = vec!["run", "p1.toml"];
     all.extend_from_slice(args);
     d.fleetsim(&all)
+}
+
+/// Every chart's x-axis ticks of a report page: (label, x position) with the axis's mapping
+/// (start date, first and last day, their x positions).
+fn x_ticks(html: &str) -> Vec<(String, Vec<(String, f64)>, [f64; 4], String)> {
+    let mut out = Vec::new();
+    for (i, _) in html.match_indices("<g class=\"x-ticks\"") {
+        let g = &html[i..i + html[i..].find("</g>").unwrap()];
+        let attr = |name: &str| {
+            between(g, "", &format!("{name}=\""), "\"")
+                .unwrap()
+                .to_string()
+        };
+        let num = |name: &str| attr(name).parse::<f64>().unwrap();
+        let chart_start = html[..i].rfind("data-chart=\"").unwrap() + "data-chart=\"".len();
+        let id =
+            html[chart_start..chart_start + html[chart_start..].find('"').unwrap()].to_string();
+        let ticks = g
+            .match_indices("<text ")
+            .map(|(k, _)| {
+                let t = &g[k..];
+                let x: f64 = between(t, "", "x=\"", "\"").unwrap().parse().unwrap();
+                let label = between(t, "", ">", "</text>").unwrap().to_string();
+                (label, x)
+            })
+            .collect();
+        out.push((
+            id,
+            ticks,
+            [
+                num("data-x0"),
+                num("data-x1"),
+                num("data-px0"),
+                num("data-px1"),
+            ],
+            attr("data-start"),
+        ));
+    }
+    out
+}
+
+/// Reads a tick label `1 Mar` or `1 Jan 2028` as a date: the first such date on or after
+/// `after` (ticks run left to right).
+fn tick_date(label: &str, after: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    let parts: Vec<&str> = label.split(' ').collect();
+    let day: u32 = parts.first()?.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| Some(m) == parts.get(1))? as u32
+        + 1;
+    if let Some(y) = parts.get(2) {
+        return chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, month, day);
+    }
+    [after.year(), after.year() + 1]
+        .into_iter()
+        .filter_map(|y| chrono::NaiveDate::from_ymd_opt(y, month, day))
+        .find(|d| *d >= after)
+}
+
+#[test]
+fn report_time_axes_are_labelled_with_the_dates_at_their_positions() {
+    use chrono::{Datelike, NaiveDate, Weekday};
+    let d = Dir::new();
+    // A short daily run, a long daily run (the scenario starts on Monday 4 January 2027) and
+    // an hourly run of a few days.
+    for (out, args) in [
+        ("short", vec!["--days", "30"]),
+        ("long", vec!["--days", "300"]),
+        ("hourly", vec!["--days", "3", "--bucket", "hour"]),
+    ] {
+        let mut all = vec!["--out", out, "-q", "--devices", "300"];
+        all.extend(args);
+        let o = run_p1(&d, &all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let page = format!("{out}.html");
+        let o = d.fleetsim(&["report", out, "--out", &page, "-q"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let html = d.read(&page);
+        let axes = x_ticks(&html);
+        assert!(!axes.is_empty(), "{out}: no time axis");
+        for (chart, ticks, [x0, x1, px0, px1], start) in axes {
+            let start = NaiveDate::parse_from_str(&start, "%Y-%m-%d").unwrap();
+            assert_eq!(start, NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+            assert!(ticks.len() >= 2, "{out}/{chart}: {ticks:?}");
+            let mut day = None;
+            for (label, x) in &ticks {
+                // Hour ticks (`06:00`) belong to the last date tick.
+                let (date, hours) = if let Some(h) = label.strip_suffix(":00") {
+                    (day.unwrap_or(start), h.parse::<f64>().unwrap())
+                } else {
+                    let date = tick_date(label, day.unwrap_or(start - chrono::Duration::days(1)))
+                        .unwrap_or_else(|| panic!("{out}/{chart}: tick `{label}` is not a date"));
+                    day = Some(date);
+                    (date, 0.0)
+                };
+                let days = (date - start).num_days() as f64 + hours / 24.0;
+                let want = px0 + (days - x0) / (x1 - x0) * (px1 - px0);
+                assert!(
+                    (want - x).abs() <= 0.11,
+                    "{out}/{chart}: `{label}` drawn at {x}, its date is at {want:.1}"
+                );
+                // Calendar boundaries: a month's 1st or 15th, a Monday, or (hourly) any day.
+                if out != "hourly" && hours == 0.0 {
+                    assert!(
+                        date.day() == 1 || date.day() == 15 || date.weekday() == Weekday::Mon,
+                        "{out}/{chart}: `{label}` is not on a calendar boundary"
+                    );
+                }
+            }
+            if out == "long" {
+                assert!(ticks.iter().all(|(l, _)| l.starts_with("1 ")), "{ticks:?}");
+            }
+        }
+    }
 }

@@ -21,7 +21,13 @@ pub struct ReportArgs {
     #[arg(required = true, value_name = "RUN_DIR")]
     runs: Vec<PathBuf>,
     /// The HTML file to write.
-    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        alias = "output",
+        value_name = "FILE",
+        default_value = "report.html"
+    )]
     output: PathBuf,
     /// Replace existing output files.
     #[arg(long)]

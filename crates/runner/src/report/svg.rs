@@ -160,78 +160,95 @@ pub enum YFormat {
 }
 
 /// The x axis of a time chart: days since `start`.
+///
+/// With a start date, ticks sit on calendar boundaries only, the finest kind that fits:
+/// hours (3, 6 or 12 apart, for hourly rows over a few days), every day, every second day,
+/// Mondays, every second Monday, the 1st and 15th of each month, then the 1st of every 1, 2,
+/// 3, 6 or 12 months. Each is labelled with its day and month (`1 Mar`, `15 Mar`), a
+/// 1 January also with its year; an hour tick with its time (`06:00`), midnight with its date.
 #[derive(Clone, Copy, Debug)]
 pub struct TimeAxis {
     /// The date at x = 0; without it ticks read "day N".
     pub start: Option<NaiveDate>,
 }
 
-/// Candidate tick steps in days, finest first.
-const TIME_STEPS: [f64; 15] = [
-    1.0 / 24.0,
-    2.0 / 24.0,
-    3.0 / 24.0,
-    6.0 / 24.0,
-    12.0 / 24.0,
-    1.0,
-    2.0,
-    7.0,
-    14.0,
-    28.0,
-    56.0,
-    91.0,
-    182.0,
-    364.0,
-    728.0,
+/// A tick of the time axis: where (days since the start) and its label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick {
+    /// Days since the start.
+    pub x: f64,
+    /// The label, such as `1 Mar` or `06:00`.
+    pub label: String,
+}
+
+/// Kinds of calendar tick, finest first.
+#[derive(Clone, Copy, Debug)]
+enum Every {
+    Hours(u32),
+    Days(u32),
+    Mondays(u32),
+    HalfMonths,
+    Months(u32),
+}
+
+const EVERY: [Every; 14] = [
+    Every::Hours(3),
+    Every::Hours(6),
+    Every::Hours(12),
+    Every::Days(1),
+    Every::Days(2),
+    Every::Mondays(1),
+    Every::Mondays(2),
+    Every::HalfMonths,
+    Every::Months(1),
+    Every::Months(2),
+    Every::Months(3),
+    Every::Months(6),
+    Every::Months(12),
+    Every::Months(24),
+];
+
+/// Candidate steps in days for runs without a date, finest first.
+const DAY_STEPS: [f64; 14] = [
+    0.125, 0.25, 0.5, 1.0, 2.0, 5.0, 7.0, 10.0, 14.0, 30.0, 60.0, 90.0, 180.0, 365.0,
 ];
 
 impl TimeAxis {
-    /// Tick positions between `lo` and `hi` (at most `max` of them; whole days only for
-    /// daily rows) and the step between them.
-    pub fn ticks(&self, lo: f64, hi: f64, max: usize, whole_days: bool) -> (Vec<f64>, f64) {
-        let span = (hi - lo).max(1e-9);
-        if let Some(start) = self.start
-            && span > 120.0
-        {
-            return month_ticks(start, lo, hi, max);
-        }
-        let step = TIME_STEPS
-            .iter()
-            .copied()
-            .find(|s| span / s <= max as f64 && (!whole_days || *s >= 1.0))
-            .unwrap_or(span / max as f64);
-        let mut t = (lo / step - 1e-9).ceil() * step;
-        let mut out = Vec::new();
-        while t <= hi + 1e-9 {
-            out.push(t);
-            t += step;
-        }
-        (out, step)
-    }
-
-    /// A tick's label.
-    pub fn label(&self, x: f64, step: f64) -> String {
+    /// Ticks between `lo` and `hi`, at most `max` of them (hours only when `hourly`).
+    pub fn ticks(&self, lo: f64, hi: f64, max: usize, hourly: bool) -> Vec<Tick> {
+        let max = max.max(2);
         let Some(start) = self.start else {
-            return if step < 1.0 {
-                format!("day {} {:02}:00", x.floor() as i64 + 1, hour_of(x))
-            } else {
-                format!("day {}", x.round() as i64 + 1)
-            };
+            let span = (hi - lo).max(1e-9);
+            let step = DAY_STEPS
+                .iter()
+                .copied()
+                .filter(|s| hourly || *s >= 1.0)
+                .find(|s| span / s < max as f64)
+                .unwrap_or((span / max as f64).ceil());
+            let mut out = Vec::new();
+            let mut k = (lo / step - 1e-9).ceil();
+            while k * step <= hi + 1e-9 {
+                let x = k * step;
+                let label = if step < 1.0 {
+                    format!("day {} {:02}:00", x.floor() as i64 + 1, hour_of(x))
+                } else {
+                    format!("day {}", x.round() as i64 + 1)
+                };
+                out.push(Tick { x, label });
+                k += 1.0;
+            }
+            return out;
         };
-        let day = start + Duration::days(x.floor() as i64);
-        if step >= MONTHLY {
-            return if day.month() == 1 {
-                format!("{} {}", month(1), day.year())
-            } else {
-                month(day.month()).to_string()
-            };
+        for every in EVERY {
+            if matches!(every, Every::Hours(_)) && !hourly {
+                continue;
+            }
+            let t = calendar_ticks(start, lo, hi, every, max + 1);
+            if t.len() <= max {
+                return t;
+            }
         }
-        let date = format!("{} {}", month(day.month()), day.day());
-        if step < 1.0 && hour_of(x) != 0 {
-            format!("{:02}:00", hour_of(x))
-        } else {
-            date
-        }
+        calendar_ticks(start, lo, hi, Every::Months(120), usize::MAX)
     }
 
     /// A point's full date for tooltips.
@@ -249,7 +266,7 @@ impl TimeAxis {
         }
     }
 
-    /// The axis title: "date, 2027" (years of the range) or "day of run".
+    /// The axis title: "date (2027)" (years of the range) or "day of run".
     pub fn title(&self, lo: f64, hi: f64) -> String {
         match self.start {
             Some(s) => {
@@ -266,34 +283,80 @@ impl TimeAxis {
     }
 }
 
-/// The step `ticks` reports for ticks on the first of a month (labelled by month).
-const MONTHLY: f64 = 28.0;
-
-/// Ticks on the first of every 1, 2, 3, 6 or 12 months between `lo` and `hi`.
-fn month_ticks(start: NaiveDate, lo: f64, hi: f64, max: usize) -> (Vec<f64>, f64) {
-    let first = start + Duration::days(lo.ceil() as i64);
-    let last = start + Duration::days(hi.floor() as i64);
-    let mut months = Vec::new();
-    let (mut y, mut m) = (first.year(), first.month());
-    while let Some(d) = NaiveDate::from_ymd_opt(y, m, 1) {
-        if d > last {
-            break;
-        }
-        if d >= first {
-            months.push(d);
-        }
-        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+/// A date's tick label: `1 Mar`, or `1 Jan 2028` on a 1 January.
+pub fn date_label(d: NaiveDate) -> String {
+    if d.month() == 1 && d.day() == 1 {
+        format!("1 Jan {}", d.year())
+    } else {
+        format!("{} {}", d.day(), month(d.month()))
     }
-    let every = [1, 2, 3, 6, 12]
-        .into_iter()
-        .find(|k| months.len().div_ceil(*k as usize) <= max)
-        .unwrap_or(12);
-    let ticks = months
-        .iter()
-        .filter(|d| (d.month() - 1) % every == 0)
-        .map(|d| (*d - start).num_days() as f64)
-        .collect();
-    (ticks, MONTHLY * f64::from(every))
+}
+
+/// The ticks of one kind between `lo` and `hi` (days since `start`); stops after `limit`.
+fn calendar_ticks(start: NaiveDate, lo: f64, hi: f64, every: Every, limit: usize) -> Vec<Tick> {
+    let mut out = Vec::new();
+    if let Every::Hours(h) = every {
+        let step = f64::from(h) / 24.0;
+        let mut k = (lo / step - 1e-9).ceil();
+        while k * step <= hi + 1e-9 && out.len() < limit {
+            let x = k * step;
+            let hour = hour_of(x);
+            let label = if hour == 0 {
+                date_label(start + Duration::days(x.round() as i64))
+            } else {
+                format!("{hour:02}:00")
+            };
+            out.push(Tick { x, label });
+            k += 1.0;
+        }
+        return out;
+    }
+    let first = start + Duration::days((lo - 1e-9).ceil() as i64);
+    let last = start + Duration::days((hi + 1e-9).floor() as i64);
+    let mut d = first;
+    while d <= last && out.len() < limit {
+        let offset = (d - start).num_days();
+        let keep = match every {
+            Every::Hours(_) => false,
+            Every::Days(n) => offset.rem_euclid(i64::from(n)) == 0,
+            Every::Mondays(n) => {
+                // Every n-th Monday, counted from the first Monday on or after the start.
+                let monday = (d.weekday().num_days_from_monday() == 0)
+                    .then(|| (d - first_monday(start)).num_days() / 7);
+                monday.is_some_and(|w| w.rem_euclid(i64::from(n)) == 0)
+            }
+            Every::HalfMonths => d.day() == 1 || d.day() == 15,
+            Every::Months(n) => d.day() == 1 && (d.month0() + 12 * d.year() as u32) % n == 0,
+        };
+        if keep {
+            out.push(Tick {
+                x: offset as f64,
+                label: date_label(d),
+            });
+        }
+        d = match every {
+            Every::Months(_) | Every::HalfMonths if d.day() > 15 => {
+                // Jump to the first of the next month.
+                let (y, m) = if d.month() == 12 {
+                    (d.year() + 1, 1)
+                } else {
+                    (d.year(), d.month() + 1)
+                };
+                NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(last + Duration::days(1))
+            }
+            _ => d + Duration::days(1),
+        };
+    }
+    out
+}
+
+fn first_monday(start: NaiveDate) -> NaiveDate {
+    let back = i64::from(start.weekday().num_days_from_monday());
+    if back == 0 {
+        start
+    } else {
+        start + Duration::days(7 - back)
+    }
 }
 
 fn hour_of(x: f64) -> u32 {
@@ -613,7 +676,7 @@ impl TimeChart {
             esc(&self.y_label)
         );
         // x axis.
-        let (ticks, step) = self.axis.ticks(lo, hi, 8, !self.hourly);
+        let ticks = self.axis.ticks(lo, hi, 8, self.hourly);
         let _ = write!(
             s,
             r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke="{AXIS}"/>"#,
@@ -621,9 +684,19 @@ impl TimeChart {
             r = fmt_data(left + plot_w),
             y = fmt_data(top + plot_h)
         );
-        s.push_str(r#"<g class="x-ticks">"#);
+        // The axis's extent in days and in SVG units, so that a reader can map a tick label's
+        // date back to its position.
+        let _ = write!(
+            s,
+            r#"<g class="x-ticks" data-start="{}" data-x0="{}" data-x1="{}" data-px0="{}" data-px1="{}">"#,
+            self.axis.start.map(|d| d.to_string()).unwrap_or_default(),
+            fmt_data(lo),
+            fmt_data(hi),
+            fmt_data(left),
+            fmt_data(left + plot_w)
+        );
         for t in &ticks {
-            let x = (sx(*t) * 10.0).round() / 10.0;
+            let x = (sx(t.x) * 10.0).round() / 10.0;
             let _ = write!(
                 s,
                 r#"<line x1="{x}" x2="{x}" y1="{a}" y2="{b}" stroke="{AXIS}"/><text x="{x}" y="{ty}" text-anchor="middle" font-size="11" fill="{MUTED}" data-x="{dx}">{t}</text>"#,
@@ -631,8 +704,8 @@ impl TimeChart {
                 a = fmt_data(top + plot_h),
                 b = fmt_data(top + plot_h + 5.0),
                 ty = fmt_data(top + plot_h + 18.0),
-                dx = fmt_data(*t),
-                t = esc(&self.axis.label(*t, step))
+                dx = fmt_data(t.x),
+                t = esc(&t.label)
             );
         }
         s.push_str("</g>");
@@ -1068,29 +1141,67 @@ mod tests {
         assert!((top - 0.4).abs() < 1e-9 && (step - 0.1).abs() < 1e-9);
     }
 
+    fn labels(t: &[Tick]) -> Vec<&str> {
+        t.iter().map(|t| t.label.as_str()).collect()
+    }
+
     #[test]
-    fn time_ticks_pick_dates_or_hours() {
+    fn time_ticks_sit_on_calendar_boundaries() {
+        // 2027-01-04 is a Monday.
         let a = TimeAxis {
             start: NaiveDate::from_ymd_opt(2027, 1, 4),
         };
-        let (t, step) = a.ticks(0.0, 29.0, 8, true);
-        assert_eq!(step, 7.0);
-        assert_eq!(t, [0.0, 7.0, 14.0, 21.0, 28.0]);
-        assert_eq!(a.label(7.0, step), "Jan 11");
-        let (t, step) = a.ticks(0.0, 23.0 / 24.0, 8, false);
-        assert_eq!(step, 3.0 / 24.0);
-        assert_eq!(a.label(t[1], step), "03:00");
-        assert_eq!(a.label(0.0, step), "Jan 4");
+        let t = a.ticks(0.0, 29.0, 8, false);
+        assert_eq!(labels(&t), ["4 Jan", "11 Jan", "18 Jan", "25 Jan", "1 Feb"]);
+        assert_eq!(t[1].x, 7.0);
+        // Hourly rows over a day: every 3 hours, midnight with its date.
+        let t = a.ticks(0.0, 23.0 / 24.0, 8, true);
+        assert_eq!(t[0].label, "4 Jan");
+        assert_eq!(t[1].label, "03:00");
+        // Hourly rows over two weeks: Mondays, then day starts for a few days.
+        let t = a.ticks(0.0, 14.0, 8, true);
+        assert_eq!(
+            labels(&t),
+            [
+                "4 Jan", "6 Jan", "8 Jan", "10 Jan", "12 Jan", "14 Jan", "16 Jan", "18 Jan"
+            ]
+        );
+        let t = a.ticks(0.0, 4.0, 8, true);
+        assert_eq!(labels(&t), ["4 Jan", "5 Jan", "6 Jan", "7 Jan", "8 Jan"]);
         assert_eq!(a.title(0.0, 400.0), "date (2027–2028)");
-        let (t, _) = a.ticks(-0.5, 0.5, 8, true);
-        assert_eq!(t, [0.0]);
+        let t = a.ticks(-0.5, 0.5, 8, false);
+        assert_eq!(labels(&t), ["4 Jan"]);
+        // Ten weeks: every second Monday; four months: the 1st and 15th.
+        let t = a.ticks(0.0, 70.0, 8, false);
+        assert_eq!(
+            labels(&t),
+            ["4 Jan", "18 Jan", "1 Feb", "15 Feb", "1 Mar", "15 Mar"]
+        );
+        let t = a.ticks(0.0, 120.0, 8, false);
+        assert_eq!(
+            labels(&t),
+            [
+                "15 Jan", "1 Feb", "15 Feb", "1 Mar", "15 Mar", "1 Apr", "15 Apr", "1 May"
+            ]
+        );
         // A year: the first of every second month, January with its year.
-        let (t, step) = a.ticks(0.0, 364.0, 8, true);
-        let labels: Vec<String> = t.iter().map(|x| a.label(*x, step)).collect();
-        assert_eq!(labels, ["Mar", "May", "Jul", "Sep", "Nov", "Jan 2028"]);
-        assert_eq!(t[0], 56.0);
+        let t = a.ticks(0.0, 364.0, 8, false);
+        assert_eq!(
+            labels(&t),
+            ["1 Mar", "1 May", "1 Jul", "1 Sep", "1 Nov", "1 Jan 2028"]
+        );
+        assert_eq!(t[0].x, 56.0);
+        // A start that is not a Monday: ticks on the Mondays after it.
+        let b = TimeAxis {
+            start: NaiveDate::from_ymd_opt(2027, 3, 3),
+        };
+        let t = b.ticks(0.0, 40.0, 8, false);
+        assert_eq!(
+            labels(&t),
+            ["8 Mar", "15 Mar", "22 Mar", "29 Mar", "5 Apr", "12 Apr"]
+        );
         let none = TimeAxis { start: None };
-        assert_eq!(none.label(0.0, 1.0), "day 1");
+        assert_eq!(none.ticks(0.0, 10.0, 8, false)[0].label, "day 1");
     }
 
     #[test]
