@@ -777,3 +777,61 @@ fn report_time_axes_are_labelled_with_the_dates_at_their_positions() {
         }
     }
 }
+
+/// The ring scenario with its last gate unable to promote (success needs tickets per day of
+/// at most -1): the last step never runs.
+fn stuck_rings() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/autopatch-rings.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let stuck = text
+        .replace("success_at_most = 5\n", "success_at_most = -1\n")
+        .replace("failure_above = 20\n", "failure_above = 100000\n");
+    assert_ne!(stuck, text, "the scenario's gate settings moved");
+    stuck
+}
+
+#[test]
+fn gate_decisions_are_drawn_as_changes_and_a_step_that_never_ran_is_stated() {
+    let d = Dir::new();
+    d.write("stuck.toml", &stuck_rings());
+    let o = d.fleetsim(&["run", "stuck.toml", "--devices", "2000", "--out", "run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("step `Broad: everyone` never ran: its gate `Fast ring quiet` never promoted"),
+        "{err}"
+    );
+    let rows = csv_rows(&d.read("run/decisions.csv"));
+    let col = |n: &str| rows[0].iter().position(|h| h == n).unwrap();
+    let (name, decision) = (col("name"), col("decision"));
+    let waits = rows[1..].iter().filter(|r| r[decision] == "wait").count();
+    assert!(waits > 5, "the gate waits: {waits}");
+    // Markers: every row that is not a wait, with identical decisions in a row as one.
+    let mut expected = 0;
+    let mut last: Vec<(String, String)> = Vec::new();
+    for r in &rows[1..] {
+        if r[decision] == "wait" {
+            continue;
+        }
+        match last.iter_mut().find(|(n, _)| *n == r[name]) {
+            Some((_, d)) if *d == r[decision] && r[col("source")] == "gate" => continue,
+            Some((_, d)) => *d = r[decision].clone(),
+            None => last.push((r[name].clone(), r[decision].clone())),
+        }
+        expected += 1;
+    }
+    let o = d.fleetsim(&["report", "run", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("report.html");
+    let status = chart(&html, "co-management-status");
+    assert_eq!(status.matches("class=\"marker\"").count(), expected);
+    assert!(html.contains("data-never-ran=\"true\""));
+    let note = between(&html, "data-never-ran", "<li>", "</li>").unwrap();
+    assert!(
+        note.contains("Fast ring quiet") && note.contains("never promoted"),
+        "{note}"
+    );
+    assert!(html.contains(&format!(
+        "data-gate=\"Fast ring quiet\" data-checks=\"{waits}\" data-promoted=\"false\""
+    )));
+}

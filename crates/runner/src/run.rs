@@ -115,6 +115,67 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             elapsed.as_secs_f64(),
             out.display()
         );
+        for line in steps_never_run(&scenario, &result) {
+            eprintln!("note: {line}");
+        }
     }
     Ok(())
+}
+
+/// The strategy steps that never ran, each with why: its gate never promoted (with that
+/// gate's checks and last decision), the step it follows never ran, or its date is after the
+/// run's end.
+pub fn steps_never_run(
+    scenario: &fleetsim_model::Scenario,
+    result: &fleetsim_model::RunResult,
+) -> Vec<String> {
+    use fleetsim_model::sim::DecisionSource;
+    use fleetsim_model::strategy::StepStart;
+    let ran = |name: &str| {
+        result
+            .decisions
+            .iter()
+            .any(|d| d.source == DecisionSource::Step && d.name == name)
+    };
+    let steps = &scenario.strategy.steps;
+    let mut out = Vec::new();
+    for step in steps.iter().filter(|s| !ran(&s.name)) {
+        let why = match (step.gate, &step.start) {
+            (_, StepStart::After(i, _)) if !steps.get(*i).is_some_and(|p| ran(&p.name)) => {
+                format!(
+                    "it follows step `{}`, which never ran",
+                    steps.get(*i).map_or("?", |p| p.name.as_str())
+                )
+            }
+            (Some(g), _) => {
+                let name = scenario
+                    .strategy
+                    .gates
+                    .get(g)
+                    .map_or("?", |g| g.name.as_str());
+                let checks: Vec<_> = result
+                    .decisions
+                    .iter()
+                    .filter(|d| d.source == DecisionSource::Gate && d.name == name)
+                    .collect();
+                match checks.last() {
+                    None => format!("its gate `{name}` was never checked"),
+                    Some(last) => format!(
+                        "its gate `{name}` never promoted ({} check{}; last: {}{} on day {})",
+                        checks.len(),
+                        if checks.len() == 1 { "" } else { "s" },
+                        last.decision,
+                        last.value.map_or(String::new(), |v| format!(
+                            " at {} {v:.4}",
+                            last.metric.map_or("", |m| m.name())
+                        )),
+                        last.time / 1440 + 1
+                    ),
+                }
+            }
+            _ => "its start is after the run's end".to_string(),
+        };
+        out.push(format!("step `{}` never ran: {why}", step.name));
+    }
+    out
 }

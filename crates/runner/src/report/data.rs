@@ -176,6 +176,98 @@ pub struct Marker {
     pub label: String,
     /// Every other cell, as `column: value`.
     pub detail: Vec<(String, String)>,
+    /// Every cell by column name (undefused).
+    pub fields: Vec<(String, String)>,
+    /// For a gate's decision: how many identical decisions in a row it stands for.
+    pub repeats: usize,
+}
+
+/// What a gate did over the run (decisions.csv rows with `source` = `gate`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateSummary {
+    /// The gate's name.
+    pub name: String,
+    /// Checks made (rows).
+    pub checks: usize,
+    /// Rows per decision (`wait`, `fail`, `promote`…), in first-seen order.
+    pub decisions: Vec<(String, usize)>,
+    /// The time of the first `promote`, if any.
+    pub promoted: Option<String>,
+    /// The last decision and its time, with the metric and value when present.
+    pub last: (String, String, String),
+}
+
+/// Turns every gate check of decisions.csv into the changes a reader needs: a `wait` is not a
+/// marker, and consecutive identical decisions of a gate become one marker (with `repeats`).
+/// Returns the markers kept and a summary per gate, in order of first check.
+pub fn collapse_decisions(rows: Vec<Marker>) -> (Vec<Marker>, Vec<GateSummary>) {
+    let field = |m: &Marker, name: &str| {
+        m.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut gates: Vec<GateSummary> = Vec::new();
+    let mut kept: Vec<Marker> = Vec::new();
+    // Per gate: the index in `kept` of its last kept marker and that marker's decision.
+    let mut last_kept: Vec<(String, usize, String)> = Vec::new();
+    for m in rows {
+        if m.kind != MarkerKind::Decision || field(&m, "source") != "gate" {
+            kept.push(m);
+            continue;
+        }
+        let name = field(&m, "name");
+        let decision = field(&m, "decision");
+        let g = match gates.iter().position(|g| g.name == name) {
+            Some(i) => i,
+            None => {
+                gates.push(GateSummary {
+                    name: name.clone(),
+                    ..GateSummary::default()
+                });
+                gates.len() - 1
+            }
+        };
+        let gate = &mut gates[g];
+        gate.checks += 1;
+        match gate.decisions.iter_mut().find(|(d, _)| *d == decision) {
+            Some((_, n)) => *n += 1,
+            None => gate.decisions.push((decision.clone(), 1)),
+        }
+        if decision == "promote" && gate.promoted.is_none() {
+            gate.promoted = Some(m.time.clone());
+        }
+        let metric = match (field(&m, "metric"), field(&m, "value")) {
+            (k, v) if !k.is_empty() && !v.is_empty() => format!("{k} {v}"),
+            _ => String::new(),
+        };
+        gate.last = (decision.clone(), m.time.clone(), metric);
+        if decision == "wait" {
+            continue;
+        }
+        let prev = last_kept.iter_mut().find(|(n, _, _)| *n == name);
+        match prev {
+            Some((_, i, d)) if *d == decision => {
+                kept[*i].repeats += 1;
+            }
+            Some(p) => {
+                p.1 = kept.len();
+                p.2 = decision.clone();
+                kept.push(m);
+            }
+            None => {
+                last_kept.push((name, kept.len(), decision));
+                kept.push(m);
+            }
+        }
+    }
+    for m in &mut kept {
+        if m.repeats > 1 {
+            m.label = format!("{} ×{}", m.label, m.repeats);
+        }
+    }
+    (kept, gates)
 }
 
 /// Everything the report knows about one run folder.
@@ -197,6 +289,8 @@ pub struct Run {
     pub markers: Vec<Marker>,
     /// Which marker files were present.
     pub marker_files: Vec<MarkerKind>,
+    /// What each gate of decisions.csv did, in order of its first check.
+    pub gates: Vec<GateSummary>,
 }
 
 impl Run {
@@ -397,11 +491,11 @@ fn read_breakdown(dir: &Path) -> Result<Option<Breakdown>, String> {
 const LABEL_COLUMNS: [&str; 8] = [
     "step",
     "gate",
+    "name",
     "decision",
     "incident",
     "kind",
     "type",
-    "name",
     "description",
 ];
 
@@ -450,12 +544,19 @@ fn read_markers(
             .filter(|i| !label_cols.contains(i))
             .map(|i| (header[*i].clone(), undefuse(&row[*i])))
             .collect();
+        let fields = header
+            .iter()
+            .zip(row)
+            .map(|(h, v)| (h.clone(), undefuse(v)))
+            .collect();
         out.push(Marker {
             kind,
             x,
             time,
             label,
             detail,
+            fields,
+            repeats: 1,
         });
     }
     Ok(Some(out))
@@ -515,6 +616,7 @@ pub fn read_run(dir: &Path) -> Result<Run, String> {
             .total_cmp(&b.x.unwrap_or(f64::INFINITY))
             .then(a.kind.cmp(&b.kind))
     });
+    let (markers, gates) = collapse_decisions(markers);
     Ok(Run {
         dir: dir.to_path_buf(),
         label: String::new(),
@@ -524,6 +626,7 @@ pub fn read_run(dir: &Path) -> Result<Run, String> {
         breakdown,
         markers,
         marker_files,
+        gates,
     })
 }
 

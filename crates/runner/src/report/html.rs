@@ -100,6 +100,8 @@ th:first-child,td:first-child,td.text,th.text{text-align:left}
 .tablecard{padding:0;overflow-x:auto}
 .tablecard h3{font-size:16px;margin:10px 12px 6px}
 .note{color:var(--muted);font-size:13px;margin:6px 0}
+.warn{background:#fff4e5;border:1px solid #f0b45b;border-radius:8px;padding:8px 12px;margin:8px 0}
+.warn ul{margin:4px 0 0;padding-left:20px}
 footer{color:var(--muted);font-size:12px;padding:8px 28px 20px;max-width:1700px;margin:0 auto}
 code{font-family:"DejaVu Sans Mono",monospace;font-size:12px}
 "#;
@@ -387,6 +389,81 @@ fn milestone_table(html: &mut String, runs: &[Run]) {
     html.push_str("</tbody></table></figure>");
 }
 
+/// Gates that never promoted: the steps behind them never ran.
+pub fn never_promoted(r: &Run) -> Vec<String> {
+    r.gates
+        .iter()
+        .filter(|g| g.promoted.is_none())
+        .map(|g| {
+            let (d, t, m) = &g.last;
+            format!(
+                "gate “{}” never promoted: {} check{} ({}); last: {d} on {t}{}. The step it guards never ran.",
+                g.name,
+                g.checks,
+                if g.checks == 1 { "" } else { "s" },
+                g.decisions
+                    .iter()
+                    .map(|(d, n)| format!("{n} {d}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if m.is_empty() { String::new() } else { format!(", {m}") }
+            )
+        })
+        .collect()
+}
+
+fn never_ran_note(html: &mut String, r: &Run) {
+    let lines = never_promoted(r);
+    if lines.is_empty() {
+        return;
+    }
+    html.push_str(
+        r#"<div class="warn" data-never-ran="true"><strong>Not every step ran.</strong><ul>"#,
+    );
+    for l in lines {
+        let _ = write!(html, "<li>{}</li>", esc(&l));
+    }
+    html.push_str("</ul></div>");
+}
+
+fn gates_table(html: &mut String, r: &Run) {
+    if r.gates.is_empty() {
+        return;
+    }
+    html.push_str(r#"<table class="gates"><thead><tr><th class="text">Gate</th><th>Checks</th><th class="text">Decisions</th><th class="text">Promoted</th><th class="text">Last decision</th></tr></thead><tbody>"#);
+    for g in &r.gates {
+        let (d, t, m) = &g.last;
+        let _ = write!(
+            html,
+            r#"<tr data-gate="{}" data-checks="{}" data-promoted="{}"><td class="text">{}</td><td>{}</td><td class="text">{}</td><td class="text">{}</td><td class="text">{}</td></tr>"#,
+            esc(&g.name),
+            g.checks,
+            g.promoted.is_some(),
+            esc(&g.name),
+            g.checks,
+            esc(&g
+                .decisions
+                .iter()
+                .map(|(d, n)| format!("{d} ×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")),
+            esc(g
+                .promoted
+                .as_deref()
+                .unwrap_or("never: the step it guards never ran")),
+            esc(&format!(
+                "{d} on {t}{}",
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({m})")
+                }
+            ))
+        );
+    }
+    html.push_str("</tbody></table>");
+}
+
 fn markers_card(page: &mut Page, r: &Run, id: &str) {
     let title = "Incidents and gate decisions";
     if r.marker_files.is_empty() {
@@ -412,6 +489,7 @@ fn markers_card(page: &mut Page, r: &Run, id: &str) {
         );
         return;
     }
+    gates_table(&mut page.html, r);
     page.html.push_str(r#"<table class="markers"><thead><tr><th class="text">Mark</th><th class="text">Time</th><th class="text">Step, gate or incident</th><th class="text">Details</th></tr></thead><tbody>"#);
     let mut n = [0usize; 2];
     for m in &r.markers {
@@ -444,7 +522,7 @@ fn markers_card(page: &mut Page, r: &Run, id: &str) {
     }
     let _ = write!(
         page.html,
-        r#"</tbody></table><figcaption>From {}. D marks a decision, I an incident, on the time charts above.</figcaption></figure>"#,
+        r#"</tbody></table><figcaption>From {}. D marks a decision, I an incident, on the time charts above. A gate's <code>wait</code> checks are not marked; identical decisions in a row are one mark (×N).</figcaption></figure>"#,
         esc(&files.join(" and "))
     );
 }
@@ -653,6 +731,7 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
     );
     if let [r] = runs {
         kpis(&mut page.html, r);
+        never_ran_note(&mut page.html, r);
         run_grid(&mut page, r, "");
     } else {
         page.html
@@ -680,6 +759,7 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
                 esc(&run_heading(r))
             );
             kpis(&mut page.html, r);
+            never_ran_note(&mut page.html, r);
             run_grid(&mut page, r, &format!("{slug}-"));
             page.html.push_str("</section>");
         }
