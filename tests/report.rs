@@ -456,6 +456,15 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
     assert!(wl.contains("Compliance policies"));
     let gw = chart(&html, "gateway");
     assert_eq!(series(gw, "gateway_queue")[..4], [1.0, 2.0, 0.0, 1.0]);
+    assert_eq!(series(gw, "gateway_concurrent_clients")[0], 999.0);
+    // The capacity: summary.csv's gateway_capacity, drawn dashed over every row.
+    let s = csv_rows(&d.read("run/summary.csv"));
+    let cap: f64 = s[1][s[0].iter().position(|h| h == "gateway_capacity").unwrap()]
+        .parse()
+        .unwrap();
+    if cap > 0.0 {
+        assert!(series(gw, "gateway_capacity").iter().all(|v| *v == cap));
+    }
     let status = chart(&html, "co-management-status");
     assert!(status.contains("class=\"band\" data-series=\"enrolled\""));
     assert_eq!(
@@ -500,6 +509,7 @@ fn report_writes_charts_as_svg_and_png() {
         "enrollment-by-join-type",
         "client-os",
         "enrollment-errors",
+        "why-never",
     ];
     for id in ids {
         let svg = d.read(&format!("slides/{id}.svg"));
@@ -834,4 +844,44 @@ fn gate_decisions_are_drawn_as_changes_and_a_step_that_never_ran_is_stated() {
     assert!(html.contains(&format!(
         "data-gate=\"Fast ring quiet\" data-checks=\"{waits}\" data-promoted=\"false\""
     )));
+}
+
+#[test]
+fn report_says_why_never_with_counts_and_fixes() {
+    let d = Dir::new();
+    assert!(run_p1(&d, &["--out", "run", "-q"]).status.success());
+    let o = d.fleetsim(&["report", "run", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("report.html");
+    let s = csv_rows(&d.read("run/summary.csv"));
+    let why = chart(&html, "why-never");
+    let table = between(&html, "data-card=\"why-never-table\"", "", "</figure>").unwrap();
+    let mut nonzero = 0;
+    for (i, h) in s[0].iter().enumerate() {
+        if !(h.starts_with("reason_") || h.starts_with("blocked_")) {
+            continue;
+        }
+        let v: f64 = s[1][i].parse().unwrap();
+        if v > 0.0 {
+            nonzero += 1;
+            assert_eq!(bar(why, h), v, "{h}");
+            assert!(
+                table.contains(&format!("data-why=\"{h}\" data-devices=\"{v}\"")),
+                "{h}: {table}"
+            );
+        } else {
+            assert!(!why.contains(&format!("data-category=\"{h}\"")), "{h}");
+        }
+    }
+    assert!(
+        nonzero > 0,
+        "the P1 fleet has workgroup and registered-only devices"
+    );
+    // Each row says what would fix it.
+    assert_eq!(table.matches("<tr data-why=").count(), nonzero);
+    assert!(table.contains("Workgroup"), "{table}");
+    assert!(
+        !table.contains("see docs/MODEL.md"),
+        "a reason without a fix: {table}"
+    );
 }

@@ -13,7 +13,7 @@
 //! | Enrolled             | `co_managed`                                                    |
 
 use super::data::{Breakdown, MarkerKind, Run, Timeline};
-use super::svg::{Area, BarChart, BarRow, Line, TimeAxis, TimeChart, VMarker, YFormat};
+use super::svg::{Area, BarChart, BarRow, Line, TimeAxis, TimeChart, VMarker, YFormat, fmt_pct};
 use fleetsim_model::domain::{EnrollmentError, JoinType, LifecycleState, OsRelease, Retry};
 
 /// Colours for runs and other unordered series (Tableau 10).
@@ -349,7 +349,7 @@ pub fn funnel_bars(run: &Run, id: &str) -> Option<BarChart> {
                 label: s.label().into(),
                 values: vec![*v],
                 note: if eligible > 0.0 {
-                    format!("({:.1}%)", v / eligible * 100.0)
+                    format!("({})", fmt_pct(*v, eligible))
                 } else {
                     String::new()
                 },
@@ -473,10 +473,7 @@ pub fn by_join_type(b: &Breakdown, id: &str) -> BarChart {
                 key: r.value.clone(),
                 label: join_label(&r.value),
                 note: if eligible > 0.0 {
-                    format!(
-                        "({:.0}% of eligible enrolled)",
-                        values[0] / eligible * 100.0
-                    )
+                    format!("({} of eligible enrolled)", fmt_pct(values[0], eligible))
                 } else {
                     String::new()
                 },
@@ -591,7 +588,7 @@ pub fn os_distribution(b: &Breakdown, id: &str) -> BarChart {
         .map(|mut r| {
             let v: f64 = r.values.iter().sum();
             if total > 0.0 {
-                r.note = format!("({:.1}%)", v / total * 100.0);
+                r.note = format!("({})", fmt_pct(v, total));
             }
             r
         })
@@ -693,7 +690,7 @@ pub fn errors(run: &Run, id: &str) -> Option<BarChart> {
     });
     let total: f64 = rows.iter().map(|r| r.values.iter().sum::<f64>()).sum();
     for r in &mut rows {
-        r.note = format!("({:.0}%)", r.values.iter().sum::<f64>() / total * 100.0);
+        r.note = format!("({})", fmt_pct(r.values.iter().sum::<f64>(), total));
     }
     let mut segments: Vec<(String, String, String)> = kinds
         .iter()
@@ -738,7 +735,30 @@ pub fn workloads(run: &Run, id: &str) -> Option<TimeChart> {
     Some(c)
 }
 
-/// Cloud management gateway load and queue: `gateway_*` columns.
+/// The gateway's columns of timeline.csv the chart knows, with their labels and colours, in
+/// drawing order. Others (`gateway_*` columns added later) follow with palette colours.
+const GATEWAY_COLUMNS: [(&str, &str, &str); 5] = [
+    (
+        "gateway_peak_concurrent_clients",
+        "Peak connections in the day",
+        "#1f5fa8",
+    ),
+    (
+        "gateway_concurrent_clients",
+        "Connections at the end of the row",
+        "#7fa7d6",
+    ),
+    ("gateway_queue", "Queue", "#d62728"),
+    (
+        "gateway_queue_length",
+        "Queue at the end of the row",
+        "#d62728",
+    ),
+    ("gateway_queue_peak", "Peak queue in the day", "#f28e2b"),
+];
+
+/// Cloud management gateway: the day's peak connections, the capacity (a `gateway_capacity`
+/// column, else summary.csv's `gateway_capacity`) as a dashed line, and the queue.
 pub fn gateway(run: &Run, id: &str) -> Option<TimeChart> {
     let t = &run.timeline;
     let names = t.active_with_prefix("gateway_");
@@ -747,14 +767,59 @@ pub fn gateway(run: &Run, id: &str) -> Option<TimeChart> {
     }
     let mut c = time_chart(
         id,
-        "Cloud management gateway load and queue",
-        "Concurrent clients and queued requests at the gateway",
-        "clients / requests",
+        "Cloud management gateway: peak, capacity and queue",
+        "Connections in use at the gateway against what it serves, and devices waiting for one",
+        "connections / devices",
         run,
     );
+    let mut known: Vec<&str> = Vec::new();
+    let present = t.names_with_prefix("gateway_");
+    for (name, label, color) in GATEWAY_COLUMNS {
+        // A queue column is drawn even when it is 0 throughout: no queue is an answer.
+        let queue = name.contains("queue") && present.contains(&name);
+        if names.contains(&name) || queue {
+            let label = if names.contains(&name) {
+                label.to_string()
+            } else {
+                format!("{label} (0 throughout)")
+            };
+            c.lines.extend(column_line(t, name, &label, color));
+            known.push(name);
+        }
+    }
     for (i, n) in names.iter().enumerate() {
-        let label = humanize(&n["gateway_".len()..]);
-        c.lines.extend(column_line(t, n, &label, palette(i)));
+        if !known.contains(n) && *n != "gateway_capacity" {
+            let label = humanize(&n["gateway_".len()..]);
+            c.lines.extend(column_line(t, n, &label, palette(i + 3)));
+        }
+    }
+    let capacity = match t.col("gateway_capacity") {
+        Some(col) => Some(col.to_vec()),
+        None => run
+            .summary
+            .as_ref()
+            .and_then(|s| s.num("gateway_capacity"))
+            .filter(|v| *v > 0.0)
+            .map(|v| vec![v; t.len()]),
+    };
+    if let Some(cap) = capacity {
+        let last = cap.iter().rev().find(|v| v.is_finite()).copied();
+        let mut l = Line::new(
+            "gateway_capacity",
+            &format!(
+                "Capacity{}",
+                last.map_or(String::new(), |v| format!(
+                    " ({} connections)",
+                    super::svg::fmt_count(v)
+                ))
+            ),
+            "#444444",
+            &t.x,
+            &cap,
+        );
+        l.dashed = true;
+        l.width = 1.6;
+        c.lines.push(l);
     }
     c.markers = markers(run);
     Some(c)
@@ -896,4 +961,177 @@ mod tests {
         assert_eq!(humanize("pending_user_sign_in"), "Pending user sign in");
         assert_eq!(humanize(""), "");
     }
+}
+
+/// What keeps devices from co-management, from summary.csv: a device's own reason
+/// (`reason_*`) or a missing scenario prerequisite (`blocked_*`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WhyNever {
+    /// The summary column, such as `reason_no_license`.
+    pub column: String,
+    /// Its name for people.
+    pub label: String,
+    /// `reason` (the device can never be co-managed as it is) or `blocked` (a Path 2
+    /// prerequisite the scenario lacks).
+    pub group: &'static str,
+    /// Devices at the end.
+    pub devices: f64,
+    /// What would fix it: the program or setting of the scenario file.
+    pub fix: &'static str,
+}
+
+/// What would fix an ineligibility reason or a missing prerequisite (names without the
+/// `reason_`/`blocked_` prefix); `None` for a name this version does not know.
+pub fn fix_for(group: &str, name: &str) -> Option<&'static str> {
+    Some(match (group, name) {
+        ("reason", "legacy_os") => {
+            "replace or upgrade to Windows 10 1709+ or Windows 11 (no program: Windows 7/8.1 cannot be co-managed)"
+        }
+        ("reason", "server") => "none: servers stay managed by ConfigMgr alone",
+        ("reason", "win10_mobile") => "none: retire or replace the device",
+        ("reason", "home_edition") => "upgrade to Pro or Enterprise (no program in fleetsim)",
+        ("reason", "os_below_1709") => "an [os_upgrade] program (to 1709 or later)",
+        ("reason", "third_party_mdm") => "an [mdm_migration] program",
+        ("reason", "azure_ad_registered_only") => {
+            "hybrid or Azure AD join the device (no program in fleetsim)"
+        }
+        ("reason", "workgroup") => "domain join, or reprovision with Autopilot ([path2])",
+        ("reason", "no_configmgr_client") => {
+            "a [client_push] program (reaches devices with line of sight to the site)"
+        }
+        ("reason", "no_license") => "Intune licenses for every user: fleet.licensed = 1.0",
+        ("reason", "no_dc_line_of_sight") => {
+            "VPN or the corporate network for the join ([fleet.location]), or Autopilot ([path2])"
+        }
+        ("reason", "site_version_below_1710") => "upgrade the site: sites.N.version ≥ 1710",
+        ("reason", "site_version_below_1806") => {
+            "upgrade the site: sites.N.version ≥ 1806 (several hierarchies)"
+        }
+        ("blocked", "azure_ad_premium") => "tenant.azure_ad_premium = true",
+        ("blocked", "intune_admin_license") => "tenant.intune_admin_license = true",
+        ("blocked", "full_administrator_all_scope") => {
+            "admin_roles.full_administrator_all_scope = true"
+        }
+        ("blocked", "co_management_enabled") => "co_management.enable_date",
+        ("blocked", "configmgr_1710") => "sites.N.version ≥ 1710",
+        ("blocked", "configmgr_1806_for_several_hierarchies") => "sites.N.version ≥ 1806",
+        ("blocked", "aad_connect_sync") => "tenant.aad_connect_sync = true",
+        ("blocked", "auto_register_client_setting") => "hybrid_join.auto_register = true",
+        ("blocked", "automatic_enrollment") => {
+            "co_management.auto_enrollment = \"all\" (not \"none\")"
+        }
+        ("blocked", "enhanced_http") => "cloud.enhanced_http = true",
+        ("blocked", "cloud_services") => "cloud.cloud_services = true",
+        ("blocked", "site_onboarded_to_azure_ad") => "cloud.site_onboarded_to_azure_ad = true",
+        ("blocked", "cloud_management_gateway") => "cloud.cmg_vms ≥ 1",
+        ("blocked", "management_points_for_cmg") => "cloud.management_points_for_cmg = true",
+        ("blocked", "subscription_manager") => "admin_roles.subscription_manager = true",
+        ("blocked", "global_administrator") => "admin_roles.global_administrator = true",
+        ("blocked", "ccmsetup_command_line") => "cloud.ccmsetup_command_line_length ≤ 1024",
+        ("blocked", "autopilot_into_co_management_2111") => {
+            "sites.N.version ≥ 2111, or path2.autopilot_into_co_management = false"
+        }
+        ("blocked", "management_point_capacity") => {
+            "more sites.N.management_points (each serves 25,000 clients)"
+        }
+        _ => return None,
+    })
+}
+
+/// The reasons and missing prerequisites with devices at the end, largest first; `None`
+/// without summary.csv or without such columns.
+pub fn why_never_rows(run: &Run) -> Option<Vec<WhyNever>> {
+    let s = run.summary.as_ref()?;
+    let mut any = false;
+    let mut rows: Vec<WhyNever> = Vec::new();
+    for (col, _) in &s.fields {
+        let (group, name) = if let Some(n) = col.strip_prefix("reason_") {
+            ("reason", n)
+        } else if let Some(n) = col.strip_prefix("blocked_") {
+            ("blocked", n)
+        } else {
+            continue;
+        };
+        any = true;
+        let devices = s.num(col).unwrap_or(0.0);
+        if devices <= 0.0 {
+            continue;
+        }
+        rows.push(WhyNever {
+            column: col.clone(),
+            label: if group == "reason" {
+                reason_label(name)
+            } else {
+                format!("Missing: {}", name.replace('_', " "))
+            },
+            group,
+            devices,
+            fix: fix_for(group, name).unwrap_or("see docs/MODEL.md"),
+        });
+    }
+    rows.sort_by(|a, b| b.devices.total_cmp(&a.devices));
+    any.then_some(rows)
+}
+
+/// An ineligibility reason for people.
+fn reason_label(name: &str) -> String {
+    match name {
+        "legacy_os" => "Windows 7 or 8.1".into(),
+        "server" => "Windows Server".into(),
+        "win10_mobile" => "Windows 10 Mobile".into(),
+        "home_edition" => "Windows Home edition".into(),
+        "os_below_1709" => "Windows 10 below 1709".into(),
+        "third_party_mdm" => "Third-party MDM (coexistence)".into(),
+        "azure_ad_registered_only" => "Azure AD registered only".into(),
+        "workgroup" => "Workgroup (not domain joined)".into(),
+        "no_configmgr_client" => "No ConfigMgr client".into(),
+        "no_license" => "No Intune license".into(),
+        "no_dc_line_of_sight" => "No line of sight to a DC".into(),
+        "site_version_below_1710" => "Site below ConfigMgr 1710".into(),
+        "site_version_below_1806" => "Site below 1806 (several hierarchies)".into(),
+        other => humanize(other),
+    }
+}
+
+/// "Why never": devices per reason and missing prerequisite, as bars.
+pub fn why_never(run: &Run, id: &str) -> Option<BarChart> {
+    let rows = why_never_rows(run)?;
+    let fleet = run.summary.as_ref().and_then(|s| s.num("devices"));
+    Some(BarChart {
+        id: id.into(),
+        title: "Why never: devices that cannot be co-managed".into(),
+        subtitle: "Ineligibility reasons and missing Path 2 prerequisites at the end of the run"
+            .into(),
+        x_label: "devices".into(),
+        segments: vec![
+            (
+                "reason".into(),
+                "The device (ineligible)".into(),
+                "#9e9e9e".into(),
+            ),
+            (
+                "blocked".into(),
+                "A missing prerequisite (Path 2, blocked)".into(),
+                "#7f3b08".into(),
+            ),
+        ],
+        rows: rows
+            .iter()
+            .map(|r| BarRow {
+                key: r.column.clone(),
+                label: r.label.clone(),
+                values: if r.group == "reason" {
+                    vec![r.devices, 0.0]
+                } else {
+                    vec![0.0, r.devices]
+                },
+                note: match fleet {
+                    Some(f) if f > 0.0 => format!("({} of the fleet)", fmt_pct(r.devices, f)),
+                    _ => String::new(),
+                },
+                tooltip: format!("Fix: {}", r.fix),
+            })
+            .collect(),
+        empty_note: "every device can be co-managed: no reason and no missing prerequisite".into(),
+    })
 }

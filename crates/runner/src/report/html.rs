@@ -6,7 +6,7 @@
 
 use super::charts;
 use super::data::{MarkerKind, Run};
-use super::svg::{BarChart, TimeChart, esc, fmt_count, fmt_data};
+use super::svg::{BarChart, TimeChart, esc, fmt_count, fmt_data, fmt_pct};
 use std::fmt::Write;
 
 /// Runs beyond this many get no detail section (the comparison covers every run).
@@ -271,7 +271,7 @@ fn kpis(html: &mut String, r: &Run) {
     tile(html, "eligible", num(el), "eligible for co-management");
     let co = final_value(r, "co_managed").or_else(|| final_value(r, "state_co_managed"));
     let pct = match (co, el) {
-        (Some(c), Some(e)) if e > 0.0 => format!(" ({:.1}% of eligible)", c / e * 100.0),
+        (Some(c), Some(e)) if e > 0.0 => format!(" ({} of eligible)", fmt_pct(c, e)),
         _ => String::new(),
     };
     tile(
@@ -319,7 +319,7 @@ fn milestone_table(html: &mut String, runs: &[Run]) {
         let el = eligible(r);
         let co_text = match (co, el) {
             (Some(c), Some(e)) if e > 0.0 => {
-                format!("{} ({:.1}%)", fmt_count(c), c / e * 100.0)
+                format!("{} ({})", fmt_count(c), fmt_pct(c, e))
             }
             (Some(c), _) => fmt_count(c),
             _ => "–".into(),
@@ -462,6 +462,54 @@ fn gates_table(html: &mut String, r: &Run) {
         );
     }
     html.push_str("</tbody></table>");
+}
+
+/// "Why never": a chart and a table of the reasons and missing prerequisites, with what would
+/// fix each.
+fn why_never(page: &mut Page, r: &Run, id: &str) {
+    let (Some(chart), Some(rows)) = (charts::why_never(r, id), charts::why_never_rows(r)) else {
+        page.absent(
+            id,
+            "Why never: devices that cannot be co-managed",
+            "The run folder has no <code>summary.csv</code> with <code>reason_*</code> or <code>blocked_*</code> columns.",
+        );
+        return;
+    };
+    page.bars(
+        chart,
+        "From <code>summary.csv</code> <code>reason_*</code> (the device's first ineligibility reason) and <code>blocked_*</code> (Path 2 devices left in Intune under the first missing prerequisite). Hover a bar for the fix.",
+    );
+    let fleet = r.summary.as_ref().and_then(|s| s.num("devices"));
+    let _ = write!(
+        page.html,
+        r#"<figure class="card tablecard" id="card-{id}-table" data-card="{id}-table"><h3>Why never: what would fix each</h3>"#,
+        id = esc(id)
+    );
+    if rows.is_empty() {
+        page.html.push_str(r#"<p class="absent-note">Every device can be co-managed: no reason and no missing prerequisite.</p></figure>"#);
+        return;
+    }
+    page.html.push_str(r#"<table class="why-never"><thead><tr><th class="text">Reason or missing prerequisite</th><th>Devices</th><th>Share of the fleet</th><th class="text">What would fix it (program or setting)</th></tr></thead><tbody>"#);
+    let mut total = 0.0;
+    for w in &rows {
+        total += w.devices;
+        let _ = write!(
+            page.html,
+            r#"<tr data-why="{}" data-devices="{}"><td class="text">{}</td><td>{}</td><td>{}</td><td class="text"><code>{}</code></td></tr>"#,
+            esc(&w.column),
+            fmt_data(w.devices),
+            esc(&w.label),
+            fmt_count(w.devices),
+            fleet.map_or("–".into(), |f| fmt_pct(w.devices, f)),
+            esc(w.fix)
+        );
+    }
+    let _ = write!(
+        page.html,
+        r#"<tr class="across"><td class="text"><strong>Total</strong></td><td>{}</td><td>{}</td><td></td></tr></tbody></table><figcaption>Programs and settings are those of the scenario file (docs/MODEL.md explains each); “none” means co-management does not apply to such devices.</figcaption></figure>"#,
+        fmt_count(total),
+        fleet.map_or("–".into(), |f| fmt_pct(total, f))
+    );
 }
 
 fn markers_card(page: &mut Page, r: &Run, id: &str) {
@@ -607,6 +655,7 @@ fn run_grid(page: &mut Page, r: &Run, prefix: &str) {
             "<code>timeline.csv</code> has no rows with <code>fail_*</code> counters.",
         ),
     }
+    why_never(page, r, &id("why-never"));
     if t.is_empty()
         || !page.time(
             charts::workloads(r, &id("workloads")),

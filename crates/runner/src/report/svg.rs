@@ -77,6 +77,30 @@ pub fn fmt_count(v: f64) -> String {
     if neg { format!("-{grouped}") } else { grouped }
 }
 
+/// `part` as a percentage of `whole` for people, with one decimal, but never rounded to
+/// `100.0%` while something is left nor to `0.0%` when something is there: more decimals
+/// then (`99.97%`, `0.03%`).
+pub fn fmt_pct(part: f64, whole: f64) -> String {
+    if !(part.is_finite() && whole.is_finite()) || whole <= 0.0 {
+        return "–".into();
+    }
+    let p = part / whole * 100.0;
+    for decimals in 1..=6 {
+        let text = format!("{p:.decimals$}");
+        let r: f64 = text.parse().unwrap_or(p);
+        let wrong_full = r >= 100.0 && part < whole;
+        let wrong_empty = r <= 0.0 && part > 0.0;
+        if !wrong_full && !wrong_empty {
+            return format!("{text}%");
+        }
+    }
+    if part < whole {
+        "<99.9999%".into()
+    } else {
+        ">0%".into()
+    }
+}
+
 /// A tick label: compact (`250k`, `1.5M`) for large numbers.
 fn fmt_tick(v: f64, format: YFormat) -> String {
     if format == YFormat::Percent {
@@ -388,6 +412,8 @@ pub struct Line {
     pub width: f64,
     /// Stroke opacity.
     pub opacity: f64,
+    /// Drawn dashed (a limit such as a capacity, not a measurement).
+    pub dashed: bool,
 }
 
 impl Line {
@@ -402,6 +428,7 @@ impl Line {
             band: None,
             width: 2.2,
             opacity: 1.0,
+            dashed: false,
         }
     }
 }
@@ -852,10 +879,15 @@ impl TimeChart {
             }
             let _ = write!(
                 s,
-                r#"<path d="{d}" fill="none" stroke="{}" stroke-width="{}" stroke-opacity="{}" stroke-linejoin="round" stroke-linecap="round"/>"#,
+                r#"<path d="{d}" fill="none" stroke="{}" stroke-width="{}" stroke-opacity="{}" stroke-linejoin="round" stroke-linecap="round"{}/>"#,
                 esc(&l.color),
                 fmt_data(l.width),
-                fmt_data(l.opacity)
+                fmt_data(l.opacity),
+                if l.dashed {
+                    r#" stroke-dasharray="7 4""#
+                } else {
+                    ""
+                }
             );
             if count == 1 || (dots && count <= 14) {
                 for (x, y) in l.x.iter().zip(&l.y) {
@@ -1129,6 +1161,13 @@ mod tests {
         assert_eq!(fmt_tick(250_000.0, YFormat::Count), "250k");
         assert_eq!(fmt_tick(1_500_000.0, YFormat::Count), "1.5M");
         assert_eq!(fmt_tick(50.0, YFormat::Percent), "50%");
+        assert_eq!(fmt_pct(9997.0, 10000.0), "99.97%");
+        assert_eq!(fmt_pct(999_999.0, 1_000_000.0), "99.9999%");
+        assert_eq!(fmt_pct(10000.0, 10000.0), "100.0%");
+        assert_eq!(fmt_pct(3.0, 10000.0), "0.03%");
+        assert_eq!(fmt_pct(0.0, 10000.0), "0.0%");
+        assert_eq!(fmt_pct(1.0, 3.0), "33.3%");
+        assert_eq!(fmt_pct(1.0, 0.0), "–");
     }
 
     #[test]
