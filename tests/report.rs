@@ -192,11 +192,13 @@ fn console_lines(stderr: &str) -> Vec<&str> {
 #[test]
 fn report_renders_in_a_real_browser_with_the_runs_numbers() {
     let Some(browser) = chromium() else {
-        if std::env::var("FLEETSIM_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("FLEETSIM_REQUIRE_BROWSER=1 but chromium is not installed");
+        if std::env::var("FLEETSIM_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("note: FLEETSIM_SKIP_BROWSER=1: the browser test is skipped");
+            return;
         }
-        eprintln!("note: chromium is not installed: skipping the browser test");
-        return;
+        panic!(
+            "chromium is not installed: the browser test needs it (Debian: apt-get install chromium fonts-dejavu-core; .ci/run installs it). Set FLEETSIM_SKIP_BROWSER=1 to skip this test on purpose."
+        );
     };
     let started = Instant::now();
     let d = Dir::new();
@@ -219,8 +221,10 @@ fn report_renders_in_a_real_browser_with_the_runs_numbers() {
     );
     let charts = between(&dom, "<html", "data-charts=\"", "\"").unwrap();
     let visible = between(&dom, "<html", "data-charts-visible=\"", "\"").unwrap();
-    assert_eq!(charts, "6");
+    assert_eq!(charts, "7");
     assert_eq!(visible, charts, "every chart is laid out with a size");
+    // The time axes as the browser holds them: each label's date at its position.
+    check_time_axes(&dom, "browser", false);
     assert_eq!(console_lines(&log), Vec::<&str>::new(), "console messages");
     check_numbers(&dom, &d, "run");
     assert!(dom.contains("Not in this run."));
@@ -673,7 +677,11 @@ fn run_p1(d: &Dir, args: &[&str]) -> std::process::Output {
 
 /// Every chart's x-axis ticks of a report page: (label, x position) with the axis's mapping
 /// (start date, first and last day, their x positions).
-fn x_ticks(html: &str) -> Vec<(String, Vec<(String, f64)>, [f64; 4], String)> {
+/// A chart's x axis: chart id, ticks (label, x), [first day, last day, their x positions],
+/// start date.
+type Axis = (String, Vec<(String, f64)>, [f64; 4], String);
+
+fn x_ticks(html: &str) -> Vec<Axis> {
     let mut out = Vec::new();
     for (i, _) in html.match_indices("<g class=\"x-ticks\"") {
         let g = &html[i..i + html[i..].find("</g>").unwrap()];
@@ -731,9 +739,46 @@ fn tick_date(label: &str, after: chrono::NaiveDate) -> Option<chrono::NaiveDate>
         .find(|d| *d >= after)
 }
 
+/// Checks every time axis of a page: each tick label is a date (or an hour after one) drawn
+/// at that date's position, on a calendar boundary for daily rows.
+fn check_time_axes(html: &str, out: &str, hourly: bool) {
+    use chrono::{Datelike, NaiveDate, Weekday};
+    let axes = x_ticks(html);
+    assert!(!axes.is_empty(), "{out}: no time axis");
+    for (chart, ticks, [x0, x1, px0, px1], start) in axes {
+        let start = NaiveDate::parse_from_str(&start, "%Y-%m-%d").unwrap();
+        assert_eq!(start, NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+        assert!(ticks.len() >= 2, "{out}/{chart}: {ticks:?}");
+        let mut day = None;
+        for (label, x) in &ticks {
+            // Hour ticks (`06:00`) belong to the last date tick.
+            let (date, hours) = if let Some(h) = label.strip_suffix(":00") {
+                (day.unwrap_or(start), h.parse::<f64>().unwrap())
+            } else {
+                let date = tick_date(label, day.unwrap_or(start - chrono::Duration::days(1)))
+                    .unwrap_or_else(|| panic!("{out}/{chart}: tick `{label}` is not a date"));
+                day = Some(date);
+                (date, 0.0)
+            };
+            let days = (date - start).num_days() as f64 + hours / 24.0;
+            let want = px0 + (days - x0) / (x1 - x0) * (px1 - px0);
+            assert!(
+                (want - x).abs() <= 0.11,
+                "{out}/{chart}: `{label}` drawn at {x}, its date is at {want:.1}"
+            );
+            // Calendar boundaries: a month's 1st or 15th, a Monday, or (hourly) any day.
+            if !hourly && hours == 0.0 {
+                assert!(
+                    date.day() == 1 || date.day() == 15 || date.weekday() == Weekday::Mon,
+                    "{out}/{chart}: `{label}` is not on a calendar boundary"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn report_time_axes_are_labelled_with_the_dates_at_their_positions() {
-    use chrono::{Datelike, NaiveDate, Weekday};
     let d = Dir::new();
     // A short daily run, a long daily run (the scenario starts on Monday 4 January 2027) and
     // an hourly run of a few days.
@@ -747,40 +792,18 @@ fn report_time_axes_are_labelled_with_the_dates_at_their_positions() {
         let o = run_p1(&d, &all);
         assert!(o.status.success(), "{}", stderr(&o));
         let page = format!("{out}.html");
-        let o = d.fleetsim(&["report", out, "--out", &page, "-q"]);
+        let svg = format!("{out}-svg");
+        let o = d.fleetsim(&["report", out, "--out", &page, "--svg", &svg, "-q"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let html = d.read(&page);
-        let axes = x_ticks(&html);
-        assert!(!axes.is_empty(), "{out}: no time axis");
-        for (chart, ticks, [x0, x1, px0, px1], start) in axes {
-            let start = NaiveDate::parse_from_str(&start, "%Y-%m-%d").unwrap();
-            assert_eq!(start, NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
-            assert!(ticks.len() >= 2, "{out}/{chart}: {ticks:?}");
-            let mut day = None;
-            for (label, x) in &ticks {
-                // Hour ticks (`06:00`) belong to the last date tick.
-                let (date, hours) = if let Some(h) = label.strip_suffix(":00") {
-                    (day.unwrap_or(start), h.parse::<f64>().unwrap())
-                } else {
-                    let date = tick_date(label, day.unwrap_or(start - chrono::Duration::days(1)))
-                        .unwrap_or_else(|| panic!("{out}/{chart}: tick `{label}` is not a date"));
-                    day = Some(date);
-                    (date, 0.0)
-                };
-                let days = (date - start).num_days() as f64 + hours / 24.0;
-                let want = px0 + (days - x0) / (x1 - x0) * (px1 - px0);
-                assert!(
-                    (want - x).abs() <= 0.11,
-                    "{out}/{chart}: `{label}` drawn at {x}, its date is at {want:.1}"
-                );
-                // Calendar boundaries: a month's 1st or 15th, a Monday, or (hourly) any day.
-                if out != "hourly" && hours == 0.0 {
-                    assert!(
-                        date.day() == 1 || date.day() == 15 || date.weekday() == Weekday::Mon,
-                        "{out}/{chart}: `{label}` is not on a calendar boundary"
-                    );
-                }
-            }
+        check_time_axes(&html, out, out == "hourly");
+        // The image files carry the same axis.
+        check_time_axes(
+            &d.read(&format!("{svg}/co-management-status.svg")),
+            out,
+            out == "hourly",
+        );
+        for (_, ticks, _, _) in x_ticks(&html) {
             if out == "long" {
                 assert!(ticks.iter().all(|(l, _)| l.starts_with("1 ")), "{ticks:?}");
             }
@@ -884,4 +907,147 @@ fn report_says_why_never_with_counts_and_fixes() {
         !table.contains("see docs/MODEL.md"),
         "a reason without a fix: {table}"
     );
+}
+
+#[test]
+fn report_reads_compare_and_sweep_folders_with_bands_and_paired_differences() {
+    let d = Dir::new();
+    d.write("p1.toml", P1);
+    d.write("p1b.toml", &P1.replace("mean_days = 5", "mean_days = 1"));
+    let o = d.fleetsim(&[
+        "compare",
+        "p1.toml",
+        "p1b.toml",
+        "--replications",
+        "4",
+        "--devices",
+        "400",
+        "--out",
+        "cmp",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.fleetsim(&["report", "cmp", "--out", "cmp.html", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("cmp.html");
+    // Mean curves with p10/p90 bands, one per scenario, in percent of the mean eligible.
+    let cmp = csv_rows(&d.read("cmp/comparison.csv"));
+    let h = |n: &str| cmp[0].iter().position(|c| c == n).unwrap();
+    let mean_of = |scenario: &str, metric: &str| -> f64 {
+        cmp.iter()
+            .find(|r| r[0] == scenario && r[h("metric")] == metric)
+            .unwrap()[h("mean")]
+        .parse()
+        .unwrap()
+    };
+    let tm = csv_rows(&d.read("cmp/timeline_mean.csv"));
+    let chart_co = chart(&html, "compare-co-managed");
+    for scenario in ["tiny", "tiny-2"] {
+        let el = mean_of(scenario, "eligible");
+        let co = tm[0]
+            .iter()
+            .position(|c| c == "state_co_managed_mean")
+            .unwrap();
+        let want: Vec<f64> = tm[1..]
+            .iter()
+            .filter(|r| r[0] == scenario)
+            .map(|r| r[co].parse::<f64>().unwrap() / el * 100.0)
+            .collect();
+        let got = series(chart_co, scenario);
+        assert_eq!(got.len(), want.len(), "{scenario}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-3, "{scenario}: {g} vs {w}");
+        }
+        assert!(
+            chart_co.contains(&format!("class=\"band\" data-series=\"{scenario}\"")),
+            "{scenario}: no band"
+        );
+    }
+    // The paired differences, as comparison.csv has them.
+    let row = cmp
+        .iter()
+        .find(|r| r[0] == "tiny-2" && r[h("metric")] == "days_to_90pct")
+        .unwrap();
+    let cell = format!(
+        "data-metric=\"days_to_90pct\" data-scenario=\"tiny-2\" data-diff=\"{}\" data-low=\"{}\" data-high=\"{}\"",
+        row[h("diff_mean")],
+        row[h("diff_ci95_low")],
+        row[h("diff_ci95_high")]
+    );
+    assert!(html.contains(&cell), "{cell}");
+    assert!(html.contains("data-card=\"differences\""));
+
+    // A sweep folder too.
+    let o = d.fleetsim(&[
+        "sweep",
+        "p1.toml",
+        "--set",
+        "remediation.default.mean_days=1,9",
+        "--replications",
+        "2",
+        "--devices",
+        "300",
+        "--out",
+        "sw",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.fleetsim(&["report", "sw", "--out", "sw.html", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("sw.html");
+    let c = chart(&html, "compare-co-managed");
+    assert!(
+        c.contains("data-series=\"remediation.default.mean_days=1\""),
+        "{c:.2000}"
+    );
+    assert!(c.contains("data-series=\"remediation.default.mean_days=9\""));
+    assert!(html.contains("Paired differences against remediation.default.mean_days=1"));
+}
+
+#[test]
+fn report_of_two_runs_shows_what_differs_side_by_side() {
+    let d = Dir::new();
+    for (s, out) in [("workload-by-workload", "a"), ("autopatch-rings", "b")] {
+        let o = d.fleetsim(&["run", s, "--devices", "2000", "--out", out, "-q"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = d.fleetsim(&["report", "a", "b", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("report.html");
+    // One chart per workload that moved, one line per run, as the timelines have them.
+    let ta = csv_rows(&d.read("a/timeline.csv"));
+    let tb = csv_rows(&d.read("b/timeline.csv"));
+    let wl = chart(&html, "compare-wl-compliance-policies");
+    assert_eq!(
+        series(wl, "a"),
+        column(&ta, "wl_compliance_policies_intune")
+    );
+    assert_eq!(
+        series(wl, "b"),
+        column(&tb, "wl_compliance_policies_intune")
+    );
+    for id in ["compare-incidents", "compare-tickets"] {
+        assert_eq!(
+            chart(&html, id).matches("class=\"series\"").count(),
+            2,
+            "{id}"
+        );
+    }
+    // The table: incidents, tickets, blast radius and days to each workload, per run.
+    let table = between(&html, "data-card=\"differences\"", "", "</figure>").unwrap();
+    for metric in [
+        "incidents_total",
+        "helpdesk_tickets",
+        "blast_radius",
+        "days_to_compliance_policies_intune",
+    ] {
+        assert!(
+            table.contains(&format!("data-metric=\"{metric}\"")),
+            "{metric}"
+        );
+    }
+    let sa = csv_rows(&d.read("a/summary.csv"));
+    let i = sa[0].iter().position(|h| h == "blast_radius").unwrap();
+    let row = between(table, "data-metric=\"blast_radius\"", "<td>", "</td>").unwrap();
+    assert_eq!(row.replace(',', ""), sa[1][i]);
 }

@@ -201,13 +201,6 @@ pub fn funnel(t: &Timeline, stage: Stage) -> Option<Vec<f64>> {
     Some(out)
 }
 
-/// Co-managed devices as a percentage of eligible devices, per row.
-pub fn co_managed_pct(t: &Timeline) -> Option<Vec<f64>> {
-    let eligible = funnel(t, Stage::Eligible)?;
-    let co = t.col("state_co_managed")?;
-    Some(pct(co, &eligible))
-}
-
 fn pct(v: &[f64], of: &[f64]) -> Vec<f64> {
     v.iter()
         .zip(of)
@@ -832,13 +825,12 @@ pub fn compare_co_managed(runs: &[Run], id: &str) -> TimeChart {
     let mut lines = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let t = &r.timeline;
-        let Some(y) = co_managed_pct(t) else {
+        let (Some(co), Some(el)) = (t.col("state_co_managed"), eligible_series(r)) else {
             continue;
         };
+        let y = pct(co, &el);
         let mut l = Line::new(&r.label, &r.label, palette(i), &t.x, &y);
-        if let (Some((p10, p90)), Some(el)) =
-            (t.band("state_co_managed"), funnel(t, Stage::Eligible))
-        {
+        if let Some((p10, p90)) = t.band("state_co_managed") {
             l.band = Some((pct(p10, &el), pct(p90, &el)));
         }
         if many {
@@ -871,12 +863,32 @@ pub fn compare_co_managed(runs: &[Run], id: &str) -> TimeChart {
     }
 }
 
-/// Overlay of several runs: cumulative enrollment failures.
-pub fn compare_failures(runs: &[Run], id: &str) -> TimeChart {
+/// Eligible devices per timeline row: from the state columns of a run, or the mean of
+/// summary's `eligible` for a scenario of a compare or sweep folder (its timeline holds only
+/// some states).
+pub fn eligible_series(r: &Run) -> Option<Vec<f64>> {
+    if r.study.is_some() {
+        let e = r.summary.as_ref()?.num("eligible")?;
+        return Some(vec![e; r.timeline.len()]);
+    }
+    funnel(&r.timeline, Stage::Eligible)
+}
+
+/// Overlay of several runs (or scenarios of a compare folder) for one timeline column, with
+/// p10/p90 bands where present; `None` when no run has the column with a value other than 0.
+pub fn compare_column(
+    runs: &[Run],
+    column: &str,
+    id: &str,
+    title: &str,
+    y_label: &str,
+) -> Option<TimeChart> {
     let many = runs.len() > 12;
     let mut lines = Vec::new();
+    let mut any = false;
     for (i, r) in runs.iter().enumerate() {
-        if let Some(mut l) = column_line(&r.timeline, "enrollment_failures", &r.label, palette(i)) {
+        if let Some(mut l) = column_line(&r.timeline, column, &r.label, palette(i)) {
+            any |= l.y.iter().any(|v| v.is_finite() && *v != 0.0);
             l.key = r.label.clone();
             if many {
                 l.width = 1.2;
@@ -885,11 +897,26 @@ pub fn compare_failures(runs: &[Run], id: &str) -> TimeChart {
             lines.push(l);
         }
     }
-    TimeChart {
+    if !any {
+        return None;
+    }
+    Some(TimeChart {
         id: id.into(),
-        title: "Enrollment failures, cumulative".into(),
-        subtitle: format!("{} runs overlaid", runs.len()),
-        y_label: "failed attempts".into(),
+        title: title.into(),
+        subtitle: format!(
+            "{} overlaid{}",
+            if lines.len() == 1 {
+                "1 run".to_string()
+            } else {
+                format!("{} runs", lines.len())
+            },
+            if lines.iter().any(|l| l.band.is_some()) {
+                "; shaded: p10–p90 over the replications"
+            } else {
+                ""
+            }
+        ),
+        y_label: y_label.into(),
         y_format: YFormat::Count,
         axis: common_axis(runs),
         hourly: runs.iter().any(|r| r.timeline.hourly),
@@ -899,7 +926,21 @@ pub fn compare_failures(runs: &[Run], id: &str) -> TimeChart {
         guides: Vec::new(),
         markers: Vec::new(),
         y_max: None,
+    })
+}
+
+/// The `wl_<workload>_intune` columns any run has with a value other than 0, in the order
+/// first seen.
+pub fn workload_columns(runs: &[Run]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in runs {
+        for n in r.timeline.active_with_prefix("wl_") {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
+        }
     }
+    out
 }
 
 /// Dates on the x axis when every run starts on the same day, else days of the run.

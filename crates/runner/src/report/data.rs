@@ -291,6 +291,177 @@ pub struct Run {
     pub marker_files: Vec<MarkerKind>,
     /// What each gate of decisions.csv did, in order of its first check.
     pub gates: Vec<GateSummary>,
+    /// For a scenario (or grid point) of a `compare` or `sweep` folder: the folder's
+    /// statistics. Its timeline holds the means (band columns: p10 and p90) and its summary
+    /// each metric's mean (with `<metric>_p10`/`_p90`).
+    pub study: Option<std::sync::Arc<Study>>,
+}
+
+/// A `compare` or `sweep` folder: comparison.csv (or sweep.csv) and timeline_mean.csv.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// The folder.
+    pub dir: PathBuf,
+    /// `comparison.csv` or `sweep.csv`.
+    pub file: &'static str,
+    /// The key columns (`scenario`, or the swept settings).
+    pub keys: Vec<String>,
+    /// The statistics file's header and rows.
+    pub header: Vec<String>,
+    /// Its rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Study {
+    /// The label of a row's key: the scenario, or `key=value, key=value` for a sweep.
+    pub fn key_label(&self, row: &[String]) -> String {
+        if self.keys.len() == 1 && self.keys[0] == "scenario" {
+            return undefuse(&row[0]);
+        }
+        self.keys
+            .iter()
+            .zip(row)
+            .map(|(k, v)| format!("{k}={}", undefuse(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A statistic of a row by column name.
+    pub fn stat<'a>(&self, row: &'a [String], name: &str) -> Option<&'a str> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| row.get(i))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The label of each scenario or grid point, in file order.
+    pub fn labels(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.rows {
+            let l = self.key_label(r);
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    /// The rows of one metric, in file order.
+    pub fn metric<'a>(&'a self, metric: &'a str) -> impl Iterator<Item = &'a Vec<String>> + 'a {
+        self.rows
+            .iter()
+            .filter(move |r| self.stat(r, "metric") == Some(metric))
+    }
+}
+
+/// Whether a folder was written by `compare` or `sweep`.
+pub fn is_study(dir: &Path) -> bool {
+    !dir.join("timeline.csv").exists()
+        && dir.join("timeline_mean.csv").exists()
+        && (dir.join("comparison.csv").exists() || dir.join("sweep.csv").exists())
+}
+
+/// Reads a `compare` or `sweep` folder as one run per scenario or grid point.
+pub fn read_study(dir: &Path) -> Result<Vec<Run>, String> {
+    let file = if dir.join("comparison.csv").exists() {
+        "comparison.csv"
+    } else {
+        "sweep.csv"
+    };
+    let stats_path = dir.join(file);
+    let (header, rows) = read_csv(&stats_path)?.unwrap_or_default();
+    let Some(metric_col) = header.iter().position(|h| h == "metric") else {
+        return Err(format!("{}: no column `metric`", stats_path.display()));
+    };
+    let study = std::sync::Arc::new(Study {
+        dir: dir.to_path_buf(),
+        file,
+        keys: header[..metric_col].to_vec(),
+        header: header.clone(),
+        rows,
+    });
+    let path = dir.join("timeline_mean.csv");
+    let (theader, trows) = read_csv(&path)?.unwrap_or_default();
+    let Some(day_col) = theader.iter().position(|h| h == "day") else {
+        return Err(format!("{}: no column `day`", path.display()));
+    };
+    if theader.get(day_col + 1).map(String::as_str) != Some("date") {
+        return Err(format!("{}: expected `date` after `day`", path.display()));
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, row) in trows.iter().enumerate() {
+        let line = i + 2;
+        let label = study.key_label(&row[..day_col]);
+        let time = parse_time(&row[day_col + 1]).ok_or_else(|| {
+            format!(
+                "{} line {line}: cannot read the date `{}`",
+                path.display(),
+                row[day_col + 1]
+            )
+        })?;
+        let k = match runs.iter().position(|r| r.label == label) {
+            Some(k) => k,
+            None => {
+                let mut summary = Summary::default();
+                summary.fields.push(("scenario".into(), label.clone()));
+                summary
+                    .fields
+                    .push(("start_date".into(), time.date().to_string()));
+                for r in study.rows.iter().filter(|r| study.key_label(r) == label) {
+                    let m = r[metric_col].clone();
+                    for (suffix, stat) in [("", "mean"), ("_p10", "p10"), ("_p90", "p90")] {
+                        let v = study.stat(r, stat).unwrap_or("").to_string();
+                        summary.fields.push((format!("{m}{suffix}"), v));
+                    }
+                }
+                let columns = theader[day_col + 2..]
+                    .iter()
+                    .map(|h| (h.strip_suffix("_mean").unwrap_or(h).to_string(), Vec::new()))
+                    .collect();
+                runs.push(Run {
+                    dir: dir.to_path_buf(),
+                    label: label.clone(),
+                    start: Some(time.date()),
+                    timeline: Timeline {
+                        hourly: false,
+                        columns,
+                        ..Timeline::default()
+                    },
+                    summary: Some(summary),
+                    breakdown: None,
+                    markers: Vec::new(),
+                    marker_files: Vec::new(),
+                    gates: Vec::new(),
+                    study: Some(study.clone()),
+                });
+                runs.len() - 1
+            }
+        };
+        let r = &mut runs[k];
+        let start = r.start.unwrap_or(time.date());
+        r.timeline.x.push(days_between(start, time));
+        r.timeline.labels.push(row[day_col + 1].clone());
+        for (j, cell) in row[day_col + 2..].iter().enumerate() {
+            let v = if cell.is_empty() {
+                f64::NAN
+            } else {
+                cell.parse::<f64>().map_err(|_| {
+                    format!(
+                        "{} line {line}, column `{}`: expected a number, found `{cell}`",
+                        path.display(),
+                        theader[day_col + 2 + j]
+                    )
+                })?
+            };
+            r.timeline.columns[j].1.push(v);
+        }
+    }
+    if runs.is_empty() {
+        return Err(format!("{} has no rows", path.display()));
+    }
+    Ok(runs)
 }
 
 impl Run {
@@ -365,7 +536,7 @@ fn read_timeline(dir: &Path) -> Result<(Timeline, Option<NaiveDate>), String> {
     let path = dir.join("timeline.csv");
     let Some((header, rows)) = read_csv(&path)? else {
         return Err(format!(
-            "{} has no timeline.csv: expected a run folder written by `fleetsim run`",
+            "{} has no timeline.csv: expected a run folder written by `fleetsim run`, or a compare or sweep folder (timeline_mean.csv with comparison.csv or sweep.csv)",
             dir.display()
         ));
     };
@@ -627,17 +798,25 @@ pub fn read_run(dir: &Path) -> Result<Run, String> {
         markers,
         marker_files,
         gates,
+        study: None,
     })
 }
 
 /// Reads every run folder and gives each a unique label: its folder name, or the path as
 /// given when folder names repeat, or a number after that.
 pub fn read_runs(dirs: &[PathBuf]) -> Result<Vec<Run>, String> {
-    let mut runs = dirs
-        .iter()
-        .map(|d| read_run(d))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs = Vec::new();
+    for d in dirs {
+        if is_study(d) {
+            runs.extend(read_study(d)?);
+        } else {
+            runs.push(read_run(d)?);
+        }
+    }
     let name = |r: &Run| {
+        if r.study.is_some() {
+            return r.label.clone();
+        }
         r.dir
             .file_name()
             .map(|n| n.to_string_lossy().to_string())

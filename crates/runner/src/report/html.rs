@@ -389,6 +389,219 @@ fn milestone_table(html: &mut String, runs: &[Run]) {
     html.push_str("</tbody></table></figure>");
 }
 
+/// The metrics of summary.csv that show what differs between strategies, with their names
+/// for people; `days_to_<workload>_intune` columns are added where present.
+const DIFF_METRICS: [(&str, &str); 11] = [
+    (
+        "co_managed_pct_of_eligible",
+        "Co-managed at the end, % of eligible",
+    ),
+    ("days_to_50pct", "Days to 50% co-managed"),
+    ("days_to_90pct", "Days to 90% co-managed"),
+    ("days_to_99pct", "Days to 99% co-managed"),
+    ("enrollment_failures", "Failed enrollment attempts"),
+    ("incidents_total", "Incidents"),
+    ("incidents_detected", "Incidents detected"),
+    ("helpdesk_tickets", "Helpdesk tickets"),
+    (
+        "blast_radius",
+        "Blast radius (most incidents active at once)",
+    ),
+    ("workload_switches_to_intune", "Workload switches to Intune"),
+    (
+        "gateway_peak_concurrent_clients",
+        "Gateway peak connections",
+    ),
+];
+
+/// The metrics to put side by side: [`DIFF_METRICS`] and each workload's days to Intune that
+/// any run has.
+fn diff_metrics(runs: &[Run]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = DIFF_METRICS
+        .iter()
+        .map(|(k, l)| (k.to_string(), l.to_string()))
+        .collect();
+    for r in runs {
+        let Some(s) = &r.summary else { continue };
+        for (name, _) in &s.fields {
+            if let Some(w) = name
+                .strip_prefix("days_to_")
+                .and_then(|n| n.strip_suffix("_intune"))
+                && !out.iter().any(|(k, _)| k == name)
+            {
+                out.push((
+                    name.clone(),
+                    format!("Days to {} at Intune", charts::humanize(w).to_lowercase()),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A summary value for the table: the number (with p10–p90 for a compare scenario), "never"
+/// for an empty milestone, "–" when absent.
+fn summary_cell(r: &Run, metric: &str) -> String {
+    let Some(s) = &r.summary else {
+        return "–".into();
+    };
+    if !s.fields.iter().any(|(n, _)| n == metric) {
+        return "–".into();
+    }
+    let fmt = |v: &str| match v.parse::<f64>() {
+        Ok(x) if metric.starts_with("days_to_") || metric.ends_with("_pct_of_eligible") => {
+            format!("{x:.2}")
+        }
+        Ok(x) => fmt_count(x),
+        Err(_) => v.to_string(),
+    };
+    match s.get(metric) {
+        None => "never".into(),
+        Some(v) => match (
+            s.get(&format!("{metric}_p10")),
+            s.get(&format!("{metric}_p90")),
+        ) {
+            (Some(a), Some(b)) if r.study.is_some() => {
+                format!("{} ({} – {})", fmt(v), fmt(a), fmt(b))
+            }
+            _ => fmt(v),
+        },
+    }
+}
+
+fn differences_table(html: &mut String, runs: &[Run]) {
+    let shown: Vec<&Run> = runs.iter().take(24).collect();
+    html.push_str(r#"<figure class="card wide tablecard" id="card-differences" data-card="differences"><h3>Side by side</h3><table class="differences"><thead><tr><th class="text">Metric</th>"#);
+    for r in &shown {
+        let _ = write!(html, "<th>{}</th>", esc(&r.label));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for (metric, label) in diff_metrics(runs) {
+        let cells: Vec<String> = shown.iter().map(|r| summary_cell(r, &metric)).collect();
+        if cells.iter().all(|c| c == "–") {
+            continue;
+        }
+        let differs = cells.iter().any(|c| *c != cells[0]);
+        let _ = write!(
+            html,
+            r#"<tr data-metric="{}" data-differs="{differs}"><td class="text">{}</td>"#,
+            esc(&metric),
+            esc(&label)
+        );
+        for c in cells {
+            let _ = write!(html, "<td>{}</td>", esc(&c));
+        }
+        html.push_str("</tr>");
+    }
+    let _ = write!(
+        html,
+        r#"</tbody></table><figcaption>From each run's <code>summary.csv</code>{}; “never”: not reached in the run. Rows whose values differ are marked <code>data-differs</code>.{}</figcaption></figure>"#,
+        if runs.iter().any(|r| r.study.is_some()) {
+            " (a compare or sweep scenario: the mean over its replications, p10 – p90 in brackets)"
+        } else {
+            ""
+        },
+        if runs.len() > shown.len() {
+            format!(" The first {} of {} runs.", shown.len(), runs.len())
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// The paired differences of a compare or sweep folder: per key metric and scenario, the mean,
+/// p10–p90 and the mean difference against the first scenario with its 95% interval; every
+/// other metric in a folded table.
+fn study_table(html: &mut String, st: &super::data::Study) {
+    let labels = st.labels();
+    let first = labels.first().cloned().unwrap_or_default();
+    let _ = write!(
+        html,
+        r#"<figure class="card wide tablecard" data-card="paired-differences" data-study="{}"><h3>Paired differences against {} <small>({} in {})</small></h3>"#,
+        esc(&st.dir.display().to_string()),
+        esc(&first),
+        st.file,
+        esc(&st.dir.display().to_string())
+    );
+    let key: Vec<String> = {
+        let mut k: Vec<String> = DIFF_METRICS.iter().map(|(m, _)| m.to_string()).collect();
+        for r in &st.rows {
+            if let Some(m) = st.stat(r, "metric")
+                && m.starts_with("days_to_")
+                && m.ends_with("_intune")
+                && !k.iter().any(|x| x == m)
+            {
+                k.push(m.to_string());
+            }
+        }
+        k
+    };
+    let mut metrics: Vec<String> = Vec::new();
+    for r in &st.rows {
+        if let Some(m) = st.stat(r, "metric")
+            && !metrics.iter().any(|x| x == m)
+        {
+            metrics.push(m.to_string());
+        }
+    }
+    let table = |html: &mut String, list: &[String]| {
+        html.push_str(r#"<table class="paired"><thead><tr><th class="text">Metric</th><th class="text">Scenario</th><th>Reached</th><th>Mean</th><th>p10 – p90</th><th>Difference (mean)</th><th>95% interval</th><th class="text">Reading</th></tr></thead><tbody>"#);
+        for m in list {
+            for r in st.metric(m) {
+                let label = st.key_label(r);
+                let g = |n: &str| st.stat(r, n).unwrap_or("").to_string();
+                let (lo, hi) = (g("diff_ci95_low"), g("diff_ci95_high"));
+                let reading = if label == first {
+                    "baseline".to_string()
+                } else {
+                    match (lo.parse::<f64>(), hi.parse::<f64>()) {
+                        (Ok(a), Ok(b)) if a > 0.0 || b < 0.0 => "differs".into(),
+                        (Ok(_), Ok(_)) => "no clear difference".into(),
+                        _ => "too few pairs".into(),
+                    }
+                };
+                let _ = write!(
+                    html,
+                    r#"<tr data-metric="{}" data-scenario="{}" data-diff="{}" data-low="{}" data-high="{}"><td class="text">{}</td><td class="text">{}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"#,
+                    esc(m),
+                    esc(&label),
+                    esc(&g("diff_mean")),
+                    esc(&lo),
+                    esc(&hi),
+                    esc(m),
+                    esc(&label),
+                    esc(&g("reached")),
+                    esc(&g("replications")),
+                    esc(&g("mean")),
+                    esc(&format!("{} – {}", g("p10"), g("p90"))),
+                    esc(&g("diff_mean")),
+                    if lo.is_empty() {
+                        "–".to_string()
+                    } else {
+                        esc(&format!("[{lo}, {hi}]"))
+                    },
+                    reading
+                );
+            }
+        }
+        html.push_str("</tbody></table>");
+    };
+    let key_present: Vec<String> = key.into_iter().filter(|k| metrics.contains(k)).collect();
+    table(html, &key_present);
+    let rest: Vec<String> = metrics
+        .iter()
+        .filter(|m| !key_present.contains(m))
+        .cloned()
+        .collect();
+    let _ = write!(
+        html,
+        r#"<details><summary>Every other metric ({})</summary>"#,
+        rest.len()
+    );
+    table(html, &rest);
+    html.push_str(r#"</details><figcaption>Paired over replications with common random numbers: the difference is this scenario's value minus the first scenario's, per replication; its interval is t-based (docs/OUTPUTS.md). “differs”: the 95% interval excludes 0.</figcaption></figure>"#);
+}
+
 /// Gates that never promoted: the steps behind them never ran.
 pub fn never_promoted(r: &Run) -> Vec<String> {
     r.gates
@@ -790,13 +1003,80 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
             "Co-managed devices (<code>state_co_managed</code>) over eligible devices, per run; shaded: p10–p90 where the run has <code>_p10</code>/<code>_p90</code> columns.",
         );
         page.time(
-            Some(charts::compare_failures(runs, "compare-failures")),
+            charts::compare_column(
+                runs,
+                "enrollment_failures",
+                "compare-failures",
+                "Enrollment failures, cumulative",
+                "failed attempts",
+            ),
             "<code>enrollment_failures</code> from each run's <code>timeline.csv</code>.",
         );
         milestone_table(&mut page.html, runs);
         page.html.push_str("</section>");
+        page.html.push_str(r#"<h2 id="what-differs">What differs <small>workloads, incidents, tickets, blast radius and days to each workload at Intune, side by side</small></h2>"#);
+        differences_table(&mut page.html, runs);
+        page.html.push_str(r#"<section class="grid">"#);
+        for col in charts::workload_columns(runs) {
+            let name = col["wl_".len()..].trim_end_matches("_intune");
+            page.time(
+                charts::compare_column(
+                    runs,
+                    &col,
+                    &format!("compare-wl-{}", name.replace('_', "-")),
+                    &format!(
+                        "{}: devices with the workload at Intune",
+                        charts::humanize(name)
+                    ),
+                    "devices",
+                ),
+                &format!("<code>{col}</code> per run."),
+            );
+        }
+        for (col, id, title, y) in [
+            (
+                "incidents_active",
+                "compare-incidents",
+                "Active incidents",
+                "incidents",
+            ),
+            (
+                "helpdesk_tickets",
+                "compare-tickets",
+                "Helpdesk tickets, cumulative",
+                "tickets",
+            ),
+            (
+                "gateway_peak_concurrent_clients",
+                "compare-gateway",
+                "Gateway: peak connections in the day",
+                "connections",
+            ),
+        ] {
+            page.time(
+                charts::compare_column(runs, col, id, title, y),
+                &format!("<code>{col}</code> per run."),
+            );
+        }
+        page.html.push_str("</section>");
+        let mut studies: Vec<&std::sync::Arc<super::data::Study>> = Vec::new();
+        for r in runs {
+            if let Some(st) = &r.study
+                && !studies.iter().any(|s| std::sync::Arc::ptr_eq(s, st))
+            {
+                studies.push(st);
+            }
+        }
+        for st in studies {
+            study_table(&mut page.html, st);
+        }
         let mut used = Vec::new();
-        for (i, r) in runs.iter().enumerate().take(MAX_DETAILED) {
+        for (i, r) in runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.study.is_none())
+            .take(MAX_DETAILED)
+        {
             let slug = slug(&r.label, &mut used);
             let _ = write!(
                 page.html,

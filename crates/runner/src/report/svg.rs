@@ -101,14 +101,18 @@ pub fn fmt_pct(part: f64, whole: f64) -> String {
     }
 }
 
-/// A tick label: compact (`250k`, `1.5M`) for large numbers.
-fn fmt_tick(v: f64, format: YFormat) -> String {
+/// A tick label: compact (`250k`, `1.5M`) for large numbers; `top` (the axis's largest
+/// tick) picks one unit for every tick of the axis, so `80k` stands beside `100k`.
+fn fmt_tick(v: f64, format: YFormat, top: f64) -> String {
     if format == YFormat::Percent {
         return format!("{}%", fmt_data(v));
     }
-    let a = v.abs();
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = top.abs().max(v.abs());
     if a >= 1e6 {
-        format!("{}M", fmt_data((v / 1e5).round() / 10.0))
+        format!("{}M", fmt_data((v / 1e4).round() / 100.0))
     } else if a >= 1e5 {
         format!("{}k", fmt_data((v / 1e2).round() / 10.0))
     } else {
@@ -659,7 +663,7 @@ impl TimeChart {
             );
         }
         let tick_w = (0..=((top_v / step_v).round() as usize))
-            .map(|i| text_width(&fmt_tick(i as f64 * step_v, self.y_format), 11.0))
+            .map(|i| text_width(&fmt_tick(i as f64 * step_v, self.y_format, top_v), 11.0))
             .fold(0.0, f64::max);
         let left = (tick_w + 40.0).max(64.0);
         let right = if self.guides.is_empty() { 22.0 } else { 44.0 };
@@ -692,7 +696,7 @@ impl TimeChart {
                 g = GRID,
                 tx = fmt_data(left - 6.0),
                 ty = fmt_data((y * 10.0).round() / 10.0 + 4.0),
-                t = fmt_tick(v, self.y_format)
+                t = fmt_tick(v, self.y_format, top_v)
             );
             v += step_v;
         }
@@ -1058,7 +1062,7 @@ impl BarChart {
                 t = fmt_data(top - 4.0),
                 b = fmt_data(axis_y),
                 ty = fmt_data(axis_y + 16.0),
-                l = fmt_tick(v, YFormat::Count)
+                l = fmt_tick(v, YFormat::Count, top_v)
             );
             v += step_v;
         }
@@ -1158,9 +1162,12 @@ mod tests {
         assert_eq!(fmt_count(1234567.0), "1,234,567");
         assert_eq!(fmt_count(999.0), "999");
         assert_eq!(fmt_count(12.25), "12.2");
-        assert_eq!(fmt_tick(250_000.0, YFormat::Count), "250k");
-        assert_eq!(fmt_tick(1_500_000.0, YFormat::Count), "1.5M");
-        assert_eq!(fmt_tick(50.0, YFormat::Percent), "50%");
+        assert_eq!(fmt_tick(250_000.0, YFormat::Count, 250_000.0), "250k");
+        assert_eq!(fmt_tick(80_000.0, YFormat::Count, 100_000.0), "80k");
+        assert_eq!(fmt_tick(80_000.0, YFormat::Count, 80_000.0), "80,000");
+        assert_eq!(fmt_tick(1_500_000.0, YFormat::Count, 2e6), "1.5M");
+        assert_eq!(fmt_tick(250_000.0, YFormat::Count, 1e6), "0.25M");
+        assert_eq!(fmt_tick(50.0, YFormat::Percent, 100.0), "50%");
         assert_eq!(fmt_pct(9997.0, 10000.0), "99.97%");
         assert_eq!(fmt_pct(999_999.0, 1_000_000.0), "99.9999%");
         assert_eq!(fmt_pct(10000.0, 10000.0), "100.0%");
