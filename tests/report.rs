@@ -856,8 +856,24 @@ fn gate_decisions_are_drawn_as_changes_and_a_step_that_never_ran_is_stated() {
     let o = d.fleetsim(&["report", "run", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let html = d.read("report.html");
+    let table = between(&html, "data-card=\"decisions\"", "", "</figure>").unwrap();
+    assert_eq!(table.matches("<tr data-marker=").count(), expected);
+    // On the charts, marks at the same time share a badge (`D5–6`): every mark is there once.
     let status = chart(&html, "co-management-status");
-    assert_eq!(status.matches("class=\"marker\"").count(), expected);
+    let mut drawn = 0;
+    for (i, _) in status.match_indices("class=\"marker\"") {
+        let badge = between(
+            &status[i..],
+            "",
+            "font-weight=\"bold\" fill=\"#ffffff\">",
+            "<",
+        )
+        .unwrap();
+        let nums: Vec<usize> = badge[1..].split('–').map(|n| n.parse().unwrap()).collect();
+        drawn += nums.last().unwrap() - nums[0] + 1;
+    }
+    assert_eq!(drawn, expected);
+    assert!(!status.contains("· wait"), "a wait is not a mark");
     assert!(html.contains("data-never-ran=\"true\""));
     let note = between(&html, "data-never-ran", "<li>", "</li>").unwrap();
     assert!(

@@ -214,21 +214,44 @@ fn axis(run: &Run) -> TimeAxis {
 
 fn markers(run: &Run) -> Vec<VMarker> {
     let mut n = [0usize; 2];
-    run.markers
-        .iter()
-        .filter_map(|m| {
-            let k = usize::from(m.kind == MarkerKind::Incident);
-            n[k] += 1;
-            let x = m.x?;
-            Some(VMarker {
+    // Markers of one kind at the same time share a badge: `D5–6`.
+    let mut out: Vec<(VMarker, MarkerKind, usize, usize)> = Vec::new();
+    for m in &run.markers {
+        let k = usize::from(m.kind == MarkerKind::Incident);
+        n[k] += 1;
+        let Some(x) = m.x else { continue };
+        let title = format!("{}{} {}: {}", m.kind.letter(), n[k], m.time, m.label);
+        if let Some((last, kind, _, to)) = out.last_mut()
+            && *kind == m.kind
+            && (last.x - x).abs() < 1e-6
+        {
+            *to = n[k];
+            last.title = format!("{}\n{title}", last.title);
+            continue;
+        }
+        out.push((
+            VMarker {
                 x,
-                badge: format!("{}{}", m.kind.letter(), n[k]),
-                title: format!("{} {}: {}", m.kind.letter(), m.time, m.label),
+                badge: String::new(),
+                title,
                 color: match m.kind {
                     MarkerKind::Decision => "#5a4fcf".into(),
                     MarkerKind::Incident => "#c0392b".into(),
                 },
-            })
+            },
+            m.kind,
+            n[k],
+            n[k],
+        ));
+    }
+    out.into_iter()
+        .map(|(mut v, kind, from, to)| {
+            v.badge = if from == to {
+                format!("{}{from}", kind.letter())
+            } else {
+                format!("{}{from}–{to}", kind.letter())
+            };
+            v
         })
         .collect()
 }

@@ -680,6 +680,14 @@ fn gates_table(html: &mut String, r: &Run) {
 /// "Why never": a chart and a table of the reasons and missing prerequisites, with what would
 /// fix each.
 fn why_never(page: &mut Page, r: &Run, id: &str) {
+    if charts::why_never_rows(r).is_some_and(|rows| rows.is_empty()) {
+        let _ = write!(
+            page.html,
+            r#"<figure class="card" id="card-{id}" data-card="{id}" data-empty="true"><h3>Why never</h3><p class="absent-note">Every device can be co-managed: <code>summary.csv</code> has no device under a <code>reason_*</code> or <code>blocked_*</code> column.</p></figure>"#,
+            id = esc(id)
+        );
+        return;
+    }
     let (Some(chart), Some(rows)) = (charts::why_never(r, id), charts::why_never_rows(r)) else {
         page.absent(
             id,
@@ -759,7 +767,14 @@ fn markers_card(page: &mut Page, r: &Run, id: &str) {
         let detail = m
             .detail
             .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
+            .filter(|(k, v)| !v.is_empty() && k != "day" && k != "source")
+            .map(|(k, v)| {
+                if k == "detail" {
+                    v.clone()
+                } else {
+                    format!("{k}: {v}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
         let _ = write!(
@@ -956,6 +971,10 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
         [r] => format!(
             "Co-management report: {}",
             r.scenario().unwrap_or_else(|| r.label.clone())
+        ),
+        _ if runs.iter().all(|r| r.study.is_some()) => format!(
+            "Co-management report: {} scenarios compared over replications",
+            runs.len()
         ),
         _ => format!("Co-management report: {} runs compared", runs.len()),
     };

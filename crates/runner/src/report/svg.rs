@@ -671,7 +671,25 @@ impl TimeChart {
         let head = heading_height(&self.subtitle);
         let (_, legend_rows) = legend_layout(&legend, 16.0, WIDTH - 32.0);
         let legend_h = legend_rows as f64 * 18.0;
-        let marker_h = if self.markers.is_empty() { 0.0 } else { 22.0 };
+        // Badges that would overlap go up a row (at most four rows).
+        let mut right_edge = [f64::NEG_INFINITY; 4];
+        let badge_rows: Vec<usize> = self
+            .markers
+            .iter()
+            .map(|m| {
+                let x = left + (m.x.clamp(lo, hi) - lo) / (hi - lo) * plot_w;
+                let w = text_width(&m.badge, 10.0) + 8.0;
+                let row = (0..4)
+                    .find(|r| x - w / 2.0 >= right_edge[*r] + 2.0)
+                    .unwrap_or(3);
+                right_edge[row] = right_edge[row].max(x + w / 2.0);
+                row
+            })
+            .collect();
+        let marker_h = match badge_rows.iter().max() {
+            None => 0.0,
+            Some(r) => 22.0 + 18.0 * *r as f64,
+        };
         let top = head + legend_h + 10.0 + marker_h;
         let plot_h = 250.0;
         let height = top + plot_h + 50.0;
@@ -916,21 +934,22 @@ impl TimeChart {
         }
 
         // Markers.
-        for m in &self.markers {
+        for (m, row) in self.markers.iter().zip(&badge_rows) {
             let x = (sx(m.x.clamp(lo, hi)) * 10.0).round() / 10.0;
             let w = text_width(&m.badge, 10.0) + 8.0;
+            let lift = 18.0 * *row as f64;
             let _ = write!(
                 s,
                 r##"<g class="marker" data-x="{dx}"><line x1="{x}" x2="{x}" y1="{a}" y2="{b}" stroke="{c}" stroke-width="1.4" stroke-dasharray="5 3"/><rect x="{rx}" y="{ry}" width="{w}" height="16" rx="3" fill="{c}"/><text x="{x}" y="{ty}" text-anchor="middle" font-size="10" font-weight="bold" fill="#ffffff">{badge}</text><title>{t}</title></g>"##,
                 dx = fmt_data(m.x),
                 x = fmt_data(x),
-                a = fmt_data(top - 4.0),
+                a = fmt_data(top - 4.0 - lift),
                 b = fmt_data(top + plot_h),
                 c = esc(&m.color),
                 rx = fmt_data(x - w / 2.0),
-                ry = fmt_data(top - 20.0),
+                ry = fmt_data(top - 20.0 - lift),
                 w = fmt_data(w),
-                ty = fmt_data(top - 8.5),
+                ty = fmt_data(top - 8.5 - lift),
                 badge = esc(&m.badge),
                 t = esc(&m.title)
             );
