@@ -448,7 +448,10 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
     let summary: Vec<String> = d
         .read("run/summary.csv")
         .lines()
-        .zip([",days_to_50pct_p10,days_to_50pct_p90", ",0.25,0.5"])
+        .zip([
+            ",days_to_50pct_p10,days_to_50pct_p90,days_from_enable_to_50pct",
+            ",0.25,0.5,0.125",
+        ])
         .map(|(l, extra)| format!("{l}{extra}\n"))
         .collect();
     d.write("run/summary.csv", &summary.concat());
@@ -489,7 +492,10 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
         "<",
     )
     .unwrap();
-    assert_eq!(kpi, "to 50% co-managed (p10 0.25 – p90 0.5)");
+    assert_eq!(
+        kpi,
+        "to 50% co-managed (p10 0.25 – p90 0.5); from enablement: 0.125"
+    );
     for id in ["workloads", "gateway", "co-management-status"] {
         assert!(d.path().join(format!("svg/{id}.svg")).exists(), "{id}");
         assert!(d.path().join(format!("png/{id}.png")).exists(), "{id}");

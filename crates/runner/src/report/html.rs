@@ -223,6 +223,9 @@ struct Milestone {
     value: String,
     band: Option<String>,
     note: String,
+    /// Days from enabling co-management (summary's `days_from_enable_to_<p>pct`, when the
+    /// run has that column): "not reached" when empty.
+    from_enable: Option<String>,
 }
 
 fn milestone(r: &Run, p: u32) -> Milestone {
@@ -230,6 +233,7 @@ fn milestone(r: &Run, p: u32) -> Milestone {
         value: "–".into(),
         band: None,
         note,
+        from_enable: None,
     };
     let Some(s) = &r.summary else {
         return missing("summary.csv not in this run".into());
@@ -245,6 +249,13 @@ fn milestone(r: &Run, p: u32) -> Milestone {
             _ => None,
         },
         note: String::new(),
+        from_enable: {
+            let e = format!("days_from_enable_to_{p}pct");
+            s.fields
+                .iter()
+                .any(|(n, _)| *n == e)
+                .then(|| s.get(&e).unwrap_or("not reached").to_string())
+        },
     }
 }
 
@@ -287,10 +298,13 @@ fn kpis(html: &mut String, r: &Run) {
         } else {
             m.value
         };
-        let label = match m.band {
+        let mut label = match m.band {
             Some(b) => format!("to {p}% co-managed ({b})"),
             None => format!("to {p}% co-managed"),
         };
+        if let Some(e) = &m.from_enable {
+            label = format!("{label}; from enablement: {e}");
+        }
         tile(html, &format!("days_to_{p}pct"), v, &label);
     }
     tile(
@@ -303,7 +317,7 @@ fn kpis(html: &mut String, r: &Run) {
 }
 
 fn milestone_table(html: &mut String, runs: &[Run]) {
-    html.push_str(r#"<figure class="card wide tablecard" id="card-milestones" data-card="milestones"><h3>Milestones: days until a share of eligible devices is co-managed</h3><table class="milestones"><thead><tr><th>Run</th><th class="text">Scenario</th><th>Seed</th><th>Devices</th><th>Eligible</th><th>Co-managed at the end</th>"#);
+    html.push_str(r#"<figure class="card wide tablecard" id="card-milestones" data-card="milestones"><h3>Milestones: days from the start until a share of eligible devices is co-managed (and from enabling co-management, where summary.csv has it)</h3><table class="milestones"><thead><tr><th>Run</th><th class="text">Scenario</th><th>Seed</th><th>Devices</th><th>Eligible</th><th>Co-managed at the end</th>"#);
     for p in MILESTONES {
         let _ = write!(html, "<th>Days to {p}%</th>");
     }
@@ -337,10 +351,13 @@ fn milestone_table(html: &mut String, runs: &[Run]) {
         );
         for p in MILESTONES {
             let m = milestone(r, p);
-            let text = match m.band {
+            let mut text = match m.band {
                 Some(b) => format!("{} ({b})", m.value),
                 None => m.value,
             };
+            if let Some(e) = &m.from_enable {
+                text = format!("{text}; {e} from enablement");
+            }
             let _ = write!(
                 html,
                 r#"<td data-milestone="{p}" title="{}">{}</td>"#,
