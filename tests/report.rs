@@ -1073,3 +1073,201 @@ fn report_of_two_runs_shows_what_differs_side_by_side() {
     let row = between(table, "data-metric=\"blast_radius\"", "<td>", "</td>").unwrap();
     assert_eq!(row.replace(',', ""), sa[1][i]);
 }
+
+/// A program the test needs: its path, or a failure that says how to get it, unless the
+/// variable `skip` is `1` (then `None`: the caller returns, and says it skipped).
+fn required_program(names: &[&str], package: &str, skip: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var(skip).as_deref() == Ok("1") {
+            eprintln!("note: {skip}=1 and {} is missing: skipped", names[0]);
+            return None;
+        }
+        panic!(
+            "{} is not installed: this test needs it (Debian: apt-get install {package}; .ci/run installs it). Set {skip}=1 to skip this test on purpose.",
+            names[0]
+        );
+    }
+    found
+}
+
+fn run_tool(program: &Path, args: &[&str], cwd: &Path) -> String {
+    let o = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    assert!(
+        o.status.success(),
+        "{} {args:?}: {}",
+        program.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn workbook_reads_back_with_fitted_columns_and_prints_one_chart_per_page() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let d = Dir::new();
+    let o = d.fleetsim(&[
+        "run",
+        "workload-by-workload",
+        "--devices",
+        "2000",
+        "--out",
+        "run",
+        "--xlsx",
+        "run.xlsx",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = d.path().join("run.xlsx");
+
+    // The summary: a two-column sheet, metric and value, numbers as numbers.
+    let csv = csv_rows(&d.read("run/summary.csv"));
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    let summary = wb.worksheet_range("summary").unwrap();
+    assert_eq!(summary.get_size(), (csv[0].len() + 1, 2));
+    assert_eq!(summary.get((0, 0)), Some(&Data::String("metric".into())));
+    for (i, (h, v)) in csv[0].iter().zip(&csv[1]).enumerate() {
+        assert_eq!(summary.get((i + 1, 0)), Some(&Data::String(h.clone())));
+        match summary.get((i + 1, 1)) {
+            Some(Data::Float(x)) => assert_eq!(*x, v.parse::<f64>().unwrap(), "{h}"),
+            Some(Data::String(s)) => assert_eq!(s, v, "{h}"),
+            Some(Data::DateTime(_)) => assert_eq!(h, "start_date"),
+            Some(Data::Empty) | None => assert_eq!(v, "", "{h}"),
+            other => panic!("{h}: {other:?}"),
+        }
+    }
+
+    // Column widths fit the headers: every column of every data sheet has a width of at
+    // least its header's length.
+    let names = wb.sheet_names();
+    for (k, name) in names.iter().enumerate().filter(|(_, n)| *n != "charts") {
+        let range = wb.worksheet_range(name).unwrap();
+        let xml = super::zip_entry(&path, &format!("xl/worksheets/sheet{}.xml", k + 1))
+            .unwrap_or_else(|| panic!("no sheet{} for {name}", k + 1));
+        for c in 0..range.get_size().1 {
+            let Some(Data::String(header)) = range.get((0, c)) else {
+                continue;
+            };
+            // `<col min max width>` elements; neighbours of one width share an element.
+            let width: f64 = xml
+                .match_indices("<col ")
+                .find_map(|(i, _)| {
+                    let e = &xml[i..i + xml[i..].find("/>").unwrap()];
+                    let n = |a: &str| {
+                        between(e, "", &format!("{a}=\""), "\"")
+                            .unwrap()
+                            .to_string()
+                    };
+                    let (lo, hi): (usize, usize) =
+                        (n("min").parse().unwrap(), n("max").parse().unwrap());
+                    (lo <= c + 1 && c + 1 <= hi).then(|| n("width").parse().unwrap())
+                })
+                .unwrap_or_else(|| panic!("{name}: column {c} ({header}) has no width"));
+            assert!(
+                width >= header.chars().count() as f64,
+                "{name}: column `{header}` is {width} wide"
+            );
+        }
+    }
+
+    // Printed through LibreOffice: each chart on a page of its own, then the tables.
+    let Some(office) = required_program(
+        &["libreoffice", "soffice"],
+        "libreoffice-calc-nogui",
+        "FLEETSIM_SKIP_LIBREOFFICE",
+    ) else {
+        return;
+    };
+    let Some(pdftotext) =
+        required_program(&["pdftotext"], "poppler-utils", "FLEETSIM_SKIP_LIBREOFFICE")
+    else {
+        return;
+    };
+    let pdfinfo = required_program(&["pdfinfo"], "poppler-utils", "FLEETSIM_SKIP_LIBREOFFICE")
+        .expect("pdfinfo comes with pdftotext");
+    let profile = format!(
+        "-env:UserInstallation=file://{}/lo-profile",
+        d.path().display()
+    );
+    run_tool(
+        &office,
+        &[
+            &profile,
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            "pdf",
+            "run.xlsx",
+        ],
+        d.path(),
+    );
+    let pdf = d.path().join("pdf/run.pdf");
+    assert!(pdf.exists(), "LibreOffice wrote no PDF");
+    let info = run_tool(&pdfinfo, &[pdf.to_str().unwrap()], d.path());
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut titles = Vec::new();
+    for n in 1.. {
+        match super::zip_entry(&path, &format!("xl/charts/chart{n}.xml")) {
+            Some(xml) => titles.push(
+                between(&xml, "<c:title>", "<a:t>", "</a:t>")
+                    .unwrap()
+                    .to_string(),
+            ),
+            None => break,
+        }
+    }
+    assert!(titles.len() >= 2, "the run moves workloads: {titles:?}");
+    assert!(pages > titles.len());
+    // A page's text with runs of white space as one space (titles wrap).
+    let page_text = |p: usize| {
+        run_tool(
+            &pdftotext,
+            &[
+                "-f",
+                &p.to_string(),
+                "-l",
+                &p.to_string(),
+                pdf.to_str().unwrap(),
+                "-",
+            ],
+            d.path(),
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    for (k, title) in titles.iter().enumerate() {
+        let text = page_text(k + 1);
+        for (j, other) in titles.iter().enumerate() {
+            assert_eq!(
+                text.contains(other.as_str()),
+                j == k,
+                "page {} should hold chart `{title}` alone: {text:.400}",
+                k + 1
+            );
+        }
+    }
+    // The next page is the timeline sheet's first: nothing of a chart spilled over.
+    let next = page_text(titles.len() + 1);
+    assert!(
+        next.trim_start().starts_with("day"),
+        "page {} should start the timeline: {next:.300}",
+        titles.len() + 1
+    );
+}

@@ -1362,8 +1362,11 @@ fn workbooks_hold_the_tables_as_numbers_and_dates_and_line_charts() {
             }
         }
     }
+    // The summary as two columns: metric and value.
     let summary = wb.worksheet_range("summary").unwrap();
-    assert_eq!(summary.get((1, 0)), Some(&Data::String("tiny".into())));
+    assert_eq!(summary.get((0, 1)), Some(&Data::String("value".into())));
+    assert_eq!(summary.get((1, 0)), Some(&Data::String("scenario".into())));
+    assert_eq!(summary.get((1, 1)), Some(&Data::String("tiny".into())));
     let chart = zip_entry(&path, "xl/charts/chart1.xml").expect("a chart");
     assert!(
         chart.contains("<c:lineChart>") && chart.contains("timeline!$"),

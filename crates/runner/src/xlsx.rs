@@ -12,8 +12,8 @@ use crate::stats::parse_number;
 use anyhow::{Result, anyhow};
 use fleetsim_model::{RunResult, Scenario};
 use rust_xlsxwriter::{
-    Chart, ChartLegendPosition, ChartType, DocProperties, ExcelDateTime, Format, Workbook,
-    Worksheet, XlsxError,
+    Chart, ChartAxisDateUnitType, ChartLegendPosition, ChartType, DocProperties, ExcelDateTime,
+    Format, Workbook, Worksheet, XlsxError,
 };
 use std::path::Path;
 
@@ -125,7 +125,7 @@ pub fn write_run(path: &Path, force: bool, s: &Scenario, r: &RunResult) -> Resul
         },
         Sheet {
             name: "summary".into(),
-            rows: output::summary(s, r),
+            rows: metric_value(&output::summary(s, r)),
         },
         Sheet {
             name: "breakdown".into(),
@@ -138,6 +138,18 @@ pub fn write_run(path: &Path, force: bool, s: &Scenario, r: &RunResult) -> Resul
     ];
     let charts = timeline_charts(&sheets, &[(output::safe_cell(&s.name), 0)], "", "");
     write(path, force, &sheets, &charts)
+}
+
+/// A one-row table (header and one row, as summary.csv) as a two-column sheet: `metric`,
+/// `value`, one row per column.
+pub fn metric_value(rows: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut out = vec![vec!["metric".to_string(), "value".to_string()]];
+    if let (Some(header), Some(row)) = (rows.first(), rows.get(1)) {
+        for (h, v) in header.iter().zip(row) {
+            out.push(vec![h.clone(), v.clone()]);
+        }
+    }
+    out
 }
 
 /// Writes the workbook: a `charts` sheet with `charts` (when there are any), then `sheets`.
@@ -263,9 +275,17 @@ fn fill(ws: &mut Worksheet, rows: &[Vec<String>]) -> Result<(), XlsxError> {
         return Ok(());
     }
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    // A metric/value sheet holds a different kind of value on each row: typed cell by cell.
+    let per_cell = rows
+        .first()
+        .is_some_and(|h| h.len() == 2 && h[0] == "metric" && h[1] == "value");
     for col in 0..width {
         let c = col as u16;
-        let kind = kind_of(rows, col);
+        let kind = if per_cell && col == 1 {
+            Kind::Text
+        } else {
+            kind_of(rows, col)
+        };
         for (i, row) in rows.iter().enumerate() {
             let Some(cell) = row.get(col) else { continue };
             let r = i as u32;
@@ -277,6 +297,12 @@ fn fill(ws: &mut Worksheet, rows: &[Vec<String>]) -> Result<(), XlsxError> {
                 continue;
             }
             match (kind, parse_number(cell), date_of(cell)) {
+                (Kind::Text, Some(x), _) if per_cell && col == 1 => {
+                    ws.write_number(r, c, x)?;
+                }
+                (Kind::Text, _, Some((d, time))) if per_cell && col == 1 => {
+                    ws.write_datetime_with_format(r, c, &d, if time { &datetime } else { &date })?;
+                }
                 (Kind::Number, Some(x), _) => {
                     ws.write_number(r, c, x)?;
                 }
@@ -291,18 +317,41 @@ fn fill(ws: &mut Worksheet, rows: &[Vec<String>]) -> Result<(), XlsxError> {
                 }
             }
         }
-        let w = match kind {
-            Kind::Date => Some(11.0),
-            Kind::DateTime => Some(16.0),
-            _ => None,
-        };
-        if let Some(w) = w {
-            ws.set_column_width(c, w)?;
-        }
+        ws.set_column_width(c, column_width(rows, col, kind))?;
     }
     ws.set_freeze_panes(1, 0)?;
     Ok(())
 }
+
+/// A column's width in characters: its header in bold and its widest cell (of the first
+/// 1,000 rows) fit, dates in their format's width; between 6 and 60.
+fn column_width(rows: &[Vec<String>], col: usize, kind: Kind) -> f64 {
+    let header = rows
+        .first()
+        .and_then(|h| h.get(col))
+        .map_or(0, |h| h.chars().count());
+    let cells = rows
+        .iter()
+        .skip(1)
+        .take(1000)
+        .filter_map(|r| r.get(col))
+        .map(|c| match (kind, parse_number(c)) {
+            (Kind::Date, _) => 10,
+            (Kind::DateTime, _) => 16,
+            // Numbers are shown with up to 10 significant digits.
+            (_, Some(_)) => c.chars().count().min(12),
+            _ => c.chars().count(),
+        })
+        .max()
+        .unwrap_or(0);
+    // Bold headers are about a tenth wider; two characters of padding.
+    let w = (header as f64 * 1.1).max(cells as f64) + 2.0;
+    w.clamp(6.0, 60.0)
+}
+
+/// Rows of the `charts` sheet per chart: a 380-pixel chart takes 19 rows of 20 pixels; three
+/// more leave a gap, and a page break after them keeps each chart on its own printed page.
+const CHART_ROWS: u32 = 22;
 
 fn build(sheets: &[Sheet], charts: &[LineChart]) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
@@ -317,15 +366,41 @@ fn build(sheets: &[Sheet], charts: &[LineChart]) -> Result<Vec<u8>, XlsxError> {
     if !charts.is_empty() {
         let mut ws = Worksheet::new();
         ws.set_name("charts")?;
-        // Printed or exported to PDF, each chart fits the page's width.
-        ws.set_landscape().set_print_fit_to_pages(1, 0);
+        // Printed or exported to PDF, each chart on a landscape page of its own (no "fit to
+        // pages" scaling: Excel ignores manual page breaks under it; a 600-pixel chart fits
+        // a landscape A4 or Letter page as it is).
+        ws.set_landscape();
+        // A break at row N falls between rows N and N + 1 (0-based): one row above each chart.
+        let breaks: Vec<u32> = (1..charts.len() as u32)
+            .map(|k| k * CHART_ROWS - 1)
+            .collect();
+        if !breaks.is_empty() {
+            ws.set_page_breaks(&breaks)?;
+        }
         for (k, c) in charts.iter().enumerate() {
             let mut chart = Chart::new(ChartType::Line);
             chart.title().set_name(&c.title);
-            chart.set_width(720).set_height(400);
+            chart.set_width(600).set_height(380);
             chart.legend().set_position(ChartLegendPosition::Bottom);
+            // Ticks on calendar boundaries: the 1st of each month for long runs, else every
+            // 7 days; labelled with day and month.
+            let rows = c
+                .series
+                .first()
+                .map_or(0, |s| sheets[s.sheet].rows.len().saturating_sub(1));
             chart.x_axis().set_name("date").set_date_axis(true);
-            chart.x_axis().set_num_format("yyyy-mm-dd");
+            chart.x_axis().set_num_format("d mmm yyyy");
+            if rows > 62 {
+                chart
+                    .x_axis()
+                    .set_major_unit(1)
+                    .set_major_unit_date_type(ChartAxisDateUnitType::Months);
+            } else {
+                chart
+                    .x_axis()
+                    .set_major_unit(7)
+                    .set_major_unit_date_type(ChartAxisDateUnitType::Days);
+            }
             chart.y_axis().set_name("devices");
             for s in &c.series {
                 let rows = &sheets[s.sheet].rows;
@@ -348,7 +423,7 @@ fn build(sheets: &[Sheet], charts: &[LineChart]) -> Result<Vec<u8>, XlsxError> {
                     .set_categories((name.as_str(), 1, cat as u16, last, cat as u16))
                     .set_values((name.as_str(), 1, col as u16, last, col as u16));
             }
-            ws.insert_chart(k as u32 * 21, 0, &chart)?;
+            ws.insert_chart(k as u32 * CHART_ROWS, 0, &chart)?;
         }
         wb.push_worksheet(ws);
     }
