@@ -1271,3 +1271,102 @@ fn workbook_reads_back_with_fitted_columns_and_prints_one_chart_per_page() {
         titles.len() + 1
     );
 }
+
+#[test]
+fn one_vocabulary_of_flags() {
+    let d = Dir::new();
+    // -q/--quiet on every command; -o/--out wherever something is written.
+    for cmd in [
+        "run", "list", "bench", "check", "verify", "compare", "sweep", "report",
+    ] {
+        let help = d.fleetsim(&[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&help.stdout).to_string();
+        assert!(text.contains("-q, --quiet"), "{cmd}: {text}");
+        if ["run", "compare", "sweep", "report"].contains(&cmd) {
+            assert!(text.contains("-o, --out"), "{cmd}: {text}");
+        }
+        // --threads says what 0 means instead of a default that contradicts its help.
+        assert!(!text.contains("[default: 0]"), "{cmd}: {text}");
+    }
+    let help = d.fleetsim(&["baseline", "update", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("-q, --quiet"));
+    let help = d.fleetsim(&["verify", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("fleetsim verify [OPTIONS] --all"));
+    // report's old --output still works (hidden).
+    assert!(
+        run_p1(&d, &["-o", "run", "-q", "--devices", "200", "--days", "3"])
+            .status
+            .success()
+    );
+    let o = d.fleetsim(&["report", "run", "--output", "old.html", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // --set KEY=VALUE on run, check and compare, validated like sweep's.
+    let o = run_p1(
+        &d,
+        &[
+            "--set",
+            "fleet.devices=150",
+            "--days",
+            "2",
+            "-o",
+            "set",
+            "-q",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = csv_rows(&d.read("set/summary.csv"));
+    let i = s[0].iter().position(|h| h == "devices").unwrap();
+    assert_eq!(s[1][i], "150");
+    let o = d.fleetsim(&["check", "p1.toml", "--set", "fleet.devices=1.5", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set fleet.devices=1.5: invalid scenario"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.fleetsim(&["run", "p1.toml", "--set", "fleet.devices=1,2", "-o", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fleetsim sweep"), "{}", stderr(&o));
+    assert!(!d.path().join("x").exists());
+    let o = d.fleetsim(&[
+        "compare",
+        "p1.toml",
+        "p1.toml",
+        "--set",
+        "fleet.devices=120",
+        "--days",
+        "2",
+        "--replications",
+        "2",
+        "-o",
+        "cmp",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        d.read("cmp/comparison.csv")
+            .contains("tiny,devices,2,2,120.0000")
+    );
+
+    // list shows the user's own ./scenarios/ files; an unknown name says where it looked.
+    std::fs::create_dir(d.path().join("scenarios")).unwrap();
+    d.write("scenarios/mine.toml", P1);
+    let o = d.fleetsim(&["list"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("In ./scenarios/") && out.contains("mine"),
+        "{out}"
+    );
+    assert!(out.contains("autopatch-rings"), "{out}");
+    let o = d.fleetsim(&["run", "nosuch", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!(
+            "scenarios{}nosuch.toml",
+            std::path::MAIN_SEPARATOR
+        )),
+        "{}",
+        stderr(&o)
+    );
+}

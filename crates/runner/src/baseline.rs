@@ -286,9 +286,12 @@ struct UpdateArgs {
     /// The folder of baselines, one folder per scenario inside it.
     #[arg(long, value_name = "DIR", default_value = ROOT)]
     dir: PathBuf,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads; 0 (the default) means one per core. Never changes the results.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
+    /// Print nothing (the exit code tells).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Runs `fleetsim baseline ...`.
@@ -326,7 +329,7 @@ fn update(args: UpdateArgs) -> Result<(), Failure> {
         }
     }
     for job in jobs {
-        write(job, args.threads)?;
+        write(job, args.threads, args.quiet)?;
     }
     Ok(())
 }
@@ -360,7 +363,7 @@ fn prepare(name: &str, args: &UpdateArgs) -> Result<Job, Failure> {
     })
 }
 
-fn write(job: Job, threads: usize) -> Result<(), Failure> {
+fn write(job: Job, threads: usize, quiet: bool) -> Result<(), Failure> {
     let Job {
         scenario,
         target,
@@ -379,14 +382,18 @@ fn write(job: Job, threads: usize) -> Result<(), Failure> {
     match &old {
         None => {
             if let Some(problem) = &old_problem {
-                println!("{name}: replacing an unreadable baseline ({problem})");
+                if !quiet {
+                    println!("{name}: replacing an unreadable baseline ({problem})");
+                }
             }
         }
         Some(b) => {
             let old_manifest_text =
                 std::fs::read_to_string(b.dir.join(MANIFEST)).unwrap_or_default();
             if b.files == files && old_manifest_text == manifest_text {
-                println!("{name}: unchanged ({shown}; {})", manifest.settings());
+                if !quiet {
+                    println!("{name}: unchanged ({shown}; {})", manifest.settings());
+                }
                 return Ok(());
             }
             if b.manifest.settings() != manifest.settings() {
@@ -426,6 +433,9 @@ fn write(job: Job, threads: usize) -> Result<(), Failure> {
     } else {
         "created"
     };
+    if quiet {
+        return Ok(());
+    }
     println!("{name}: {verb} {shown} ({})", manifest.settings());
     for line in lines {
         println!("  {line}");

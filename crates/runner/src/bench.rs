@@ -14,6 +14,9 @@ pub struct BenchArgs {
     /// Runs to time; the report gives each and the best.
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,
+    /// Only the line with the best time and the peak memory.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux; `None` elsewhere).
@@ -24,7 +27,7 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failure> {
+pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32, quiet: bool) -> Result<(), Failure> {
     let scenario = load(arg, o)?;
     let options = RunOptions {
         threads: o.threads,
@@ -35,10 +38,12 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
     } else {
         o.threads
     };
-    println!(
-        "scenario {}: {} devices x {} days, {} threads",
-        scenario.name, scenario.fleet.devices, scenario.days, threads
-    );
+    if !quiet {
+        println!(
+            "scenario {}: {} devices x {} days, {} threads",
+            scenario.name, scenario.fleet.devices, scenario.days, threads
+        );
+    }
     let mut best = f64::INFINITY;
     for i in 1..=repeat.max(1) {
         let started = Instant::now();
@@ -47,6 +52,9 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
         let secs = started.elapsed().as_secs_f64();
         best = best.min(secs);
         let device_days = f64::from(scenario.fleet.devices) * f64::from(scenario.days);
+        if quiet {
+            continue;
+        }
         println!(
             "run {i}: {secs:.3} s wall, {:.1} M device-days/s, {} events, {:.2} M events/s",
             device_days / secs / 1e6,

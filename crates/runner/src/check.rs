@@ -1,6 +1,6 @@
 //! `fleetsim check`: the preflight alone: what blocks which devices, and how many.
 
-use crate::cli::{Failure, Overrides, load, print_findings, run_failure};
+use crate::cli::{Failure, Overrides, Settings, load_with, print_findings, run_failure};
 use clap::Args;
 use fleetsim_model::prereq::Severity;
 
@@ -10,12 +10,25 @@ pub struct CheckArgs {
     pub scenario: Option<String>,
     #[command(flatten)]
     pub overrides: Overrides,
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Only the verdict: no summary line and no findings (the exit code tells).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn check(args: CheckArgs) -> Result<(), Failure> {
-    let scenario = load(args.scenario.as_deref(), &args.overrides)?;
+    let scenario = load_with(args.scenario.as_deref(), &args.overrides, &args.settings)?;
     let (findings, counts) =
         fleetsim_model::sim::check(&scenario, args.overrides.threads).map_err(run_failure)?;
+    let blocked = findings.iter().any(|f| f.severity == Severity::Blocker);
+    if args.quiet {
+        return if blocked {
+            Err(Failure::Blocked)
+        } else {
+            Ok(())
+        };
+    }
     println!(
         "scenario {}: {} devices ({} new over the run); Path 1: {} devices, Path 2: {} devices; {} can never be co-managed",
         scenario.name,
@@ -27,7 +40,7 @@ pub fn check(args: CheckArgs) -> Result<(), Failure> {
     );
     let mut stdout = std::io::stdout();
     print_findings(&mut stdout, &findings);
-    if findings.iter().any(|f| f.severity == Severity::Blocker) {
+    if blocked {
         return Err(Failure::Blocked);
     }
     println!("ok: no prerequisite blocks a path this scenario relies on");

@@ -20,9 +20,60 @@ pub struct Overrides {
     /// Simulated days (default: the scenario's).
     #[arg(long)]
     pub days: Option<u32>,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads; 0 (the default) means one per core. Never changes the results.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
+}
+
+/// `--set KEY=VALUE`: settings of the scenario file changed for this command (as `sweep`
+/// varies them, with one value each).
+#[derive(Args, Clone, Default)]
+pub struct Settings {
+    /// Change a setting of the scenario file, KEY=VALUE: KEY is a dotted path (such as
+    /// enrollment.failure_rate or sites.0.share), VALUE a TOML value (number, true/false,
+    /// date, "quoted string"; a bare word is taken as a string). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// Loads a scenario, changes the `--set` settings in its text (validated like a scenario file,
+/// each error naming the setting), and applies the overrides.
+pub fn load_with(
+    arg: Option<&str>,
+    o: &Overrides,
+    settings: &Settings,
+) -> Result<Scenario, Failure> {
+    if settings.set.is_empty() {
+        return load(arg, o);
+    }
+    let bad = Failure::BadInput;
+    let source = scenarios::find(arg).map_err(|e| bad(e.to_string()))?;
+    let mut parsed = Vec::new();
+    for s in &settings.set {
+        let axis = crate::sweep::parse_axis(s).map_err(bad)?;
+        if axis.values.len() != 1 {
+            return Err(bad(format!(
+                "--set {s}: one value here; `fleetsim sweep` runs a list of values"
+            )));
+        }
+        if parsed.iter().any(|(k, _): &(String, _)| *k == axis.key) {
+            return Err(bad(format!("--set {}: given twice", axis.key)));
+        }
+        let v = axis.values.into_iter().next().map(|v| v.value);
+        parsed.extend(v.map(|v| (axis.key, v)));
+    }
+    let pairs: Vec<(&str, &toml_edit::Value)> =
+        parsed.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let what = format!("--set {}", settings.set.join(" --set "));
+    let text = crate::sweep::edit(&source.text, &pairs).map_err(|e| bad(format!("{what}: {e}")))?;
+    let mut s = Scenario::from_toml(&text).map_err(|e| {
+        bad(format!(
+            "{what}: invalid scenario {} with this setting: {e}",
+            source.origin
+        ))
+    })?;
+    apply_overrides(&mut s, o)?;
+    Ok(s)
 }
 
 /// A failure and the exit code it deserves.

@@ -2,7 +2,7 @@
 //! statistics of every summary metric and the paired difference against the first scenario.
 //! The replications, statistics and files are the study's (`crate::study`), shared with `sweep`.
 
-use crate::cli::{Failure, Overrides, load};
+use crate::cli::{Failure, Overrides, Settings, load_with};
 use crate::output::safe_cell;
 use crate::study::{Study, StudyArgs, Variant, run_study};
 use clap::Args;
@@ -15,6 +15,8 @@ pub struct CompareArgs {
     scenarios: Vec<String>,
     #[command(flatten)]
     overrides: Overrides,
+    #[command(flatten)]
+    settings: Settings,
     #[command(flatten)]
     study: StudyArgs,
 }
@@ -39,7 +41,7 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     let scenarios = args
         .scenarios
         .iter()
-        .map(|a| load(Some(a), &args.overrides))
+        .map(|a| load_with(Some(a), &args.overrides, &args.settings))
         .collect::<Result<Vec<_>, _>>()?;
     let labels = unique_labels(&scenarios.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
     let base_seed = args.overrides.seed.unwrap_or(scenarios[0].seed);

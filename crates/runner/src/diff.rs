@@ -369,11 +369,16 @@ fn cell_findings(file: &str, old: &[u8], new: &[u8], mode: Mode) -> Vec<Finding>
         .filter_map(|(i, h)| new_header.iter().position(|x| x == h).map(|j| (i, j)))
         .collect();
     let labelled = matches!(old_header.first().map(String::as_str), Some("day" | "hour"));
+    // site_timeline.csv has a row per site and day: the row names its site too.
+    let site = old_header.iter().position(|h| h == "site");
     for (r, (o, n)) in old.iter().zip(&new).enumerate().skip(1) {
-        let row = match (labelled, o.first()) {
+        let mut row = match (labelled, o.first()) {
             (true, Some(v)) => format!("{} {v}", old_header[0]),
             _ => format!("row {r}"),
         };
+        if let Some(code) = site.and_then(|k| o.get(k)) {
+            row = format!("{row}, site {code}");
+        }
         for &(i, j) in &shared {
             let (ov, nv) = (
                 o.get(i).map_or("", String::as_str),
@@ -447,6 +452,15 @@ mod tests {
             d.lines(),
             ["timeline.csv day 2, state_co_managed: 150 -> 153 (+3, +2.00%)"]
         );
+    }
+
+    #[test]
+    fn site_timeline_rows_name_their_site() {
+        let old = b"day,date,site,devices_total\n1,2027-01-04,P01,5\n1,2027-01-04,P02,7\n";
+        let new = b"day,date,site,devices_total\n1,2027-01-04,P01,5\n1,2027-01-04,P02,8\n";
+        let d = compare_file("site_timeline.csv", old, new, Mode::Exact);
+        let lines = d.lines().join("\n");
+        assert!(lines.contains("day 1, site P02"), "{lines}");
     }
 
     #[test]

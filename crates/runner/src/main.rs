@@ -42,14 +42,17 @@ struct Cli {
 enum Command {
     /// Run a scenario and write its CSV timeline (default: the built-in mixed enterprise).
     Run(run::RunArgs),
-    /// List the named scenarios.
-    List,
+    /// List the named scenarios and the scenario files in ./scenarios/.
+    List(list::ListArgs),
     /// Measure speed and memory on a scenario (writes no files).
     Bench(bench::BenchArgs),
     /// Check a scenario's prerequisites: what blocks which devices, and how many (exit 1 when a
     /// blocker stops a path the scenario relies on).
     Check(check::CheckArgs),
     /// Re-run a scenario with its baseline's settings and compare (writes no files).
+    #[command(
+        override_usage = "fleetsim verify [OPTIONS] <SCENARIO>\n       fleetsim verify [OPTIONS] --all"
+    )]
     Verify(verify::VerifyArgs),
     /// Manage the baselines that `verify` compares against.
     Baseline(baseline::BaselineArgs),
@@ -66,13 +69,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::List => {
-            list::list();
+        Command::List(args) => {
+            list::list(&args);
             Ok(())
         }
-        Command::Bench(args) => {
-            bench::bench(args.scenario.as_deref(), &args.overrides, args.repeat)
-        }
+        Command::Bench(args) => bench::bench(
+            args.scenario.as_deref(),
+            &args.overrides,
+            args.repeat,
+            args.quiet,
+        ),
         Command::Check(args) => check::check(args),
         Command::Verify(args) => verify::verify(args),
         Command::Baseline(args) => baseline::command(args),

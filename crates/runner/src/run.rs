@@ -1,6 +1,8 @@
 //! `fleetsim run`: one scenario, its CSV files (and optionally a workbook) in a folder.
 
-use crate::cli::{Failure, Overrides, load, print_findings, progress_bar, run_failure};
+use crate::cli::{
+    Failure, Overrides, Settings, load_with, print_findings, progress_bar, run_failure,
+};
 use crate::{baseline, output, xlsx};
 use clap::{Args, ValueEnum};
 use fleetsim_model::{Bucket, EventCapture, RunOptions};
@@ -14,8 +16,10 @@ pub struct RunArgs {
     pub scenario: Option<String>,
     #[command(flatten)]
     pub overrides: Overrides,
+    #[command(flatten)]
+    pub settings: Settings,
     /// Output folder (default: results/<scenario name>).
-    #[arg(long)]
+    #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Replace the output folder if it exists.
     #[arg(long)]
@@ -44,7 +48,7 @@ pub enum BucketArg {
 }
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    let scenario = load(args.scenario.as_deref(), &args.overrides)?;
+    let scenario = load_with(args.scenario.as_deref(), &args.overrides, &args.settings)?;
     let events = match args.events {
         None => EventCapture::Off,
         Some(s) if s > 0.0 && s <= 1.0 => EventCapture::Sample(s),

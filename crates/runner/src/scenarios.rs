@@ -58,9 +58,13 @@ impl std::fmt::Display for LoadError {
         match self {
             LoadError::Unknown(name) => {
                 let names: Vec<&str> = NAMED.iter().map(|n| n.name).collect();
+                let here = std::env::current_dir()
+                    .map(|d| d.join("scenarios").join(format!("{name}.toml")))
+                    .unwrap_or_else(|_| Path::new("scenarios").join(format!("{name}.toml")));
                 write!(
                     f,
-                    "unknown scenario {name:?}: expected a scenario file path or one of the named scenarios: {} (see `fleetsim list`)",
+                    "unknown scenario {name:?}: looked for {} and among the named scenarios: {} (see `fleetsim list`); a path to a scenario file ends in .toml",
+                    here.display(),
                     names.join(", ")
                 )
             }

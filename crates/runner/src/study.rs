@@ -34,7 +34,7 @@ pub struct StudyArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub replications: u32,
     /// Output folder.
-    #[arg(long)]
+    #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Replace the output folder (and the --xlsx file) if it exists.
     #[arg(long)]

@@ -37,17 +37,17 @@ const MAX_POINTS: usize = 10_000;
 
 /// One swept value: its text on the command line, its cell in the files and the TOML value.
 #[derive(Clone, Debug)]
-struct Setting {
-    text: String,
-    cell: String,
-    value: Value,
+pub(crate) struct Setting {
+    pub(crate) text: String,
+    pub(crate) cell: String,
+    pub(crate) value: Value,
 }
 
 /// One `--set`: a key and its values.
 #[derive(Debug)]
-struct Axis {
-    key: String,
-    values: Vec<Setting>,
+pub(crate) struct Axis {
+    pub(crate) key: String,
+    pub(crate) values: Vec<Setting>,
 }
 
 /// Splits at commas outside quotes, brackets and braces.
@@ -97,7 +97,7 @@ fn parse_value(text: &str) -> Option<Value> {
     bare.then(|| Value::from(text).decorated(" ", ""))
 }
 
-fn parse_axis(arg: &str) -> Result<Axis, String> {
+pub(crate) fn parse_axis(arg: &str) -> Result<Axis, String> {
     let Some((key, values)) = arg.split_once('=') else {
         return Err(format!(
             "--set {arg}: expected KEY=V1,V2,… such as enrollment.failure_rate=0.05,0.1"
@@ -211,7 +211,7 @@ fn set_in(
 }
 
 /// The scenario text with `key` set to `value`.
-fn edit(text: &str, settings: &[(&str, &Value)]) -> Result<String, String> {
+pub(crate) fn edit(text: &str, settings: &[(&str, &Value)]) -> Result<String, String> {
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     for (key, value) in settings {
         let path: Vec<&str> = key.split('.').collect();

@@ -32,9 +32,12 @@ pub struct VerifyArgs {
     /// commas. Without it, the files must be byte-identical.
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     tolerance: Vec<String>,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads; 0 (the default) means one per core. Never changes the results.
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
+    /// Print only what moved: no line for a baseline that matches.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// A scenario and its baseline, checked before anything runs.
@@ -50,7 +53,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let jobs = prepare(&args, tolerances.as_ref())?;
     let mut failed: Vec<String> = Vec::new();
     for job in &jobs {
-        if !check(job, mode, args.threads)? {
+        if !check(job, mode, args.threads, args.quiet)? {
             failed.push(job.scenario.name.clone());
         }
     }
@@ -146,13 +149,16 @@ fn prepare(args: &VerifyArgs, tolerances: Option<&Tolerances>) -> Result<Vec<Job
 }
 
 /// Re-runs one scenario, compares and prints the account; `Ok(false)` on a regression.
-fn check(job: &Job, mode: Mode, threads: usize) -> Result<bool, Failure> {
+fn check(job: &Job, mode: Mode, threads: usize, quiet: bool) -> Result<bool, Failure> {
     let started = Instant::now();
     let files = baseline::fresh_files(&job.scenario, threads)?;
     let diffs = diff::compare_run(&job.baseline.files, &files, mode);
     let secs = started.elapsed().as_secs_f64();
     let fails = diffs.iter().any(|d| d.fails);
     let changed = diffs.iter().any(|d| !d.identical());
+    if quiet && !fails {
+        return Ok(true);
+    }
     let m = &job.baseline.manifest;
     let how = match (mode, fails, changed) {
         (_, true, _) => "REGRESSION against",
