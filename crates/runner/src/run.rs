@@ -1,7 +1,7 @@
 //! `fleetsim run`: one scenario, its CSV files (and optionally a workbook) in a folder.
 
 use crate::cli::{
-    Failure, Overrides, Settings, load_with, print_findings, progress_bar, run_failure,
+    Failure, Overrides, RunProgress, Settings, load_with, print_findings, run_failure,
 };
 use crate::{baseline, output, xlsx};
 use clap::{Args, ValueEnum};
@@ -76,21 +76,31 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         events,
     };
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let bar = progress_bar(show, scenario.days);
+    let mut progress = RunProgress::new(show, scenario.days, u64::from(scenario.fleet.devices));
+    // The preflight's findings come before the run: the model reports them only with the
+    // result, so the fleet is drawn once more for them (`check`'s work) when they are shown.
+    let early = if args.quiet {
+        None
+    } else {
+        progress.stage("checking prerequisites (drawing the fleet)");
+        let (findings, _) =
+            fleetsim_model::sim::check(&scenario, args.overrides.threads).map_err(run_failure)?;
+        let mut text = Vec::new();
+        print_findings(&mut text, &findings);
+        progress.println(&String::from_utf8_lossy(&text));
+        Some(findings)
+    };
+    progress.stage("drawing the fleet");
     let started = Instant::now();
-    let devices = u64::from(scenario.fleet.devices);
-    let result = fleetsim_model::run(&scenario, &options, |day, _| {
-        bar.set_position(u64::from(day));
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{:.1} M device-days/s",
-            devices as f64 * f64::from(day) / secs / 1e6
-        ));
-    })
-    .map_err(run_failure)?;
-    bar.finish_and_clear();
+    let result = fleetsim_model::run(&scenario, &options, |day, _| progress.day(day))
+        .map_err(run_failure)?;
+    progress.finish();
     let elapsed = started.elapsed();
-    if !args.quiet {
+    if let Some(early) = &early
+        && *early != result.findings
+    {
+        // Never expected (the same fleet is drawn twice); if it happens, the run's own
+        // findings are the ones that count.
         print_findings(&mut std::io::stderr(), &result.findings);
     }
     output::write_run(

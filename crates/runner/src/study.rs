@@ -339,6 +339,8 @@ pub fn run_study(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
+        // Redrawn every 200 ms even while a long run holds the count still.
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
         bar
     } else {
         indicatif::ProgressBar::hidden()
