@@ -921,7 +921,7 @@ fn run_grid(page: &mut Page, r: &Run, prefix: &str) {
     {
         page.absent(
             &id("gateway"),
-            "Cloud management gateway load and queue",
+            "Cloud management gateway: peak, capacity and queue",
             "<code>timeline.csv</code>'s <code>gateway_*</code> columns are absent or 0 throughout: no client went through the gateway in this run.",
         );
     }
