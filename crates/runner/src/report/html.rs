@@ -472,6 +472,14 @@ fn summary_cell(r: &Run, metric: &str) -> String {
         Ok(x) => fmt_count(x),
         Err(_) => v.to_string(),
     };
+    // A share of eligible: from the counts when the run has them, so that it never reads
+    // 100.00 while devices are left.
+    if metric == "co_managed_pct_of_eligible"
+        && r.study.is_none()
+        && let (Some(co), Some(el)) = (s.num("co_managed"), s.num("eligible"))
+    {
+        return fmt_pct(co, el);
+    }
     match s.get(metric) {
         None => "never".into(),
         Some(v) => match (
