@@ -210,31 +210,21 @@ impl RunProgress {
         };
         self.bar.set_position(u64::from(day));
         self.ends.push(now);
-        let done = f64::from(day.saturating_sub(1));
-        let secs = (now - first).as_secs_f64();
-        if done < 1.0 || done < f64::from(self.days) * 0.1 || secs <= 0.0 {
+        let ends: Vec<f64> = self
+            .ends
+            .iter()
+            .map(|t| (*t - first).as_secs_f64())
+            .collect();
+        let Some(estimate) = time_left(&ends, self.days) else {
             return;
-        }
-        // The most recent tenth of the days done (at least 4): its cost per day, and whether
-        // its two halves agree.
-        let n = self.ends.len();
-        let k = ((n / 10).max(4) & !1).min((n - 1) & !1);
-        if k < 2 {
-            return;
-        }
-        let span = |a: usize, b: usize| (self.ends[b] - self.ends[a]).as_secs_f64();
-        let (older, newer) = (span(n - 1 - k, n - 1 - k / 2), span(n - 1 - k / 2, n - 1));
-        let recent = (older + newer) / k as f64;
-        let steady = older > 0.0 && newer > 0.0 && (older / newer).max(newer / older) <= 1.5;
-        let left_days = f64::from(self.days.saturating_sub(day));
-        self.bar.set_message(if steady {
-            format!(
+        };
+        self.bar.set_message(match estimate {
+            Some((per_day, left)) => format!(
                 "{:.1} M device-days/s, about {} left",
-                self.devices as f64 / recent / 1e6,
-                human_secs(recent * left_days)
-            )
-        } else {
-            "time left uncertain: days differ in cost".to_string()
+                self.devices as f64 / per_day / 1e6,
+                human_secs(left)
+            ),
+            None => "time left uncertain: days differ in cost".to_string(),
         });
     }
 
@@ -244,6 +234,29 @@ impl RunProgress {
     }
 }
 
+/// The time left of a run of `days` days whose day k (1, 2, …) ended `ends[k - 1]` seconds
+/// after day 1 ended: `None` before a tenth of the days are done; `Some(None)` when the most
+/// recent tenth of the days done (at least 4) is not steady (its two halves' cost per day
+/// differ by more than a factor 1.5); else `Some(Some((seconds per day, seconds left)))`,
+/// from that tenth's cost per day.
+pub fn time_left(ends: &[f64], days: u32) -> Option<Option<(f64, f64)>> {
+    let n = ends.len();
+    let done = n.saturating_sub(1) as f64;
+    if done < 1.0 || done < f64::from(days) * 0.1 {
+        return None;
+    }
+    let k = ((n / 10).max(4) & !1).min((n - 1) & !1);
+    if k < 2 {
+        return None;
+    }
+    let span = |a: usize, b: usize| ends[b] - ends[a];
+    let (older, newer) = (span(n - 1 - k, n - 1 - k / 2), span(n - 1 - k / 2, n - 1));
+    let per_day = (older + newer) / k as f64;
+    let steady = older > 0.0 && newer > 0.0 && (older / newer).max(newer / older) <= 1.5;
+    let left = f64::from(days.saturating_sub(n as u32)) * per_day;
+    Some(steady.then_some((per_day, left)))
+}
+
 /// A duration for people: `42 s`, `3 min 05 s`, `1 h 02 min`.
 pub fn human_secs(s: f64) -> String {
     let s = s.max(0.0).round() as u64;
@@ -251,5 +264,39 @@ pub fn human_secs(s: f64) -> String {
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min {:02} s", s / 60, s % 60),
         _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_waits_for_a_tenth_and_steady_days() {
+        // 100 days of 0.5 s each: nothing before day 11, then 0.5 s × the days left.
+        let even: Vec<f64> = (0..100).map(|d| f64::from(d) * 0.5).collect();
+        assert_eq!(time_left(&even[..10], 100), None);
+        let (per_day, left) = time_left(&even[..40], 100).unwrap().unwrap();
+        assert!((per_day - 0.5).abs() < 1e-9 && (left - 30.0).abs() < 1e-9);
+        // A wave: days 5-15 cost 2 s, the rest 0.01 s. During and right after it the estimate
+        // is withheld; once the recent days are cheap again it is theirs, not the average's.
+        let mut t = 0.0;
+        let wave: Vec<f64> = (1..=100)
+            .map(|d| {
+                let e = t;
+                t += if (5..=15).contains(&d) { 2.0 } else { 0.01 };
+                e
+            })
+            .collect();
+        assert_eq!(time_left(&wave[..17], 100), Some(None));
+        let (_, left) = time_left(&wave[..40], 100).unwrap().unwrap();
+        assert!(left < 1.0, "{left}");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_secs(42.4), "42 s");
+        assert_eq!(human_secs(185.0), "3 min 05 s");
+        assert_eq!(human_secs(3720.0), "1 h 02 min");
     }
 }
