@@ -1498,12 +1498,7 @@ fn shards(d: &Dir, study_args: &[&str], prefix: &str, n: usize) -> Vec<String> {
 fn merged_shards_are_the_one_machine_bytes_for_any_n_and_order() {
     let d = Dir::new();
     // 2 points x 3 replications = 6 runs: with N = 7 one shard holds none.
-    let sweep = [
-        "sweep",
-        "tiny",
-        "--set",
-        "enrollment.failure_rate=0.05,0.3",
-    ];
+    let sweep = ["sweep", "tiny", "--set", "enrollment.failure_rate=0.05,0.3"];
     let mut one = sweep.to_vec();
     one.extend(["--out", "one", "--xlsx", "one.xlsx"]);
     study(&d, &one);
@@ -1525,8 +1520,7 @@ fn merged_shards_are_the_one_machine_bytes_for_any_n_and_order() {
         );
     }
     // The shards hold the runs i with i mod N = K - 1.
-    let manifest: serde_json::Value =
-        serde_json::from_str(&d.read("s-3-2/manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&d.read("s-3-2/manifest.json")).unwrap();
     assert_eq!(manifest["runs"], serde_json::json!([1, 4]));
     assert_eq!(manifest["shard"], 2);
     assert_eq!(manifest["shards"], 3);
@@ -1559,7 +1553,11 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
     // A copy of shard 2, and shards of other studies.
     std::fs::create_dir(d.path().join("dup")).unwrap();
     for f in ["manifest.json", "runs.jsonl"] {
-        std::fs::copy(d.path().join(&dirs[1]).join(f), d.path().join("dup").join(f)).unwrap();
+        std::fs::copy(
+            d.path().join(&dirs[1]).join(f),
+            d.path().join("dup").join(f),
+        )
+        .unwrap();
     }
     let other = |name: &str, args: &[&str], shard: &str| {
         let mut all = args.to_vec();
@@ -1579,7 +1577,12 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
     d.write("mini.toml", &TINY.replace("seed = 3", "seed = 7"));
     other(
         "other-scenario",
-        &["sweep", "mini.toml", "--set", "enrollment.failure_rate=0.05,0.3"],
+        &[
+            "sweep",
+            "mini.toml",
+            "--set",
+            "enrollment.failure_rate=0.05,0.3",
+        ],
         "3/3",
     );
     other("other-version", &sweep, "3/3");
@@ -1587,7 +1590,11 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
     let text = std::fs::read_to_string(&path).unwrap();
     let version = format!("\"fleetsim_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
     assert!(text.contains(&version));
-    std::fs::write(&path, text.replace(&version, "\"fleetsim_version\": \"0.0.1\"")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(&version, "\"fleetsim_version\": \"0.0.1\""),
+    )
+    .unwrap();
     std::fs::create_dir(d.path().join("empty")).unwrap();
 
     let (s1, s2, s3) = (dirs[0].as_str(), dirs[1].as_str(), dirs[2].as_str());
@@ -1595,11 +1602,27 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
         (&[s1, s2], &["missing shard 3/3"]),
         (&[s3, s1], &["missing shard 2/3"]),
         (&[s1, s2, s3, "dup"], &["shard 2/3 given twice", s2, "dup"]),
-        (&[s1, s2, "other-setting"], &["different studies", "other-setting", "scenarios or settings"]),
-        (&[s1, s2, "other-n"], &["other-n", "number of shards N: 3 vs 4"]),
+        (
+            &[s1, s2, "other-setting"],
+            &[
+                "different studies",
+                "other-setting",
+                "scenarios or settings",
+            ],
+        ),
+        (
+            &[s1, s2, "other-n"],
+            &["other-n", "number of shards N: 3 vs 4"],
+        ),
         (&[s1, s2, "other-seed"], &["other-seed", "base seed"]),
-        (&[s1, s2, "other-scenario"], &["other-scenario", "resolved settings differ"]),
-        (&[s1, s2, "other-version"], &["other-version", "fleetsim version", "0.0.1"]),
+        (
+            &[s1, s2, "other-scenario"],
+            &["other-scenario", "resolved settings differ"],
+        ),
+        (
+            &[s1, s2, "other-version"],
+            &["other-version", "fleetsim version", "0.0.1"],
+        ),
         (&[s1, s2, "empty"], &["empty", "not a shard folder"]),
         (&[s1, s2, "nowhere"], &["nowhere", "not a shard folder"]),
     ];
@@ -1643,7 +1666,21 @@ fn bad_shard_arguments_are_rejected_before_running() {
     assert!(stderr(&o).contains("merge"), "{}", stderr(&o));
     assert!(d.entries().is_empty(), "{:?}", d.entries());
     // Without --out a shard gets the study's folder name with -shard-K-of-N.
-    let o = d.fleetsim(&["compare", "tiny", "--shard", "2/2", "--days", "3", "--replications", "2", "-q"]);
+    let o = d.fleetsim(&[
+        "compare",
+        "tiny",
+        "--shard",
+        "2/2",
+        "--days",
+        "3",
+        "--replications",
+        "2",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(d.path().join("results/compare-tiny-shard-2-of-2/manifest.json").is_file());
+    assert!(
+        d.path()
+            .join("results/compare-tiny-shard-2-of-2/manifest.json")
+            .is_file()
+    );
 }

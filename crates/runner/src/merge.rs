@@ -49,7 +49,11 @@ fn difference(a: &Manifest, b: &Manifest) -> Option<String> {
         return differs("command", a.command.clone(), b.command.clone());
     }
     if a.shards != b.shards {
-        return differs("number of shards N", a.shards.to_string(), b.shards.to_string());
+        return differs(
+            "number of shards N",
+            a.shards.to_string(),
+            b.shards.to_string(),
+        );
     }
     let (x, y) = (&a.layout, &b.layout);
     if x.replications != y.replications {
@@ -60,7 +64,11 @@ fn difference(a: &Manifest, b: &Manifest) -> Option<String> {
         );
     }
     if x.base_seed != y.base_seed {
-        return differs("base seed", x.base_seed.to_string(), y.base_seed.to_string());
+        return differs(
+            "base seed",
+            x.base_seed.to_string(),
+            y.base_seed.to_string(),
+        );
     }
     let labels = |l: &Layout| {
         l.variants
@@ -71,7 +79,10 @@ fn difference(a: &Manifest, b: &Manifest) -> Option<String> {
     };
     if x.key_header != y.key_header
         || x.variants.len() != y.variants.len()
-        || x.variants.iter().zip(&y.variants).any(|(p, q)| p.keys != q.keys || p.label != q.label)
+        || x.variants
+            .iter()
+            .zip(&y.variants)
+            .any(|(p, q)| p.keys != q.keys || p.label != q.label)
     {
         return differs("scenarios or settings", labels(x), labels(y));
     }

@@ -125,8 +125,12 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
             dir.display()
         )
     })?;
-    let m: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| format!("{}: {MANIFEST} is not a shard manifest: {e}", path.display()))?;
+    let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "{}: {MANIFEST} is not a shard manifest: {e}",
+            path.display()
+        )
+    })?;
     if m.format != FORMAT {
         return Err(format!(
             "{}: shard format {:?}, this fleetsim reads {FORMAT:?}",
@@ -161,7 +165,11 @@ pub fn read_runs(dir: &Path, m: &Manifest) -> Result<Vec<(usize, RunOut)>, Strin
             || r.out.summary.len() < 2
             || r.out.timeline.is_empty()
         {
-            return Err(damaged(format!("{RUNS} line {}: run {} is inconsistent", n + 1, r.run)));
+            return Err(damaged(format!(
+                "{RUNS} line {}: run {} is inconsistent",
+                n + 1,
+                r.run
+            )));
         }
         out.push((r.run, r.out));
     }

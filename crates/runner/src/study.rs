@@ -25,9 +25,9 @@ use crate::output::{self, safe_cell};
 use crate::stats::{self, Summary, parse_number};
 use crate::xlsx;
 use clap::Args;
-use serde::{Deserialize, Serialize};
 use fleetsim_model::prereq::Finding;
 use fleetsim_model::{RunOptions, Scenario};
+use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -95,7 +95,10 @@ pub fn parse_shard(s: &str) -> Result<Shard, String> {
     if !digits(k) || !digits(n) {
         return Err(usage());
     }
-    let (k, n): (u32, u32) = (k.parse().map_err(|_| usage())?, n.parse().map_err(|_| usage())?);
+    let (k, n): (u32, u32) = (
+        k.parse().map_err(|_| usage())?,
+        n.parse().map_err(|_| usage())?,
+    );
     if k == 0 || n == 0 || k > n || n > MAX_SHARDS {
         return Err(usage());
     }
