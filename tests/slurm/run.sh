@@ -46,8 +46,19 @@ chmod 755 "$work"
 state=$work/state
 mkdir -p "$state/ctld" "$state/d" "$work/munge/key"
 host=$(hostname -s)
-ctld_port=${FLEETSIM_SLURMCTLD_PORT:-6817}
-d_port=${FLEETSIM_SLURMD_PORT:-6818}
+# Two free TCP ports (from 6817, Slurm's default), so that another Slurm on this machine is
+# left alone; FLEETSIM_SLURMCTLD_PORT and FLEETSIM_SLURMD_PORT choose them.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p=$1
+    while ! port_free "$p"; do
+        p=$((p + 1))
+        [ "$p" -lt $(($1 + 200)) ] || fail "no free TCP port from $1 to $p for Slurm"
+    done
+    echo "$p"
+}
+ctld_port=${FLEETSIM_SLURMCTLD_PORT:-$(free_port 6817)}
+d_port=${FLEETSIM_SLURMD_PORT:-$(free_port $((ctld_port + 1)))}
 
 # munge: its own key, socket and pid in the scratch folder, run as the munge user when there
 # is one (munged refuses to run as root without --force).
@@ -114,7 +125,18 @@ logs() {
     done
     return 0
 }
-trap 'status=$?; [ $status -ne 0 ] && logs; stop; [ $status -eq 0 ] && rm -rf "$work"; exit $status' EXIT
+cleanup() {
+    local status=$?
+    [ "$status" -ne 0 ] && logs
+    stop
+    if [ "$status" -eq 0 ]; then
+        rm -rf "$work"
+    else
+        echo "kept $work for inspection" >&2
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
 
 if [ "$munge_user" = root ]; then
     munged "${munge_args[@]}" || fail "munged did not start"

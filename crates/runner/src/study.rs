@@ -676,6 +676,25 @@ mod tests {
     }
 
     #[test]
+    fn shards_parse_and_split_the_runs_round_robin() {
+        assert_eq!(parse_shard("2/3"), Ok(Shard { k: 2, n: 3 }));
+        assert_eq!(parse_shard("1/1"), Ok(Shard { k: 1, n: 1 }));
+        for bad in [
+            "0/3", "4/3", "a/b", "3", "1/0", "/3", "1/", "+1/3", " 1/3", "1/3/5", "1/100001",
+        ] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Shard { k: 2, n: 3 }.runs(8), [1, 4, 7]);
+        assert_eq!(Shard { k: 7, n: 7 }.runs(6), Vec::<usize>::new());
+        // Every run in exactly one shard.
+        for n in 1..=9u32 {
+            let mut all: Vec<usize> = (1..=n).flat_map(|k| Shard { k, n }.runs(20)).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..20).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
     fn band_columns() {
         assert!(is_band("state_co_managed"));
         assert!(is_band("wl_compliance_policies_intune"));
