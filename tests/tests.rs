@@ -1586,6 +1586,25 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
         "3/3",
     );
     other("other-version", &sweep, "3/3");
+    other("other-command", &["compare", "tiny"], "3/3");
+    let o = d.fleetsim(&[
+        "sweep",
+        "tiny",
+        "--set",
+        "enrollment.failure_rate=0.05,0.3",
+        "--devices",
+        "300",
+        "--days",
+        "10",
+        "--replications",
+        "2",
+        "--shard",
+        "3/3",
+        "--out",
+        "other-reps",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let path = d.path().join("other-version/manifest.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let version = format!("\"fleetsim_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
@@ -1624,6 +1643,15 @@ fn merge_refuses_missing_duplicate_and_mismatched_shards() {
             &["other-version", "fleetsim version", "0.0.1"],
         ),
         (&[s1, s2, "empty"], &["empty", "not a shard folder"]),
+        (
+            &[s1, s2, "other-command"],
+            &["other-command", "command: sweep vs compare"],
+        ),
+        (
+            &[s1, s2, "other-reps"],
+            &["other-reps", "--replications: 3 vs 2"],
+        ),
+        (&[s1, s2, s2], &["shard 2/3 given twice"]),
         (&[s1, s2, "nowhere"], &["nowhere", "not a shard folder"]),
     ];
     for (shards, want) in cases {
