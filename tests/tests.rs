@@ -1,6 +1,7 @@
 //! Command-line tests: run the real `fleetsim` binary in a temporary folder.
 
 mod report;
+mod safety;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -340,6 +341,7 @@ fn existing_results_are_kept_without_force() {
         [
             "results",
             "results/tiny",
+            "results/tiny/.fleetsim-output",
             "results/tiny/breakdown.csv",
             "results/tiny/decisions.csv",
             "results/tiny/site_timeline.csv",
@@ -436,7 +438,8 @@ fn check_names_blockers_and_exits_1() {
         .position(|h| h == "blocked_cloud_management_gateway")
         .unwrap();
     assert!(rows[1][col].parse::<u64>().unwrap() > 0);
-    assert_eq!(d.entries().len(), 1 + 1 + 5, "{:?}", d.entries());
+    // The scenario, the folder, its five files and its marker.
+    assert_eq!(d.entries().len(), 1 + 1 + 5 + 1, "{:?}", d.entries());
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `merge`, `report`).
 //! What commands share lives in one place each: `cli` (exit codes, overrides, loading a
 //! scenario, printing findings), `study` (replications for `compare` and `sweep`), `shard` (shard folders for `merge`), `output`
-//! (CSV rows and output folders written through a temporary name), `scenarios` (the named
-//! scenarios). Exit codes: 0 success, 1 the run failed (I/O, threads) or `check`/`verify`
+//! (CSV rows), `target` (where output may go and how it is put in place: every writer goes
+//! through it), `scenarios` (the named scenarios). Exit codes: 0 success, 1 the run failed (I/O, threads) or `check`/`verify`
 //! found a blocker or a regression, 2 bad input (command line or scenario); on exit code 2
 //! nothing is written.
 
@@ -25,6 +25,7 @@ mod shard;
 mod stats;
 mod study;
 mod sweep;
+mod target;
 mod tolerance;
 mod verify;
 mod xlsx;

@@ -24,7 +24,7 @@ pub struct MergeArgs {
     /// Output folder: what the command writes without --shard.
     #[arg(long)]
     out: PathBuf,
-    /// Replace the output folder (and the --xlsx file) if it exists.
+    /// Replace the output folder (and the --xlsx file) if it exists and fleetsim wrote it.
     #[arg(long)]
     force: bool,
     /// No run information on stderr.

@@ -1,7 +1,8 @@
 //! `fleetsim run`: one scenario, its CSV files (and optionally a workbook) in a folder.
 
-use crate::cli::{Failure, Overrides, load, print_findings, progress_bar, run_failure};
-use crate::{baseline, output, xlsx};
+use crate::cli::{self, Failure, Overrides, load, print_findings, progress_bar, run_failure};
+use crate::target::{self, Signature};
+use crate::{output, xlsx};
 use clap::{Args, ValueEnum};
 use fleetsim_model::{Bucket, EventCapture, RunOptions};
 use std::io::IsTerminal;
@@ -17,7 +18,7 @@ pub struct RunArgs {
     /// Output folder (default: results/<scenario name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace the output folder if it exists.
+    /// Replace the output folder (and workbook) if it exists and fleetsim wrote it.
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no run information on stderr.
@@ -58,11 +59,36 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
-    baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
-    output::check_target(&out, args.force).map_err(Failure::BadInput)?;
+    target::check_dir(&out, args.force).map_err(Failure::BadInput)?;
     if let Some(x) = &args.xlsx {
-        output::check_file_target(x, args.force).map_err(Failure::BadInput)?;
+        target::check_file(x, args.force, Signature::Xlsx).map_err(Failure::BadInput)?;
     }
+    let hourly = matches!(args.bucket, BucketArg::Hour);
+    let needed = cli::run_bytes(
+        &scenario,
+        hourly,
+        match events {
+            EventCapture::Off => 0.0,
+            EventCapture::Sample(s) => s,
+        },
+        args.xlsx.is_some(),
+    );
+    cli::check_memory(
+        needed,
+        &format!(
+            "{} ({} devices, {} sites, {} days{})",
+            scenario.name,
+            scenario.fleet.devices,
+            scenario.sites.len(),
+            scenario.days,
+            if hourly { ", hourly" } else { "" }
+        ),
+        if hourly {
+            "run fewer --days, use --bucket day, or fewer sites or --devices"
+        } else {
+            "run fewer --days, or fewer sites or --devices"
+        },
+    )?;
     let options = RunOptions {
         threads: args.overrides.threads,
         bucket: match args.bucket {

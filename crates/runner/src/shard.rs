@@ -12,7 +12,6 @@
 //!   [`write_study`](crate::study::write_study) needs, as the text it writes, so the merged
 //!   files are the same bytes.
 
-use crate::output;
 use crate::study::{Layout, RunOut, Shard, replication_seed, sha256_hex};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -106,7 +105,7 @@ pub fn write(
     };
     let mut text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     text.push(b'\n');
-    output::write_dir(dir, force, |tmp| {
+    crate::target::write_dir(dir, force, "shard", |tmp| {
         for (name, bytes) in [(MANIFEST, &text), (RUNS, &lines)] {
             let path = tmp.join(name);
             std::fs::write(&path, bytes)

@@ -44,7 +44,7 @@ pub struct StudyArgs {
     /// Output folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace the output folder (and the --xlsx file) if it exists.
+    /// Replace the output folder (and the --xlsx file) if it exists and fleetsim wrote it.
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no run information on stderr.
@@ -278,6 +278,37 @@ fn run_one(s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
     })
 }
 
+/// Cores to use and runs at once for `jobs` runs on `threads` (0: one per core).
+fn workers(threads: usize, jobs: usize) -> (usize, usize) {
+    let cores = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    (cores, cores.min(jobs).max(1))
+}
+
+/// Estimated memory of `runs` runs of a study: its largest run times the runs at once, plus
+/// what is kept of every run (its timeline's text, at most 64 columns of 48 bytes a cell).
+fn study_bytes(study: &Study, runs: usize, threads: usize) -> u64 {
+    let (_, at_once) = workers(threads, runs);
+    let largest = study
+        .variants
+        .iter()
+        .map(|v| crate::cli::run_bytes(&v.scenario, false, 0.0, false))
+        .max()
+        .unwrap_or(0);
+    let longest = study
+        .variants
+        .iter()
+        .map(|v| u64::from(v.scenario.days))
+        .max()
+        .unwrap_or(0);
+    largest
+        .saturating_mul(at_once as u64)
+        .saturating_add(longest * 64 * 48 * runs as u64)
+}
+
 /// Runs the jobs `indices` (0-based run indices in (variant, replication) order) of a study;
 /// results in the order of `indices`.
 ///
@@ -295,12 +326,7 @@ pub fn run_jobs(
         .iter()
         .map(|i| (i / reps, (i % reps) as u32 + 1))
         .collect();
-    let cores = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
-    let workers = cores.min(jobs.len()).max(1);
+    let (cores, workers) = workers(threads, jobs.len());
     let inner = (cores / workers).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -496,9 +522,10 @@ pub struct Target<'a> {
 impl Target<'_> {
     /// Fails, before any work, when the folder or workbook may not be written.
     pub fn check(&self) -> Result<(), Failure> {
-        output::check_target(self.out, self.force).map_err(Failure::BadInput)?;
+        crate::target::check_dir(self.out, self.force).map_err(Failure::BadInput)?;
         if let Some(x) = self.xlsx {
-            output::check_file_target(x, self.force).map_err(Failure::BadInput)?;
+            crate::target::check_file(x, self.force, crate::target::Signature::Xlsx)
+                .map_err(Failure::BadInput)?;
         }
         Ok(())
     }
@@ -522,7 +549,7 @@ pub fn write_study(layout: &Layout, runs: &[Vec<RunOut>], target: &Target) -> Re
         .iter()
         .chain(means.iter().flat_map(|m| &m[1..]))
         .cloned();
-    output::write_dir(target.out, target.force, |tmp| {
+    crate::target::write_dir(target.out, target.force, &layout.command, |tmp| {
         output::write_csv(&tmp.join(&layout.metrics_file), metrics.iter().cloned())?;
         output::write_csv(&tmp.join("replications.csv"), replications.iter().cloned())?;
         output::write_csv(&tmp.join("timeline_mean.csv"), timeline_mean)?;
@@ -611,6 +638,11 @@ pub fn run_study(
         Some(s) => s.runs(study.total_runs()),
         None => (0..study.total_runs()).collect(),
     };
+    crate::cli::check_memory(
+        study_bytes(study, indices.len(), threads),
+        &format!("{} ({} runs here)", describe(&layout), indices.len()),
+        "use fewer --days, --devices or sites, fewer --threads (runs at once), fewer --replications, or --shard",
+    )?;
     let bar = runs_bar(
         !args.quiet && std::io::stderr().is_terminal(),
         indices.len() as u64,

@@ -32,8 +32,8 @@ pub struct VerifyArgs {
     /// commas. Without it, the files must be byte-identical.
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     tolerance: Vec<String>,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads, 1 to 1024 (default 0: one per core). Never changes the results.
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::parse_threads)]
     threads: usize,
 }
 
