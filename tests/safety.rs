@@ -510,6 +510,12 @@ fn runs_over_the_memory_budget_are_refused_before_they_start() {
     refused(&o, "fewer --days", "budget 1 MiB");
     let o = small(&["compare", "tiny", "tiny", "--devices", "20000", "-q"]);
     refused(&o, "--replications", "compare over budget");
+    for args in [
+        &["bench", "tiny", "--devices", "20000"][..],
+        &["baseline", "update", "tiny", "--devices", "20000"][..],
+    ] {
+        refused(&small(args), "over the budget", &format!("{args:?}"));
+    }
     let o = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
         .args(["run", "tiny", "-q"])
         .env("FLEETSIM_MEMORY_BUDGET_MIB", "lots")

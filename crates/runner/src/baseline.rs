@@ -202,6 +202,7 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Runs `s` as a baseline run (daily timeline, no events) and renders its files.
 pub fn fresh_files(s: &Scenario, threads: usize) -> Result<Vec<(&'static str, Vec<u8>)>, Failure> {
+    crate::cli::check_run_memory(s, false, 0.0, false)?;
     let options = RunOptions {
         threads,
         bucket: Bucket::Day,

@@ -102,6 +102,32 @@ pub fn memory_budget() -> Result<u64, Failure> {
     Ok(mib.saturating_mul(1 << 20))
 }
 
+/// Refuses (exit 2, before anything runs) one run of `s` over the memory budget (see
+/// [`run_bytes`]).
+pub fn check_run_memory(
+    s: &Scenario,
+    hourly: bool,
+    events_share: f64,
+    workbook: bool,
+) -> Result<(), Failure> {
+    check_memory(
+        run_bytes(s, hourly, events_share, workbook),
+        &format!(
+            "{} ({} devices, {} sites, {} days{})",
+            s.name,
+            s.fleet.devices,
+            s.sites.len(),
+            s.days,
+            if hourly { ", hourly" } else { "" }
+        ),
+        if hourly {
+            "run fewer --days, use --bucket day, or fewer sites or --devices"
+        } else {
+            "run fewer --days, or fewer sites or --devices"
+        },
+    )
+}
+
 /// Refuses (exit 2, before anything runs) a command whose estimated memory `needed` is over
 /// the budget, saying what to change.
 pub fn check_memory(needed: u64, what: &str, hints: &str) -> Result<(), Failure> {

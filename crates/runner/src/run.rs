@@ -64,7 +64,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         target::check_file(x, args.force, Signature::Xlsx).map_err(Failure::BadInput)?;
     }
     let hourly = matches!(args.bucket, BucketArg::Hour);
-    let needed = cli::run_bytes(
+    cli::check_run_memory(
         &scenario,
         hourly,
         match events {
@@ -72,22 +72,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             EventCapture::Sample(s) => s,
         },
         args.xlsx.is_some(),
-    );
-    cli::check_memory(
-        needed,
-        &format!(
-            "{} ({} devices, {} sites, {} days{})",
-            scenario.name,
-            scenario.fleet.devices,
-            scenario.sites.len(),
-            scenario.days,
-            if hourly { ", hourly" } else { "" }
-        ),
-        if hourly {
-            "run fewer --days, use --bucket day, or fewer sites or --devices"
-        } else {
-            "run fewer --days, or fewer sites or --devices"
-        },
     )?;
     let options = RunOptions {
         threads: args.overrides.threads,
