@@ -5,7 +5,9 @@
 //!   baselines folder is the project's `results/baselines` (relative to the current folder) or
 //!   any folder that holds a baseline (a subfolder with a `baseline.toml`); a baseline is a
 //!   folder with a `baseline.toml`. Paths are compared resolved: absolute, without `.` and
-//!   `..`, with their existing part's symbolic links followed.
+//!   `..`, with their existing part's symbolic links followed. A folder holding baselines
+//!   deeper down (`ci/` with `ci/b/tiny/baseline.toml`) is protected by the next rule: it has
+//!   no marker, so `--force` refuses it.
 //! - **`--force` replaces only what fleetsim wrote.** Every output folder gets a marker file,
 //!   [`MARKER`], naming the command, the version and the files written; `--force` replaces a
 //!   folder only while it holds the marker and nothing but the files the marker lists. A
