@@ -147,6 +147,21 @@ fn no_command_writes_into_the_baselines() {
             "-q",
         ]);
         refused(&o, "baseline", out);
+        let o = d.fleetsim(&[
+            "compare",
+            "tiny",
+            "tiny",
+            "--replications",
+            "2",
+            "--shard",
+            "1/2",
+            "--out",
+            out,
+            "-q",
+        ]);
+        refused(&o, "baseline", out);
+        let o = d.fleetsim(&["merge", "some-shard", "--out", out, "--force", "-q"]);
+        refused(&o, "baseline", out);
         let html = format!("{out}.html");
         let o = d.fleetsim(&["report", "run", "-o", &html, "--force", "-q"]);
         refused(&o, "baseline", &html);
@@ -233,6 +248,10 @@ fn force_replaces_only_what_fleetsim_wrote() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(complete_run(&d.path().join("run")));
+    // Nor does merge replace a user's folder.
+    let o = d.fleetsim(&["merge", "some-shard", "--out", "mine", "--force", "-q"]);
+    refused(&o, ".fleetsim-output", "merge onto a user folder");
+    assert_eq!(d.read("mine/thesis.docx"), "four years of work");
     // Compare and sweep folders carry their command and are replaced by it.
     for args in [
         &[
