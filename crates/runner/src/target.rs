@@ -15,11 +15,12 @@
 //!   fleetsim's signature (see [`Signature`]).
 //! - **A kill at any instant leaves the old result or the new one.** Folders and files are
 //!   built under a temporary name beside the target (hidden, unique per process:
-//!   `.<name>.fleetsim-tmp.<pid>.<counter>.<nanoseconds>`) and put in place in one step: a
+//!   `.<name>.fleetsim-tmp.<pid>.<counter>.<nanoseconds>.<host>`) and put in place in one step: a
 //!   rename, or for a folder that exists, an atomic exchange of the two (Linux; elsewhere the
 //!   old folder is moved aside first, to `.<name>.fleetsim-old.…`). Temporary and aside names
 //!   left by a process that is gone are removed before the next write beside them (an aside
-//!   whose target is missing is put back); those of live processes are left alone.
+//!   whose target is missing is put back); those of live processes, or of another machine
+//!   sharing the folder, are left alone.
 //!
 //! A new writer calls [`check_dir`] or [`check_file`] before any work (exit 2 on failure), then
 //! [`write_dir`] or [`write_file`].
@@ -347,7 +348,19 @@ fn parent_and_name(path: &Path) -> Result<(PathBuf, String)> {
     Ok((parent, name))
 }
 
-/// A name beside `name` no other process or call uses: `.<name>.fleetsim-<kind>.<pid>.<n>.<ns>`.
+/// This machine's host name, letters, digits and `-` only (Linux; empty elsewhere): process
+/// ids are per machine, so leftovers are judged only on the machine that left them.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect()
+}
+
+/// A name beside `name` no other process or call uses:
+/// `.<name>.fleetsim-<kind>.<pid>.<n>.<ns>.<host>`.
 fn unique_name(parent: &Path, name: &str, kind: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -355,8 +368,9 @@ fn unique_name(parent: &Path, name: &str, kind: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     parent.join(format!(
-        ".{name}.fleetsim-{kind}.{}.{n}.{nanos}",
-        std::process::id()
+        ".{name}.fleetsim-{kind}.{}.{n}.{nanos}.{}",
+        std::process::id(),
+        host()
     ))
 }
 
@@ -376,6 +390,7 @@ pub fn clean_stale(parent: &Path, name: &str) {
         return;
     };
     let prefix = format!(".{name}.fleetsim-");
+    let here = host();
     for e in entries.filter_map(|e| e.ok()) {
         let file = e.file_name().to_string_lossy().into_owned();
         let Some(rest) = file.strip_prefix(&prefix) else {
@@ -386,7 +401,8 @@ pub fn clean_stale(parent: &Path, name: &str) {
         let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if !matches!(kind, "tmp" | "old") || alive(pid) {
+        let other_host = parts.nth(2).is_some_and(|h| h != here);
+        if !matches!(kind, "tmp" | "old") || other_host || alive(pid) {
             continue;
         }
         let path = e.path();
@@ -624,6 +640,9 @@ mod tests {
         std::fs::write(p.join(format!(".r.html.fleetsim-tmp.{dead}.0.1")), "x").unwrap();
         let mine = p.join(format!(".out.fleetsim-tmp.{}.0.1", std::process::id()));
         std::fs::create_dir(&mine).unwrap();
+        // Another machine's leftovers are not judged here.
+        std::fs::create_dir(p.join(format!(".out.fleetsim-tmp.{dead}.0.1.not-{}", host())))
+            .unwrap();
         // An aside whose target is missing is put back.
         std::fs::create_dir(p.join(format!(".out.fleetsim-old.{dead}.0.1"))).unwrap();
         std::fs::write(p.join(format!(".out.fleetsim-old.{dead}.0.1/a.csv")), "old").unwrap();
@@ -635,7 +654,10 @@ mod tests {
             .collect();
         left.sort();
         let mine_name = mine.file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(left, [mine_name, "out".to_string()]);
+        let other = format!(".out.fleetsim-tmp.{dead}.0.1.not-{}", host());
+        let mut expected = vec![mine_name, other, "out".to_string()];
+        expected.sort();
+        assert_eq!(left, expected);
         assert_eq!(std::fs::read_to_string(p.join("out/a.csv")).unwrap(), "old");
     }
 
