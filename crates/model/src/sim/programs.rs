@@ -1,0 +1,116 @@
+//! Programs and routing: where a device goes once nothing permanent stands in its way — the
+//! OS upgrade program, client push, MDM migration, Path 2 from Intune for Azure AD joined
+//! devices without a client, or Path 1 — and each program's rate (ranks in device-id order).
+//!
+//! Leaves to others: the steps of each path (identity, enrollment, client_install) and the
+//! permanent reasons a device is ineligible ([`crate::fleet`]).
+
+use super::*;
+use crate::domain::{CoPath, JoinType, OsRelease};
+use crate::scenario::Minute;
+use fleetsim_engine::EventQueue;
+use std::sync::Arc;
+
+impl DeviceShard {
+    /// Puts a device on its next step once nothing permanent stands in its way: the OS
+    /// upgrade, client push, Path 2 from Intune, or Path 1.
+    pub(super) fn advance(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let sched = self.schedule_of(i);
+        let local = i as u32;
+        let d = &mut self.devices[i];
+        if d.profile.os.build().is_some_and(|b| b < 16299) {
+            d.phase = Phase::AwaitingOsUpgrade;
+            let at = Some(d.upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+            Self::schedule(
+                q,
+                at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                local,
+                Kind::Upgraded,
+            );
+            return;
+        }
+        if !d.profile.client {
+            if d.profile.join == JoinType::AzureAdJoined {
+                // Already Azure AD joined and (assumption) enrolled in Intune: Path 2 from step 3.
+                d.path = CoPath::Path2;
+                d.intune_at = now;
+                self.intune_only(now, i, q);
+            } else {
+                d.phase = Phase::AwaitingClientPush;
+                let at = Some(d.push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+                Self::schedule(
+                    q,
+                    at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                    local,
+                    Kind::Pushed,
+                );
+            }
+            return;
+        }
+        d.phase = Phase::Path1;
+        d.path = CoPath::Path1;
+        let p = d.profile;
+        let in_scope = d.in_scope;
+        if p.join == JoinType::OnPremisesAd {
+            d.join = JoinStage::NotJoined;
+            if let Some(at) = s.auto_register_at {
+                let phase = Minute::from(p.day_start) % s.timing.join_task;
+                let t =
+                    ctx.calendar
+                        .next_online_tick(&sched, at.max(now), s.timing.join_task, phase);
+                Self::schedule(q, t, local, Kind::JoinTask);
+            }
+        } else {
+            d.join = JoinStage::Joined;
+        }
+        if let (Some(at), true) = (ctx.co_management_at, in_scope) {
+            let poll = ctx.site_poll[usize::from(p.site)];
+            let t = ctx.calendar.next_online_tick(
+                &sched,
+                at.max(now),
+                poll,
+                Minute::from(p.poll_phase) % poll,
+            );
+            Self::schedule(q, t, local, Kind::PolicyPoll);
+        }
+    }
+}
+
+/// Event handlers, called from the dispatch in [`super`].
+impl DeviceShard {
+    /// Handles [`Kind::Pushed`].
+    #[inline]
+    pub(super) fn on_pushed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.count(now, Counter::ClientPushes);
+        self.devices[i].profile.client = true;
+        self.advance(now, i, q);
+        Detail::ClientPushed
+    }
+
+    /// Handles [`Kind::Upgraded`].
+    #[inline]
+    pub(super) fn on_upgraded(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        let s = &ctx.scenario;
+        self.count(now, Counter::OsUpgrades);
+        self.devices[i].profile.os = s.os_upgrade.map_or(OsRelease::Win10_22H2, |u| u.1);
+        self.advance(now, i, q);
+        Detail::OsUpgraded
+    }
+
+    /// Handles [`Kind::Migrated`].
+    #[inline]
+    pub(super) fn on_migrated(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.count(now, Counter::MdmMigrations);
+        self.devices[i].profile.third_party_mdm = false;
+        self.advance(now, i, q);
+        Detail::MdmMigrated
+    }
+}

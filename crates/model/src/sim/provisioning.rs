@@ -1,0 +1,131 @@
+//! Provisioning (Path 2): new devices arriving, Windows Autopilot and the Enrollment Status
+//! Page (success, failure, timeout 0x800705B4, reprovisioning at the next sign-in).
+//!
+//! Leaves to others: the ConfigMgr client installed from Intune after provisioning
+//! ([`client_install`](super::client_install)) and the gateway it goes through
+//! ([`gateway`](super::gateway)).
+
+use super::*;
+use crate::domain::CoPath;
+use crate::scenario::Minute;
+use crate::schedule::DeviceSchedule;
+use fleetsim_engine::{EventQueue, Purpose};
+use std::sync::Arc;
+
+pub(super) const ESP: Purpose = Purpose::named("autopilot-esp");
+
+/// How an Autopilot provisioning ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EspOutcome {
+    /// Azure AD joined and enrolled in Intune.
+    Success,
+    /// Failed (other than timeout).
+    Failure,
+    /// The Enrollment Status Page timed out (0x800705B4).
+    Timeout,
+}
+
+impl DeviceShard {
+    /// Starts an Autopilot provisioning: the outcome is drawn now, the end comes after the ESP
+    /// duration (success, failure) or its timeout.
+    pub(super) fn provision(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let p2 = &ctx.scenario.path2;
+        let id = self.first + i as u32;
+        let d = &mut self.devices[i];
+        let u = ctx.streams.unit(id, ESP, u64::from(d.installs));
+        d.installs = d.installs.saturating_add(1);
+        d.phase = Phase::Provisioning;
+        let (outcome, took) = if u < p2.esp_failure_rate {
+            (EspOutcome::Failure, p2.esp.min(p2.esp_timeout))
+        } else if u < p2.esp_failure_rate + p2.esp_timeout_rate {
+            (EspOutcome::Timeout, p2.esp_timeout)
+        } else {
+            (EspOutcome::Success, p2.esp.min(p2.esp_timeout))
+        };
+        Self::schedule(
+            q,
+            Some(now + took).filter(|t| *t < ctx.calendar.horizon),
+            i as u32,
+            Kind::EspDone(outcome),
+        );
+    }
+}
+
+/// Event handlers, called from the dispatch in [`super`].
+impl DeviceShard {
+    /// Handles [`Kind::Arrive`].
+    #[inline]
+    pub(super) fn on_arrive(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.count(now, Counter::DevicesArrived);
+        self.devices[i].path = CoPath::Path2;
+        if self.devices[i].reason.is_some() {
+            self.devices[i].phase = Phase::Ineligible;
+        } else {
+            self.provision(now, i, q);
+        }
+        Detail::Arrived
+    }
+
+    /// Handles [`Kind::EspDone`].
+    #[inline]
+    pub(super) fn on_esp_done(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        outcome: EspOutcome,
+        sched: &DeviceSchedule,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        let s = &ctx.scenario;
+        match outcome {
+            EspOutcome::Success => {
+                self.count(now, Counter::AutopilotProvisionings);
+                let p = self.devices[i].profile;
+                self.devices[i].intune_at = now;
+                let straight = s.path2.into_co_management
+                    && ctx.site_into_co_management[usize::from(p.site)]
+                    && p.os.supports_autopilot_into_co_management()
+                    && ctx.path2_blocker.is_none();
+                if straight {
+                    // 2111+: the client installs during provisioning.
+                    self.request_gateway(now, i);
+                } else {
+                    self.intune_only(now, i, q);
+                }
+            }
+            EspOutcome::Failure | EspOutcome::Timeout => {
+                self.count(
+                    now,
+                    if outcome == EspOutcome::Failure {
+                        Counter::EspFailures
+                    } else {
+                        Counter::EspTimeouts
+                    },
+                );
+                self.devices[i].phase = Phase::ProvisioningFailed;
+                // The user (or a technician) starts again at the next sign-in.
+                Self::schedule(
+                    q,
+                    ctx.calendar.next_sign_in(sched, now + 1),
+                    i as u32,
+                    Kind::Reprovision,
+                );
+            }
+        }
+        Detail::Provisioned(outcome)
+    }
+
+    /// Handles [`Kind::Reprovision`].
+    #[inline]
+    pub(super) fn on_reprovision(
+        &mut self,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.provision(now, i, q);
+        Detail::Reprovisioning
+    }
+}
