@@ -26,18 +26,18 @@ use crate::schedule::{Calendar, DeviceSchedule};
 use fleetsim_engine::{EventQueue, RandomStreams, Shard};
 use std::sync::Arc;
 
-mod client_install;
-mod enrollment;
-mod gateway;
-mod identity;
-mod programs;
-mod provisioning;
-mod results;
-mod rollout;
-mod run;
+pub mod client_install;
+pub mod enrollment;
+pub mod gateway;
+pub mod identity;
+pub mod programs;
+pub mod provisioning;
+pub mod results;
+pub mod rollout;
+pub mod run;
 #[cfg(test)]
 mod tests;
-mod workloads;
+pub mod workloads;
 
 pub use crate::schedule::site_poll_interval;
 pub use client_install::intune_check_in;

@@ -2,12 +2,12 @@
 //! rollbacks and retries, and decisions.csv's rows.
 //!
 //! Leaves to others: how devices take new sliders ([`workloads`](super::workloads)); the
-//! strategy's schema and validation ([`crate::strategy`]).
+//! strategy's schema and validation ([`crate::scenario::strategy`]).
 
 use super::*;
 use crate::domain::{GateMetric, Slider, Workload};
+use crate::scenario::strategy::{OnFailure, StepAction, StepStart};
 use crate::scenario::{DAY, Minute, Scenario};
-use crate::strategy::{OnFailure, StepAction, StepStart};
 
 /// What a decision in decisions.csv is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
