@@ -5,7 +5,8 @@
 //! Leaves to others: the queue for a gateway connection ([`gateway`](super::gateway)) and the
 //! Autopilot provisioning before it ([`provisioning`](super::provisioning)).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::scenario::Minute;
 use crate::schedule::{DeviceSchedule, round_up};
 use fleetsim_engine::{EventQueue, Purpose};

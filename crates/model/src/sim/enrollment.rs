@@ -6,7 +6,8 @@
 //! eligibility and programs that put a device on Path 1 ([`programs`](super::programs)), and
 //! what happens once co-managed ([`workloads`](super::workloads)).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::domain::Retry;
 use crate::scenario::{Minute, Remediation};
 use fleetsim_engine::{EventQueue, Purpose};

@@ -4,7 +4,8 @@
 //!
 //! Leaves to others: what the install does once connected ([`client_install`](super::client_install)).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::scenario::{Minute, Scenario};
 use fleetsim_engine::{Engine, EventQueue};
 use std::cmp::Reverse;

@@ -4,7 +4,8 @@
 //! Leaves to others: when a device is put on Path 1 ([`programs`](super::programs)), the
 //! co-management policy and enrollment that wait for the join ([`enrollment`](super::enrollment)).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::scenario::Minute;
 use crate::schedule::{DeviceSchedule, round_up};
 use fleetsim_engine::EventQueue;

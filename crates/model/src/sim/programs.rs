@@ -5,7 +5,8 @@
 //! Leaves to others: the steps of each path (identity, enrollment, client_install) and the
 //! permanent reasons a device is ineligible ([`crate::fleet`]).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::domain::{CoPath, JoinType, OsRelease};
 use crate::scenario::Minute;
 use fleetsim_engine::EventQueue;

@@ -5,7 +5,8 @@
 //! ([`client_install`](super::client_install)) and the gateway it goes through
 //! ([`gateway`](super::gateway)).
 
-use super::*;
+use super::device::*;
+use super::results::*;
 use crate::domain::CoPath;
 use crate::scenario::Minute;
 use crate::schedule::DeviceSchedule;
@@ -13,17 +14,6 @@ use fleetsim_engine::{EventQueue, Purpose};
 use std::sync::Arc;
 
 pub(super) const ESP: Purpose = Purpose::named("autopilot-esp");
-
-/// How an Autopilot provisioning ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EspOutcome {
-    /// Azure AD joined and enrolled in Intune.
-    Success,
-    /// Failed (other than timeout).
-    Failure,
-    /// The Enrollment Status Page timed out (0x800705B4).
-    Timeout,
-}
 
 impl DeviceShard {
     /// Starts an Autopilot provisioning: the outcome is drawn now, the end comes after the ESP

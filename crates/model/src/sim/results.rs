@@ -3,13 +3,10 @@
 //!
 //! Leaves to others: the counts' meaning (each process) and writing them (the runner).
 
-use super::*;
-use crate::domain::{
-    CoPath, EnrollmentError, IneligibleReason, JoinType, LifecycleState, Location, OsRelease,
-    Workload,
-};
+use crate::domain::GateMetric;
+use crate::domain::{CoPath, EnrollmentError, IneligibleReason, LifecycleState, Workload};
 use crate::prereq::Finding;
-use crate::scenario::{DAY, Minute, Scenario};
+use crate::scenario::{DAY, Minute};
 
 crate::named_enum! {
     /// Cumulative counters of a run, in CSV column order (the error counters follow).
@@ -287,53 +284,44 @@ impl RunResult {
     }
 }
 
-/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
-pub(super) fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
-    use crate::domain::{IdentityOption, UsagePattern};
-    let mut rows = Vec::new();
-    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
-        rows.extend(names.map(|value| BreakdownRow {
-            dimension,
-            value,
-            states: [0; STATES],
-        }));
-    };
-    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
-    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
-    add(
-        "identity",
-        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
-    );
-    add(
-        "location",
-        &mut Location::NAMES.iter().map(|n| n.to_string()),
-    );
-    add(
-        "usage",
-        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
-    );
-    add("path", &mut CoPath::NAMES.iter().map(|n| n.to_string()));
-    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
-    rows
+/// Number of workloads.
+pub(super) const WORKLOADS: usize = Workload::ALL.len();
+
+/// How an Autopilot provisioning ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EspOutcome {
+    /// Azure AD joined and enrolled in Intune.
+    Success,
+    /// Failed (other than timeout).
+    Failure,
+    /// The Enrollment Status Page timed out (0x800705B4).
+    Timeout,
 }
 
-/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
-pub(super) fn breakdown_slots(d: &Device) -> [usize; 7] {
-    use crate::domain::{IdentityOption, UsagePattern};
-    let p = &d.profile;
-    let mut base = 0;
-    let mut slot = |len: usize, i: usize| {
-        let at = base + i;
-        base = base.saturating_add(len);
-        at
-    };
-    [
-        slot(OsRelease::ALL.len(), p.os.index()),
-        slot(JoinType::ALL.len(), p.join.index()),
-        slot(IdentityOption::ALL.len(), p.identity.index()),
-        slot(Location::ALL.len(), p.location.index()),
-        slot(UsagePattern::ALL.len(), p.usage.index()),
-        slot(CoPath::ALL.len(), d.path.index()),
-        slot(usize::MAX, usize::from(p.site)),
-    ]
+/// What a decision in decisions.csv is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionSource {
+    /// A strategy step.
+    Step,
+    /// A gate.
+    Gate,
+}
+
+/// One decision of the rollout strategy: a step that ran, or a gate's check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// When.
+    pub time: Minute,
+    /// Step or gate.
+    pub source: DecisionSource,
+    /// The step's or gate's name.
+    pub name: String,
+    /// The metric a gate checked.
+    pub metric: Option<GateMetric>,
+    /// Its value.
+    pub value: Option<f64>,
+    /// `run`, `promote`, `wait`, `fail`, `halt`, `rollback` or `retry`.
+    pub decision: &'static str,
+    /// What changed, in words.
+    pub detail: String,
 }

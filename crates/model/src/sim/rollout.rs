@@ -4,38 +4,12 @@
 //! Leaves to others: how devices take new sliders ([`workloads`](super::workloads)); the
 //! strategy's schema and validation ([`crate::scenario::strategy`]).
 
-use super::*;
+use super::device::*;
+use super::results::*;
+use super::workloads::bit;
 use crate::domain::{GateMetric, Slider, Workload};
 use crate::scenario::strategy::{OnFailure, StepAction, StepStart};
 use crate::scenario::{DAY, Minute, Scenario};
-
-/// What a decision in decisions.csv is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecisionSource {
-    /// A strategy step.
-    Step,
-    /// A gate.
-    Gate,
-}
-
-/// One decision of the rollout strategy: a step that ran, or a gate's check.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    /// When.
-    pub time: Minute,
-    /// Step or gate.
-    pub source: DecisionSource,
-    /// The step's or gate's name.
-    pub name: String,
-    /// The metric a gate checked.
-    pub metric: Option<GateMetric>,
-    /// Its value.
-    pub value: Option<f64>,
-    /// `run`, `promote`, `wait`, `fail`, `halt`, `rollback` or `retry`.
-    pub decision: &'static str,
-    /// What changed, in words.
-    pub detail: String,
-}
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct GateState {

@@ -4,13 +4,20 @@
 //!
 //! Leaves to others: every rule of a device's way (the process modules) and I/O (the runner).
 
-use super::*;
+use super::device::*;
+use super::enrollment::randomization_window;
+use super::gateway::{GATEWAY_STEP, Gateway};
+use super::results::*;
+use super::rollout::{COLLECTION_EVALUATION, Rollout, STRATEGY_STEP};
+use super::workloads::bit;
 use crate::domain::{AutoEnrollment, CoPath, IneligibleReason, JoinType, Prerequisite, Workload};
+use crate::domain::{Location, OsRelease};
 use crate::fleet::{Membership, draw_arrival, draw_profile, permanent_reason};
 use crate::prereq::{Finding, FleetCounts, preflight};
 use crate::scenario::strategy::StepAction;
 use crate::scenario::{DAY, Minute, Scenario};
 use crate::schedule::Calendar;
+use crate::schedule::site_poll_interval;
 use chrono::Datelike;
 use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, shard_ranges};
 use std::ops::Range;
@@ -644,4 +651,55 @@ impl DeviceShard {
             }
         }
     }
+}
+
+/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
+pub(super) fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let mut rows = Vec::new();
+    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
+        rows.extend(names.map(|value| BreakdownRow {
+            dimension,
+            value,
+            states: [0; STATES],
+        }));
+    };
+    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
+    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
+    add(
+        "identity",
+        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "location",
+        &mut Location::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "usage",
+        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
+    );
+    add("path", &mut CoPath::NAMES.iter().map(|n| n.to_string()));
+    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
+    rows
+}
+
+/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
+pub(super) fn breakdown_slots(d: &Device) -> [usize; 7] {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let p = &d.profile;
+    let mut base = 0;
+    let mut slot = |len: usize, i: usize| {
+        let at = base + i;
+        base = base.saturating_add(len);
+        at
+    };
+    [
+        slot(OsRelease::ALL.len(), p.os.index()),
+        slot(JoinType::ALL.len(), p.join.index()),
+        slot(IdentityOption::ALL.len(), p.identity.index()),
+        slot(Location::ALL.len(), p.location.index()),
+        slot(UsagePattern::ALL.len(), p.usage.index()),
+        slot(CoPath::ALL.len(), d.path.index()),
+        slot(usize::MAX, usize::from(p.site)),
+    ]
 }

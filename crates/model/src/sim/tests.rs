@@ -1,9 +1,12 @@
 //! Tests of the simulation: each process's rules seen through whole runs.
 
+use super::results::*;
 use super::*;
 use crate::domain::EnrollmentError;
 use crate::domain::LifecycleState as S;
+use crate::domain::{IneligibleReason, Prerequisite, Workload};
 use crate::scenario::DAY;
+use crate::scenario::Scenario;
 use proptest::prelude::*;
 
 /// A scenario of one kind of device: 1,000 always-on Windows 11 clients, on-premises AD

@@ -5,7 +5,9 @@
 //! Leaves to others: when the sliders move ([`rollout`](super::rollout)) and how a device became
 //! co-managed (the paths).
 
-use super::*;
+use super::client_install::intune_check_in;
+use super::device::*;
+use super::results::*;
 use crate::domain::{LifecycleState, Slider, Workload};
 use crate::scenario::{DAY, Minute};
 use fleetsim_engine::{EventQueue, Purpose};
@@ -15,8 +17,6 @@ pub(super) const INCIDENT: Purpose = Purpose::named("workload-incident");
 
 pub(super) const TICKET: Purpose = Purpose::named("helpdesk-ticket");
 
-pub(super) const WORKLOADS: usize = Workload::ALL.len();
-
 pub(super) const fn bit(w: Workload) -> u8 {
     1 << w.index()
 }
@@ -25,28 +25,6 @@ pub(super) const fn bit(w: Workload) -> u8 {
 pub(super) const AUTOPATCH: u8 = bit(Workload::WindowsUpdatePolicies)
     | bit(Workload::DeviceConfiguration)
     | bit(Workload::OfficeClickToRun);
-
-/// The workload sliders, the pilot collection each uses and each policy's version (a rollback
-/// fixes the policy: version 1 and later cause no incidents).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sliders {
-    /// Per workload.
-    pub slider: [Slider; WORKLOADS],
-    /// Per workload: the pilot collection (index) while at Pilot Intune.
-    pub pilot: [Option<usize>; WORKLOADS],
-    /// Per workload: the policy's version.
-    pub version: [u8; WORKLOADS],
-}
-
-impl Default for Sliders {
-    fn default() -> Self {
-        Self {
-            slider: [Slider::ConfigMgr; WORKLOADS],
-            pilot: [None; WORKLOADS],
-            version: [0; WORKLOADS],
-        }
-    }
-}
 
 impl Sliders {
     /// Whether a device should have Intune as authority for `w`. `shared_pilot`: for sites
