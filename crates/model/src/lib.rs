@@ -13,7 +13,7 @@
 //!
 //! The modules are named after the domain's processes; each opens with what it owns and what
 //! it leaves to others. Dependencies run one way: [`scenario`] (raw schema -> resolved
-//! scenario) -> [`fleet`], [`schedule`], [`prereq`] -> the processes in [`sim`] -> [`run`].
+//! scenario) -> [`fleet`], [`schedule`], [`prereq`] -> the processes in [`sim`] -> [`run()`].
 //!
 //! - [`domain`]: the vocabulary (OS releases, join types, states, errors, workloads).
 //! - [`scenario`]: the scenario file, its units, raw schema, strategy, validation and errors.
@@ -23,7 +23,7 @@
 //! - [`sim`]: the core (device record, dispatch) and one module per process:
 //!   [`sim::identity`], [`sim::enrollment`], [`sim::provisioning`], [`sim::client_install`],
 //!   [`sim::gateway`], [`sim::programs`], [`sim::workloads`], [`sim::rollout`]; then
-//!   [`sim::results`] and [`sim::run`].
+//!   [`sim::results`] and [`sim::run`](mod@sim::run).
 //!
 //! `docs/ARCHITECTURE.md` follows one event from the queue through its process to a row of
 //! timeline.csv.

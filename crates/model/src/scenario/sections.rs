@@ -159,7 +159,7 @@ pub struct FleetSpec {
     pub location: Mix<Location>,
     /// Usage pattern mix.
     pub usage: Mix<UsagePattern>,
-    /// Site shares (index into [`Scenario::sites`]).
+    /// Site shares (index into [`Scenario::sites`](super::Scenario::sites)).
     pub sites: Mix<u8>,
 }
 

@@ -49,18 +49,18 @@ impl DeviceShard {
             .next_online(&sched, intune_check_in(d.intune_at, from));
         Self::schedule(q, t, i as u32, Kind::ClientApp);
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::ClientApp`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::ClientApp`]: Intune delivers the ConfigMgr client app: the device queues for a gateway connection.
     #[inline]
     pub(super) fn on_client_app(&mut self, now: Minute, i: usize) -> Detail {
         self.request_gateway(now, i);
         Detail::ClientAppReceived
     }
 
-    /// Handles [`Kind::InstallDone`].
+    /// [`Kind::InstallDone`]: The client install ends: a failure retries at a later check-in (never when the command
+    /// line is over 1,024 characters); a success registers the client.
     #[inline]
     pub(super) fn on_install_done(
         &mut self,
@@ -108,7 +108,7 @@ impl DeviceShard {
         }
     }
 
-    /// Handles [`Kind::Registered`].
+    /// [`Kind::Registered`]: The client registered: it takes the co-management policy at its next policy poll.
     #[inline]
     pub(super) fn on_registered(
         &mut self,
@@ -132,7 +132,7 @@ impl DeviceShard {
         Detail::ClientRegistered
     }
 
-    /// Handles [`Kind::CoManagementPolicy`].
+    /// [`Kind::CoManagementPolicy`]: The co-management policy arrives: the Path 2 device is co-managed.
     #[inline]
     pub(super) fn on_co_management_policy(&mut self, now: Minute, i: usize) -> Detail {
         self.count(now, Counter::PoliciesReceived);

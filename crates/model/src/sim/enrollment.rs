@@ -106,11 +106,11 @@ impl DeviceShard {
         }
         Detail::Failed(error)
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::PolicyPoll`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::PolicyPoll`]: The client receives the co-management policy: enrollment is scheduled within the
+    /// randomization window while it lasts, at once after.
     #[inline]
     pub(super) fn on_policy_poll(
         &mut self,
@@ -137,7 +137,7 @@ impl DeviceShard {
         Detail::PolicyReceived
     }
 
-    /// Handles [`Kind::EnrollDue`].
+    /// [`Kind::EnrollDue`]: Enrollment is due: it starts once the device is hybrid joined.
     #[inline]
     pub(super) fn on_enroll_due(
         &mut self,
@@ -153,7 +153,7 @@ impl DeviceShard {
         Detail::EnrollmentDue
     }
 
-    /// Handles [`Kind::Remediated`].
+    /// [`Kind::Remediated`]: A permanent error was remediated: the device tries again.
     #[inline]
     pub(super) fn on_remediated(
         &mut self,

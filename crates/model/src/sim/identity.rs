@@ -24,11 +24,11 @@ impl DeviceShard {
         }
         Detail::HybridJoined
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::JoinTask`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::JoinTask`]: The join task runs: a federated device joins now; a managed one writes its certificate
+    /// and completes at the task's first run after the next Azure AD Connect sync.
     #[inline]
     pub(super) fn on_join_task(
         &mut self,

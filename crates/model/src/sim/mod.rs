@@ -18,7 +18,7 @@
 //! | [`workloads`] | sliders, pilots, policy landing, incidents |
 //! | [`rollout`] | the strategy's steps, gates and decisions |
 //! | [`results`] | what a run returns and how it is asked for |
-//! | [`run`] | drawing the fleet, the barrier loop, reducing the shards' counts |
+//! | [`run`](mod@run) | drawing the fleet, the barrier loop, reducing the shards' counts |
 
 use crate::domain::LifecycleState;
 use crate::scenario::Minute;

@@ -77,11 +77,10 @@ impl DeviceShard {
             Self::schedule(q, t, local, Kind::PolicyPoll);
         }
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::Pushed`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::Pushed`]: Client push installed a client: the device moves on.
     #[inline]
     pub(super) fn on_pushed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
         self.count(now, Counter::ClientPushes);
@@ -90,7 +89,7 @@ impl DeviceShard {
         Detail::ClientPushed
     }
 
-    /// Handles [`Kind::Upgraded`].
+    /// [`Kind::Upgraded`]: The OS upgrade program upgraded the device: it moves on.
     #[inline]
     pub(super) fn on_upgraded(
         &mut self,
@@ -106,7 +105,7 @@ impl DeviceShard {
         Detail::OsUpgraded
     }
 
-    /// Handles [`Kind::Migrated`].
+    /// [`Kind::Migrated`]: The device left its third-party MDM: it moves on.
     #[inline]
     pub(super) fn on_migrated(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
         self.count(now, Counter::MdmMigrations);

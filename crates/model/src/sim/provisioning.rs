@@ -40,11 +40,10 @@ impl DeviceShard {
             Kind::EspDone(outcome),
         );
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::Arrive`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::Arrive`]: A new Path 2 device arrives: Autopilot provisioning starts unless it is ineligible.
     #[inline]
     pub(super) fn on_arrive(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
         self.count(now, Counter::DevicesArrived);
@@ -57,7 +56,9 @@ impl DeviceShard {
         Detail::Arrived
     }
 
-    /// Handles [`Kind::EspDone`].
+    /// [`Kind::EspDone`]: The Enrollment Status Page ends: on success the client comes (straight into
+    /// co-management at 2111+, else as an Intune app); on failure or timeout the device
+    /// reprovisions at the next sign-in.
     #[inline]
     pub(super) fn on_esp_done(
         &mut self,
@@ -107,7 +108,7 @@ impl DeviceShard {
         Detail::Provisioned(outcome)
     }
 
-    /// Handles [`Kind::Reprovision`].
+    /// [`Kind::Reprovision`]: The user starts Autopilot again.
     #[inline]
     pub(super) fn on_reprovision(
         &mut self,

@@ -223,7 +223,7 @@ pub struct RunResult {
     pub blocked: Vec<u64>,
     /// Per row: devices in each state at the end of the row.
     pub states: Vec<[u64; STATES]>,
-    /// Per site (indexed like [`Scenario::sites`]), per row: devices in each state.
+    /// Per site (indexed like [`Scenario::sites`](crate::Scenario::sites)), per row: devices in each state.
     pub site_states: Vec<Vec<[u64; STATES]>>,
     /// Per row: cumulative counters at the end of the row (see [`counter_names`]).
     pub counters: Vec<[u64; COUNTERS]>,

@@ -205,18 +205,17 @@ impl DeviceShard {
         self.live.incidents_active -= 1;
         self.incident_delta[(now / self.ctx.bucket) as usize] -= 1;
     }
-}
 
-/// Event handlers, called from the dispatch in [`super`].
-impl DeviceShard {
-    /// Handles [`Kind::Reconcile`].
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::Reconcile`]: The device takes the current sliders at its policy poll.
     #[inline]
     pub(super) fn on_reconcile(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
         self.reconcile(now, i, q);
         Detail::WorkloadsReconciled
     }
 
-    /// Handles [`Kind::IncidentStart`].
+    /// [`Kind::IncidentStart`]: A bad policy lands: an incident starts if the workload is still at Intune.
     #[inline]
     pub(super) fn on_incident_start(
         &mut self,
@@ -250,7 +249,7 @@ impl DeviceShard {
         Detail::Incident(w)
     }
 
-    /// Handles [`Kind::IncidentDetected`].
+    /// [`Kind::IncidentDetected`]: The incident is detected; a share of detections raise a helpdesk ticket.
     #[inline]
     pub(super) fn on_incident_detected(
         &mut self,
@@ -273,7 +272,7 @@ impl DeviceShard {
         Detail::Incident(w)
     }
 
-    /// Handles [`Kind::IncidentEnd`].
+    /// [`Kind::IncidentEnd`]: The incident is resolved.
     #[inline]
     pub(super) fn on_incident_end(&mut self, now: Minute, i: usize, w: Workload) -> Detail {
         if self.devices[i].incident & bit(w) != 0 {
