@@ -140,3 +140,42 @@ impl DeviceShard {
         Detail::PolicyReceived
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn a_missing_prerequisite_keeps_path2_intune_only() {
+        let s = path2(500, "[cloud]\ncmg_vms = 0\n");
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::IntuneOnlyBlocked.index()], 500);
+        assert_eq!(r.blocked[Prerequisite::CloudManagementGateway.index()], 500);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.prerequisite == Prerequisite::CloudManagementGateway && f.devices == 500)
+        );
+        let s = path2(500, "[cloud]\nccmsetup_command_line_length = 1500\n");
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::ClientInstallFailed.index()], 500);
+        let c = r.counters.last().unwrap();
+        assert_eq!(c[Counter::ClientInstallCommandLineErrors.index()], 500);
+        assert_eq!(c[Counter::ClientInstallFailures.index()], 500);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::ClientInstallsCompleted.index()],
+            0
+        );
+    }
+
+    #[test]
+    fn intune_check_ins_follow_the_documented_cadence() {
+        assert_eq!(intune_check_in(100, 100), 103);
+        assert_eq!(intune_check_in(100, 104), 106);
+        assert_eq!(intune_check_in(100, 116), 130);
+        assert_eq!(intune_check_in(100, 221), 700);
+        assert_eq!(intune_check_in(100, 701), 1180);
+    }
+}

@@ -166,3 +166,99 @@ impl DeviceShard {
         Detail::Remediated
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn enrollment_spreads_over_the_randomization_window() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 1440\n",
+        );
+        let r = hourly(&s);
+        assert_eq!(r.randomization_window, 1440);
+        // Policy within 1 h, enrollment uniformly within the next 24 h: roughly half by hour 13,
+        // everybody by hour 26, nobody before the policy.
+        let half = at_hour(&r, 13, S::CoManaged);
+        assert!((350..=650).contains(&half), "{half}");
+        assert_eq!(at_hour(&r, 26, S::CoManaged), 1000);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::EnrollmentAttempts.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn the_window_grows_with_the_fleet() {
+        assert_eq!(randomization_window(100_000, 4320, 60, 7200), 4320);
+        assert_eq!(randomization_window(1_000_000, 4320, 60, 7200), 7200);
+        assert_eq!(randomization_window(100, 4320, 60, 7200), 60);
+    }
+
+    #[test]
+    fn user_token_devices_wait_for_sign_in() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n",
+        )
+        .with_os("win10_1709");
+        let r = hourly(&s);
+        // Always-on users sign in at 08:00 on weekdays: nobody enrolls before hour 9 of day 1.
+        assert_eq!(at_hour(&r, 8, S::CoManaged), 0);
+        assert!(at_hour(&r, 8, S::PendingUserSignIn) > 0);
+        assert_eq!(at_hour(&r, 24 + 9, S::CoManaged), 1000);
+    }
+
+    #[test]
+    fn permanent_errors_wait_for_remediation() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80180003\" = 1.0 }\n[remediation]\ndefault = { never = true }\n",
+        );
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::AwaitingRemediation.index()], 1000);
+        assert_eq!(
+            r.counters.last().unwrap()
+                [Counter::ALL.len() + EnrollmentError::UserNotAuthorized.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn transient_errors_retry_three_times_then_wait_a_day() {
+        let mut s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80192EE2\" = 1.0 }\n",
+        );
+        s.set_days(3).unwrap();
+        let r = hourly(&s);
+        let attempts = |h: usize| r.counters[h - 1][Counter::EnrollmentAttempts.index()];
+        // Within the first day each device makes one round of 3 tries 15 min apart, then waits
+        // 1,440 min: exactly 3,000 tries by hour 24, 6,000 by hour 48.
+        assert_eq!(attempts(23), 3000);
+        assert_eq!(attempts(47), 6000);
+        assert_eq!(r.states.last().unwrap()[S::Enrolling.index()], 1000);
+    }
+
+    #[test]
+    fn pilot_scope_enrolls_only_the_collection() {
+        let s = uniform(
+            "federated",
+            "[[collections]]\nname = \"Pilot\"\nshare = 0.1\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"pilot\"\npilot_collection = \"Pilot\"\n[enrollment]\nfailure_rate = 0.0\n",
+        );
+        let r = hourly(&s);
+        let co = r.states.last().unwrap()[S::CoManaged.index()];
+        assert!((60..=140).contains(&co), "{co}");
+        assert_eq!(r.states.last().unwrap()[S::Eligible.index()], 1000 - co);
+    }
+
+    #[test]
+    fn overloaded_management_points_stretch_policy_polls() {
+        assert_eq!(site_poll_interval(60, 25_000, 1), 60);
+        assert_eq!(site_poll_interval(60, 50_000, 1), 120);
+        assert_eq!(site_poll_interval(60, 50_000, 2), 60);
+    }
+}

@@ -108,3 +108,34 @@ impl Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn gateway_never_exceeds_capacity_and_matches_the_states() {
+        let s = path2(
+            3000,
+            "[cloud]\ncmg_vms = 1\nclient_install_minutes = 120\n[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 4000 }, { date = 2027-01-06, devices = 7000 } ]\n",
+        );
+        assert_eq!(s.cloud.capacity(), 6000);
+        let r = hourly(&s);
+        let mut queued_somewhere = false;
+        for (st, g) in r.states.iter().zip(&r.gateway) {
+            assert!(g.concurrent <= 6000 && g.peak <= 6000);
+            assert_eq!(g.concurrent, st[S::ClientInstalling.index()]);
+            assert_eq!(g.queued, st[S::ClientInstallQueued.index()]);
+            queued_somewhere |= g.queued > 100;
+        }
+        assert!(
+            queued_somewhere,
+            "7,000 installs of 2 h in one morning through 6,000 connections must queue"
+        );
+        assert!(r.gateway.iter().any(|g| g.peak == 6000));
+        let last = r.states.last().unwrap();
+        assert_eq!(last.iter().sum::<u64>(), 14_000);
+        assert!(last[S::CoManaged.index()] > 13_000, "{last:?}");
+        assert_eq!(r.eligible_by_path, [0, 14_000]);
+    }
+}

@@ -57,3 +57,39 @@ impl DeviceShard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn federated_devices_join_at_the_first_task_run() {
+        let r = hourly(&uniform("federated", ""));
+        // The join task runs hourly at each device's phase: all joined within the first hour.
+        assert_eq!(at_hour(&r, 1, S::Eligible), 1000);
+        assert_eq!(r.counters[0][Counter::HybridJoinsCompleted.index()], 1000);
+    }
+
+    #[test]
+    fn managed_devices_wait_for_the_sync_then_the_next_task_run() {
+        let r = hourly(&uniform("password_hash_sync", ""));
+        // First task run within 60 min writes the certificate; the sync follows within 30 min;
+        // the next task run within another 60 min: nobody joins in hour 1, everyone by hour 3.
+        assert_eq!(at_hour(&r, 1, S::Eligible), 0);
+        assert!(at_hour(&r, 1, S::HybridJoinPendingSync) > 0);
+        assert_eq!(at_hour(&r, 3, S::Eligible), 1000);
+    }
+
+    #[test]
+    fn without_the_client_setting_nobody_joins() {
+        let r = hourly(&uniform(
+            "federated",
+            "[hybrid_join]\nauto_register = false\n[co_management]\nenable_date = 2027-01-04\n",
+        ));
+        assert_eq!(
+            r.states.last().unwrap()[S::AwaitingHybridJoin.index()],
+            1000
+        );
+        assert_eq!(r.states.last().unwrap()[S::CoManaged.index()], 0);
+    }
+}

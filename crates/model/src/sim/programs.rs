@@ -114,3 +114,25 @@ impl DeviceShard {
         Detail::MdmMigrated
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn programs_move_devices_at_their_rate() {
+        let s = Scenario::from_toml(
+            "name = \"p\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 2000\nlicensed = 1.0\nthird_party_mdm = 0.5\nos = { win10_1607 = 0.5, win11_23h2 = 0.5 }\njoin = { on_premises_ad = 1.0 }\nconfigmgr_client = { on_premises_ad = 0.5 }\nlocation = { corporate_network = 1.0 }\nusage = { always_on = 1.0 }\n[client_push]\ndevices_per_day = 48\n[os_upgrade]\ndevices_per_day = 24\n[mdm_migration]\ndevices_per_day = 12\n[co_management]\nenable_date = 2027-01-04\n",
+        )
+        .unwrap();
+        let r = hourly(&s);
+        let c = |h: usize, k: Counter| r.counters[h - 1][k.index()];
+        // Migration: one device every 2 h from minute 0 (12 a day), so 13 by the end of day 2
+        // of those due; upgrades and pushes wait for earlier steps, so they can only lag.
+        assert_eq!(c(24, Counter::MdmMigrations), 12);
+        assert_eq!(c(48, Counter::MdmMigrations), 24);
+        assert!(c(240, Counter::OsUpgrades) <= 240 && c(240, Counter::OsUpgrades) > 100);
+        assert!(c(240, Counter::ClientPushes) <= 480 && c(240, Counter::ClientPushes) > 100);
+        assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+    }
+}

@@ -120,3 +120,26 @@ impl DeviceShard {
         Detail::Reprovisioning
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn esp_timeout_fails_after_60_minutes_and_retries_at_sign_in() {
+        let s = path2(
+            0,
+            "[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 100 } ]\nesp_failure_rate = 0.0\nesp_timeout_rate = 1.0\n",
+        );
+        let r = hourly(&s);
+        let c = |h: usize| r.counters[h - 1][Counter::EspTimeouts.index()];
+        // Always-on devices arrive at their workday start (07:00-09:00): no timeout before 08:00,
+        // all 100 timed out by 10:00, and each retries at the next sign-in (08:00 next day) and
+        // times out again at 09:00.
+        assert_eq!(c(8), 0);
+        assert_eq!(c(10), 100);
+        assert_eq!(c(24 + 9), 100);
+        assert_eq!(c(24 + 10), 200);
+        assert_eq!(at_hour(&r, 12, S::ProvisioningFailed), 100);
+    }
+}

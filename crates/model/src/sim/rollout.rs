@@ -266,3 +266,46 @@ pub(super) const STRATEGY_STEP: Minute = 60;
 
 /// Incremental collection evaluation before a pilot switch reaches devices (DOMAIN.md).
 pub(super) const COLLECTION_EVALUATION: Minute = 5;
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn a_bad_policy_is_caught_by_a_gate_and_rolled_back() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"compliance_policies\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n\
+             [[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\nafter = \"pilot\"\ngate = \"g\"\n\
+             [[strategy.gates]]\nname = \"g\"\nmetric = \"incident_rate\"\nworkload = \"compliance_policies\"\ninterval_hours = 48\nsuccess_at_most = 0.01\nfailure_above = 0.05\non_failure = \"rollback\"\nremediation_days = 3\n\
+             [workloads.compliance_policies]\nincident_rate = 0.5\ndetection_hours = 6\nresolution_days = 30\nticket_share = 1.0\n",
+        );
+        let r = hourly(&s);
+        let kinds: Vec<&str> = r.decisions.iter().map(|d| d.decision).collect();
+        assert_eq!(
+            kinds,
+            ["run", "run", "rollback", "retry", "promote", "run"],
+            "{:?}",
+            r.decisions
+        );
+        let rollback = &r.decisions[2];
+        assert_eq!(rollback.time, (2 + 2) * DAY);
+        assert!(rollback.value.unwrap() > 0.3);
+        // Half the pilot got the incident; the rollback cured them at the next poll, and the
+        // fixed policy hurt nobody when it went to everyone.
+        let members = r.collection_members[0];
+        let total = r.counters.last().unwrap()[Counter::IncidentsStarted.index()];
+        assert!(
+            total > members / 3 && total < members * 2 / 3,
+            "{total} of {members}"
+        );
+        assert_eq!(r.incidents_active[4 * 24 + 2], 0);
+        assert_eq!(*r.incidents_active.last().unwrap(), 0);
+        assert_eq!(r.blast_radius, total);
+        assert_eq!(r.decisions[3].time, (4 + 3) * DAY);
+        assert_eq!(*r.workloads.last().unwrap(), {
+            let mut v = vec![0; WORKLOADS];
+            v[Workload::CompliancePolicies.index()] = 2000;
+            v
+        });
+    }
+}

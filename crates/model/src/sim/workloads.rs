@@ -281,3 +281,78 @@ impl DeviceShard {
         Detail::Incident(w)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn a_promotion_reaches_devices_at_their_next_policy_poll() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\ndate = 2027-01-06\n",
+        );
+        let r = hourly(&s);
+        // Everyone is co-managed within day 1 (window 60 min for 2,000 devices); the switch
+        // at day 3, 00:00 reaches each device at its next hourly poll: none before, all after.
+        assert_eq!(at_hour(&r, 24, S::CoManaged), 2000);
+        assert_eq!(wl(&r, 48, Workload::CompliancePolicies), 0);
+        assert_eq!(wl(&r, 49, Workload::CompliancePolicies), 2000);
+        assert_eq!(wl(&r, 49, Workload::WindowsUpdatePolicies), 0);
+        assert_eq!(r.decisions.len(), 2);
+        assert_eq!(
+            r.workload_at_intune[Workload::CompliancePolicies.index()],
+            Some(49 * 60)
+        );
+        // Conditional access: 2,000 devices from about hour 48 to the end (day 20).
+        let days = r.conditional_access_minutes as f64 / 1440.0;
+        assert!((2000.0 * 17.9..=2000.0 * 18.0).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn a_pilot_reaches_only_its_collection_after_evaluation() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"device_configuration\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n",
+        );
+        let r = hourly(&s);
+        let members = r.collection_members[0];
+        assert!((150..=250).contains(&members), "{members}");
+        // Collection evaluation takes 5 minutes: devices that poll in the first 5 minutes of
+        // the hour take the switch an hour later.
+        let first_hour = wl(&r, 49, Workload::DeviceConfiguration);
+        assert!(
+            first_hour < members && first_hour > members * 3 / 4,
+            "{first_hour} of {members}"
+        );
+        assert_eq!(wl(&r, 50, Workload::DeviceConfiguration), members);
+        // Device configuration carries resource access and Endpoint Protection.
+        assert_eq!(wl(&r, 50, Workload::EndpointProtection), members);
+        assert_eq!(wl(&r, 50, Workload::CompliancePolicies), 0);
+        // The default site runs 2403: resource access is gone, so it never moves.
+        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), 0);
+        let mut old_site = s.clone();
+        old_site.sites[0].version = 2107;
+        let r = hourly(&old_site);
+        assert_eq!(wl(&r, 50, Workload::ResourceAccessPolicies), members);
+    }
+
+    #[test]
+    fn leaving_an_endpoint_protection_pilot_keeps_its_policies() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"endpoint_protection\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n\
+             [[strategy.steps]]\nname = \"never\"\naction = \"promote\"\nworkload = \"endpoint_protection\"\nafter = \"pilot\"\ngate = \"g\"\n\
+             [[strategy.gates]]\nname = \"g\"\nmetric = \"tickets_per_day\"\ninterval_hours = 24\nsuccess_at_most = -1.0\nfailure_above = -1.0\non_failure = \"rollback\"\nremediation_days = 100\n",
+        );
+        let r = hourly(&s);
+        assert!(r.decisions.iter().any(|d| d.decision == "rollback"));
+        let members = r.collection_members[0];
+        // The slider went back to ConfigMgr, but the pilot devices keep Intune's policies.
+        assert_eq!(
+            *r.workloads
+                .last()
+                .unwrap()
+                .get(Workload::EndpointProtection.index())
+                .unwrap(),
+            members
+        );
+    }
+}
