@@ -632,9 +632,21 @@ fn report_bad_input_exits_2_and_writes_nothing() {
         assert_eq!(d.entries(), before, "{args:?} wrote something");
     }
     assert_eq!(d.read("existing.html"), "keep me");
+    // --force replaces only a report fleetsim wrote.
     let o = d.fleetsim(&["report", "run", "-o", "existing.html", "--force", "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a report fleetsim wrote"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.read("existing.html"), "keep me");
+    assert_eq!(d.entries(), before);
+    let o = d.fleetsim(&["report", "run", "-o", "ours.html", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(d.read("existing.html").starts_with("<!DOCTYPE html>"));
+    let o = d.fleetsim(&["report", "run", "-o", "ours.html", "--force", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.read("ours.html").starts_with("<!DOCTYPE html>"));
 }
 
 #[test]
@@ -1277,12 +1289,12 @@ fn one_vocabulary_of_flags() {
     let d = Dir::new();
     // -q/--quiet on every command; -o/--out wherever something is written.
     for cmd in [
-        "run", "list", "bench", "check", "verify", "compare", "sweep", "report",
+        "run", "list", "bench", "check", "verify", "compare", "sweep", "merge", "report",
     ] {
         let help = d.fleetsim(&[cmd, "--help"]);
         let text = String::from_utf8_lossy(&help.stdout).to_string();
         assert!(text.contains("-q, --quiet"), "{cmd}: {text}");
-        if ["run", "compare", "sweep", "report"].contains(&cmd) {
+        if ["run", "compare", "sweep", "merge", "report"].contains(&cmd) {
             assert!(text.contains("-o, --out"), "{cmd}: {text}");
         }
         // --threads says what 0 means instead of a default that contradicts its help.

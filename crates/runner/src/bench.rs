@@ -29,6 +29,7 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32, quiet: bool) -> Result<(), Failure> {
     let scenario = load(arg, o)?;
+    crate::cli::check_run_memory(&scenario, false, 0.0, false)?;
     let options = RunOptions {
         threads: o.threads,
         ..RunOptions::default()

@@ -51,12 +51,9 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     } else {
         format!("compare-{}-and-{}-more", labels[0], labels.len() - 1)
     };
-    let out = args
-        .study
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(folder));
+    let out = PathBuf::from("results").join(folder);
     let study = Study {
+        command: "compare",
         key_header: vec!["scenario".into()],
         variants: scenarios
             .into_iter()
@@ -72,7 +69,7 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
         base_seed,
         metrics_file: "comparison.csv",
     };
-    run_study(&study, &args.study, args.overrides.threads, &out)
+    run_study(&study, &args.study, args.overrides.threads, out)
 }
 
 #[cfg(test)]

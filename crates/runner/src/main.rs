@@ -1,11 +1,11 @@
 //! `fleetsim`: rehearse a ConfigMgr estate's move to co-management with Intune.
 //!
 //! The binary is thin: `main` parses the command line and hands it to the command's module
-//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `report`).
+//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `merge`, `report`).
 //! What commands share lives in one place each: `cli` (exit codes, overrides, loading a
-//! scenario, printing findings), `study` (replications for `compare` and `sweep`), `output`
-//! (CSV rows and output folders written through a temporary name), `scenarios` (the named
-//! scenarios). Exit codes: 0 success, 1 the run failed (I/O, threads) or `check`/`verify`
+//! scenario, printing findings), `study` (replications for `compare` and `sweep`), `shard` (shard folders for `merge`), `output`
+//! (CSV rows), `target` (where output may go and how it is put in place: every writer goes
+//! through it), `scenarios` (the named scenarios). Exit codes: 0 success, 1 the run failed (I/O, threads) or `check`/`verify`
 //! found a blocker or a regression, 2 bad input (command line or scenario); on exit code 2
 //! nothing is written.
 
@@ -16,13 +16,16 @@ mod cli;
 mod compare;
 mod diff;
 mod list;
+mod merge;
 mod output;
 mod report;
 mod run;
 mod scenarios;
+mod shard;
 mod stats;
 mod study;
 mod sweep;
+mod target;
 mod tolerance;
 mod verify;
 mod xlsx;
@@ -61,7 +64,11 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run a scenario over a grid of settings (--set key=v1,v2), each point over replications.
     Sweep(sweep::SweepArgs),
-    /// Write an HTML dashboard (and optionally chart images) of one or more run folders.
+    /// Merge the shard folders of a `compare --shard` or `sweep --shard` study into the files
+    /// the command writes on one machine, byte for byte.
+    Merge(merge::MergeArgs),
+    /// Write an HTML dashboard (and optionally chart images) of run folders, or of compare and
+    /// sweep folders.
     Report(report::ReportArgs),
 }
 
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
         Command::Baseline(args) => baseline::command(args),
         Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Report(args) => report::report(args),
     };
     match result {

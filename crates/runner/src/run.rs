@@ -1,9 +1,10 @@
 //! `fleetsim run`: one scenario, its CSV files (and optionally a workbook) in a folder.
 
 use crate::cli::{
-    Failure, Overrides, RunProgress, Settings, load_with, print_findings, run_failure,
+    self, Failure, Overrides, RunProgress, Settings, load_with, print_findings, run_failure,
 };
-use crate::{baseline, output, xlsx};
+use crate::target::{self, Signature};
+use crate::{output, xlsx};
 use clap::{Args, ValueEnum};
 use fleetsim_model::{Bucket, EventCapture, RunOptions};
 use std::io::IsTerminal;
@@ -21,7 +22,7 @@ pub struct RunArgs {
     /// Output folder (default: results/<scenario name>).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    /// Replace the output folder if it exists.
+    /// Replace the output folder (and workbook) if it exists and fleetsim wrote it.
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no run information on stderr.
@@ -62,11 +63,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
-    baseline::refuse_as_run_output(&out).map_err(Failure::BadInput)?;
-    output::check_target(&out, args.force).map_err(Failure::BadInput)?;
+    target::check_dir(&out, args.force).map_err(Failure::BadInput)?;
     if let Some(x) = &args.xlsx {
-        output::check_file_target(x, args.force).map_err(Failure::BadInput)?;
+        target::check_file(x, args.force, Signature::Xlsx).map_err(Failure::BadInput)?;
     }
+    let hourly = matches!(args.bucket, BucketArg::Hour);
+    cli::check_run_memory(
+        &scenario,
+        hourly,
+        match events {
+            EventCapture::Off => 0.0,
+            EventCapture::Sample(s) => s,
+        },
+        args.xlsx.is_some(),
+    )?;
     let options = RunOptions {
         threads: args.overrides.threads,
         bucket: match args.bucket {

@@ -309,19 +309,16 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             scenario,
         });
     }
-    let out = args
-        .study
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", base.name)));
+    let out = PathBuf::from("results").join(format!("sweep-{}", base.name));
     let study = Study {
+        command: "sweep",
         key_header: axes.iter().map(|a| a.key.clone()).collect(),
         variants,
         replications: args.study.replications,
         base_seed: args.overrides.seed.unwrap_or(base.seed),
         metrics_file: "sweep.csv",
     };
-    run_study(&study, &args.study, args.overrides.threads, &out)
+    run_study(&study, &args.study, args.overrides.threads, out)
 }
 
 #[cfg(test)]

@@ -32,8 +32,9 @@ pub struct VerifyArgs {
     /// commas. Without it, the files must be byte-identical.
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     tolerance: Vec<String>,
-    /// Worker threads; 0 (the default) means one per core. Never changes the results.
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    /// Worker threads, 1 to 1024; 0 (the default) means one per core. Never changes the
+    /// results.
+    #[arg(long, default_value_t = 0, hide_default_value = true, value_parser = crate::cli::parse_threads)]
     threads: usize,
     /// Print only what moved: no line for a baseline that matches.
     #[arg(long, short)]
