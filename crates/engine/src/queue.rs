@@ -17,7 +17,9 @@
 //! events arrive in scheduling order, because a block's list is dealt out (in scheduling order)
 //! before anything can be scheduled into that block directly. No sequence number is stored per
 //! event except in the rare "past" heap: an event costs `size_of::<E>()` bytes in a bucket and
-//! `size_of::<(Time, E)>()` in a later block's list.
+//! `2 + size_of::<E>()` in a later block's list (fleetsim's events: 8 and 10 bytes, where the
+//! binary heap took 24). Emptied buckets and dealt lists give their memory back, so the
+//! queue's memory follows the pending events, not the busiest minute of the run.
 
 use crate::Time;
 use std::cmp::Ordering;
@@ -29,6 +31,54 @@ const BITS: u32 = 12;
 const WIDTH: usize = 1 << BITS;
 /// 64-bit words of the occupancy bitmap.
 const WORDS: usize = WIDTH / 64;
+/// A bucket emptied with room for more events than this gives its memory back, so that a busy
+/// minute does not hold memory for the rest of the run.
+const KEEP: usize = 32;
+/// Entries per chunk of a later block's list (a power of two).
+const CHUNK: usize = 1 << 12;
+
+/// The events of one later block, in scheduling order, as their offsets in the block and the
+/// events themselves in two arrays (no padding: `2 + size_of::<E>()` bytes an event), in chunks
+/// of at most [`CHUNK`] events: a list wastes at most part of one chunk, where one growing
+/// vector could waste half.
+#[derive(Debug)]
+struct Later<E> {
+    chunks: Vec<Chunk<E>>,
+}
+
+/// Part of a [`Later`] list.
+#[derive(Debug)]
+struct Chunk<E> {
+    offsets: Vec<u16>,
+    events: Vec<E>,
+}
+
+impl<E> Later<E> {
+    fn push(&mut self, offset: u16, event: E) {
+        match self.chunks.last_mut() {
+            Some(c) if c.events.len() < CHUNK => {
+                c.offsets.push(offset);
+                c.events.push(event);
+            }
+            last => {
+                // The first chunk grows from nothing (doubling up to CHUNK); later ones are
+                // made whole at once.
+                let n = if last.is_some() { CHUNK } else { 1 };
+                let mut c = Chunk {
+                    offsets: Vec::with_capacity(n),
+                    events: Vec::with_capacity(n),
+                };
+                c.offsets.push(offset);
+                c.events.push(event);
+                self.chunks.push(c);
+            }
+        }
+    }
+
+    fn offsets(&self) -> impl Iterator<Item = u16> + '_ {
+        self.chunks.iter().flat_map(|c| c.offsets.iter().copied())
+    }
+}
 
 /// An event scheduled before the current block, ordered so that a max-heap pops the earliest
 /// `(time, seq)` first.
@@ -77,9 +127,7 @@ pub struct EventQueue<E> {
     /// Events of bucket `cur` already popped (they are still at its front).
     head: usize,
     /// Events of blocks after the current one, by block, in scheduling order.
-    later: BTreeMap<u32, Vec<(Time, E)>>,
-    /// Emptied lists of `later`, kept for reuse.
-    spare: Vec<Vec<(Time, E)>>,
+    later: BTreeMap<u32, Later<E>>,
     /// Events scheduled before the current block.
     past: BinaryHeap<Past<E>>,
     /// Scheduling order of the next event that goes to `past`.
@@ -97,7 +145,6 @@ impl<E> Default for EventQueue<E> {
             cur: 0,
             head: 0,
             later: BTreeMap::new(),
-            spare: Vec::new(),
             past: BinaryHeap::new(),
             next_seq: 0,
             len: 0,
@@ -130,11 +177,10 @@ impl<E: Copy> EventQueue<E> {
             self.buckets[o].push(event);
             self.occupied[o / 64] |= 1 << (o % 64);
         } else if block > self.block {
-            let spare = &mut self.spare;
             self.later
                 .entry(block)
-                .or_insert_with(|| spare.pop().unwrap_or_default())
-                .push((time, event));
+                .or_insert_with(|| Later { chunks: Vec::new() })
+                .push((time as usize & (WIDTH - 1)) as u16, event);
         } else {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -187,8 +233,9 @@ impl<E: Copy> EventQueue<E> {
         if let Some(o) = self.next_occupied(self.cur) {
             return Some((self.base() + o as u64) as Time);
         }
-        let (_, list) = self.later.first_key_value()?;
-        list.iter().map(|(t, _)| *t).min()
+        let (&block, list) = self.later.first_key_value()?;
+        let first = list.offsets().min()?;
+        Some(((u64::from(block) << BITS) + u64::from(first)) as Time)
     }
 
     /// Removes and returns the earliest event if it is due before `limit`.
@@ -217,7 +264,11 @@ impl<E: Copy> EventQueue<E> {
                 let event = bucket[self.head];
                 self.head += 1;
                 if self.head == bucket.len() {
-                    bucket.clear();
+                    if bucket.capacity() > KEEP {
+                        *bucket = Vec::new();
+                    } else {
+                        bucket.clear();
+                    }
                     self.head = 0;
                     self.occupied[o / 64] &= !(1 << (o % 64));
                 }
@@ -236,20 +287,33 @@ impl<E: Copy> EventQueue<E> {
     /// Makes `block` (the first of `later`) current; the current block must be empty.
     #[cold]
     fn load(&mut self, block: u32) {
-        let mut list = self.later.remove(&block).unwrap_or_default();
+        let Some(list) = self.later.remove(&block) else {
+            return;
+        };
         self.block = block;
         self.cur = 0;
         self.head = 0;
         if self.buckets.is_empty() {
             self.buckets = (0..WIDTH).map(|_| Vec::new()).collect();
         }
-        for &(time, event) in &list {
-            let o = (time as usize) & (WIDTH - 1);
-            self.buckets[o].push(event);
-            self.occupied[o / 64] |= 1 << (o % 64);
+        // Count first, so that every bucket gets exactly the room it needs; then deal the
+        // chunks out in order, giving each chunk's memory back once it is dealt, so that the
+        // list and the buckets are never both whole in memory.
+        let mut count = vec![0u32; WIDTH];
+        for o in list.offsets() {
+            count[usize::from(o)] += 1;
         }
-        list.clear();
-        self.spare.push(list);
+        for chunk in list.chunks {
+            for (&o, &event) in chunk.offsets.iter().zip(&chunk.events) {
+                let o = usize::from(o);
+                let bucket = &mut self.buckets[o];
+                if bucket.is_empty() {
+                    bucket.reserve_exact(count[o] as usize);
+                }
+                bucket.push(event);
+                self.occupied[o / 64] |= 1 << (o % 64);
+            }
+        }
     }
 
     /// Events pending before `limit` in the current block and the past, without looking at
