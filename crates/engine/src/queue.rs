@@ -225,7 +225,9 @@ impl<E: Copy> EventQueue<E> {
         u64::from(self.block) << BITS
     }
 
-    /// The time of the earliest event, if any.
+    /// The time of the earliest event, if any. Cheap, except when the earliest pending event
+    /// is in a later block: then it reads that block's list (see [`EventQueue::may_have_before`]
+    /// for a cheap test).
     pub fn peek_time(&self) -> Option<Time> {
         if let Some(p) = self.past.peek() {
             return Some(p.time);
