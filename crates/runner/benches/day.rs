@@ -23,7 +23,7 @@ fn day(c: &mut Criterion) {
     let s = scenario();
     let mut g = c.benchmark_group("model");
     g.throughput(Throughput::Elements(u64::from(DEVICES)));
-    g.sample_size(20);
+    g.sample_size(10);
     for threads in [1, 2] {
         let options = RunOptions {
             threads,
