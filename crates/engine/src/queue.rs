@@ -414,6 +414,20 @@ mod tests {
         assert_eq!(q.peek_time(), Some(Time::MAX));
     }
 
+    #[test]
+    fn a_later_block_of_several_chunks_pops_in_scheduling_order() {
+        // More events in one later block than a chunk holds, at few distinct minutes.
+        let mut q = EventQueue::default();
+        let n = 3 * CHUNK + 17;
+        for i in 0..n {
+            q.schedule(50_000 + (i % 7) as Time, i);
+        }
+        let mut want: Vec<(Time, usize)> = (0..n).map(|i| (50_000 + (i % 7) as Time, i)).collect();
+        want.sort_unstable();
+        let got: Vec<_> = std::iter::from_fn(|| q.pop_before(Time::MAX)).collect();
+        assert_eq!(got, want);
+    }
+
     /// One step of a random interleaving.
     #[derive(Clone, Debug)]
     enum Op {
