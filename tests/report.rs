@@ -612,9 +612,21 @@ fn report_bad_input_exits_2_and_writes_nothing() {
         assert_eq!(d.entries(), before, "{args:?} wrote something");
     }
     assert_eq!(d.read("existing.html"), "keep me");
+    // --force replaces only a report fleetsim wrote.
     let o = d.fleetsim(&["report", "run", "-o", "existing.html", "--force", "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a report fleetsim wrote"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.read("existing.html"), "keep me");
+    assert_eq!(d.entries(), before);
+    let o = d.fleetsim(&["report", "run", "-o", "ours.html", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(d.read("existing.html").starts_with("<!DOCTYPE html>"));
+    let o = d.fleetsim(&["report", "run", "-o", "ours.html", "--force", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.read("ours.html").starts_with("<!DOCTYPE html>"));
 }
 
 #[test]

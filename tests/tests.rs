@@ -1,6 +1,7 @@
 //! Command-line tests: run the real `fleetsim` binary in a temporary folder.
 
 mod report;
+mod safety;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -340,6 +341,7 @@ fn existing_results_are_kept_without_force() {
         [
             "results",
             "results/tiny",
+            "results/tiny/.fleetsim-output",
             "results/tiny/breakdown.csv",
             "results/tiny/decisions.csv",
             "results/tiny/site_timeline.csv",
@@ -462,7 +464,8 @@ fn check_names_blockers_and_exits_1() {
         .position(|h| h == "blocked_cloud_management_gateway")
         .unwrap();
     assert!(rows[1][col].parse::<u64>().unwrap() > 0);
-    assert_eq!(d.entries().len(), 1 + 1 + 5, "{:?}", d.entries());
+    // The scenario, the folder, its five files and its marker.
+    assert_eq!(d.entries().len(), 1 + 1 + 5 + 1, "{:?}", d.entries());
 }
 
 #[test]
@@ -1487,4 +1490,254 @@ fn a_workbook_skips_charts_of_workloads_that_never_moved() {
     // Co-managed, then the six workloads big-bang moves (resource access is gone at 2403).
     assert!(zip_entry(&d.path().join("bb.xlsx"), "xl/charts/chart7.xml").is_some());
     assert!(zip_entry(&d.path().join("bb.xlsx"), "xl/charts/chart8.xml").is_none());
+}
+
+/// The files a study folder and its workbook hold, as bytes.
+fn study_bytes(d: &Dir, out: &str, metrics: &str, xlsx: &str) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = [metrics, "replications.csv", "timeline_mean.csv"]
+        .iter()
+        .map(|f| std::fs::read(d.path().join(out).join(f)).unwrap())
+        .collect();
+    v.push(std::fs::read(d.path().join(xlsx)).unwrap());
+    let mut names: Vec<String> = std::fs::read_dir(d.path().join(out))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    v.push(names.join(",").into_bytes());
+    v
+}
+
+/// Runs every shard of N of a study into `<prefix>-<N>-<K>` and returns the folders.
+fn shards(d: &Dir, study_args: &[&str], prefix: &str, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|k| {
+            let dir = format!("{prefix}-{n}-{k}");
+            let shard = format!("{k}/{n}");
+            let mut args = study_args.to_vec();
+            args.extend(["--shard", &shard, "--out", &dir]);
+            study(d, &args);
+            assert!(d.path().join(&dir).join("manifest.json").is_file());
+            dir
+        })
+        .collect()
+}
+
+#[test]
+fn merged_shards_are_the_one_machine_bytes_for_any_n_and_order() {
+    let d = Dir::new();
+    // 2 points x 3 replications = 6 runs: with N = 7 one shard holds none.
+    let sweep = ["sweep", "tiny", "--set", "enrollment.failure_rate=0.05,0.3"];
+    let mut one = sweep.to_vec();
+    one.extend(["--out", "one", "--xlsx", "one.xlsx"]);
+    study(&d, &one);
+    let want = study_bytes(&d, "one", "sweep.csv", "one.xlsx");
+    for n in [1, 2, 3, 7] {
+        let mut dirs = shards(&d, &sweep, "s", n);
+        // Another order every time: reversed, then rotated.
+        dirs.reverse();
+        dirs.rotate_left(n / 2);
+        let (out, xlsx) = (format!("m{n}"), format!("m{n}.xlsx"));
+        let mut args = vec!["merge"];
+        args.extend(dirs.iter().map(String::as_str));
+        args.extend(["--out", &out, "--xlsx", &xlsx, "-q"]);
+        let o = d.fleetsim(&args);
+        assert!(o.status.success(), "N = {n}: {}", stderr(&o));
+        assert!(
+            study_bytes(&d, &out, "sweep.csv", &xlsx) == want,
+            "N = {n}: merged files differ from the one-machine sweep"
+        );
+    }
+    // The shards hold the runs i with i mod N = K - 1.
+    let manifest: serde_json::Value = serde_json::from_str(&d.read("s-3-2/manifest.json")).unwrap();
+    assert_eq!(manifest["runs"], serde_json::json!([1, 4]));
+    assert_eq!(manifest["shard"], 2);
+    assert_eq!(manifest["shards"], 3);
+    assert_eq!(manifest["command"], "sweep");
+    assert_eq!(manifest["fleetsim_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d.read("s-7-7/runs.jsonl"), "");
+
+    // compare as well.
+    let compare = ["compare", "tiny", "path1-pilot-collection"];
+    let mut one = compare.to_vec();
+    one.extend(["--out", "c-one", "--xlsx", "c-one.xlsx"]);
+    study(&d, &one);
+    let dirs = shards(&d, &compare, "c", 3);
+    let o = d.fleetsim(&[
+        "merge", &dirs[2], &dirs[0], &dirs[1], "--out", "c-m", "--xlsx", "c-m.xlsx",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("merged"), "{}", stderr(&o));
+    assert!(
+        study_bytes(&d, "c-m", "comparison.csv", "c-m.xlsx")
+            == study_bytes(&d, "c-one", "comparison.csv", "c-one.xlsx")
+    );
+}
+
+#[test]
+fn merge_refuses_missing_duplicate_and_mismatched_shards() {
+    let d = Dir::new();
+    let sweep = ["sweep", "tiny", "--set", "enrollment.failure_rate=0.05,0.3"];
+    let dirs = shards(&d, &sweep, "s", 3);
+    // A copy of shard 2, and shards of other studies.
+    std::fs::create_dir(d.path().join("dup")).unwrap();
+    for f in ["manifest.json", "runs.jsonl"] {
+        std::fs::copy(
+            d.path().join(&dirs[1]).join(f),
+            d.path().join("dup").join(f),
+        )
+        .unwrap();
+    }
+    let other = |name: &str, args: &[&str], shard: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--shard", shard, "--out", name]);
+        study(&d, &all);
+    };
+    other(
+        "other-setting",
+        &["sweep", "tiny", "--set", "enrollment.failure_rate=0.05,0.4"],
+        "3/3",
+    );
+    other("other-n", &sweep, "3/4");
+    let mut seeded = sweep.to_vec();
+    seeded.extend(["--seed", "99"]);
+    other("other-seed", &seeded, "3/3");
+    // Another scenario file: the same labels, another resolved scenario.
+    d.write("mini.toml", &TINY.replace("seed = 3", "seed = 7"));
+    other(
+        "other-scenario",
+        &[
+            "sweep",
+            "mini.toml",
+            "--set",
+            "enrollment.failure_rate=0.05,0.3",
+        ],
+        "3/3",
+    );
+    other("other-version", &sweep, "3/3");
+    other("other-command", &["compare", "tiny"], "3/3");
+    let o = d.fleetsim(&[
+        "sweep",
+        "tiny",
+        "--set",
+        "enrollment.failure_rate=0.05,0.3",
+        "--devices",
+        "300",
+        "--days",
+        "10",
+        "--replications",
+        "2",
+        "--shard",
+        "3/3",
+        "--out",
+        "other-reps",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = d.path().join("other-version/manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let version = format!("\"fleetsim_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version));
+    std::fs::write(
+        &path,
+        text.replace(&version, "\"fleetsim_version\": \"0.0.1\""),
+    )
+    .unwrap();
+    std::fs::create_dir(d.path().join("empty")).unwrap();
+
+    let (s1, s2, s3) = (dirs[0].as_str(), dirs[1].as_str(), dirs[2].as_str());
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[s1, s2], &["missing shard 3/3"]),
+        (&[s3, s1], &["missing shard 2/3"]),
+        (&[s1, s2, s3, "dup"], &["shard 2/3 given twice", s2, "dup"]),
+        (
+            &[s1, s2, "other-setting"],
+            &[
+                "different studies",
+                "other-setting",
+                "scenarios or settings",
+            ],
+        ),
+        (
+            &[s1, s2, "other-n"],
+            &["other-n", "number of shards N: 3 vs 4"],
+        ),
+        (&[s1, s2, "other-seed"], &["other-seed", "base seed"]),
+        (
+            &[s1, s2, "other-scenario"],
+            &["other-scenario", "resolved settings differ"],
+        ),
+        (
+            &[s1, s2, "other-version"],
+            &["other-version", "fleetsim version", "0.0.1"],
+        ),
+        (&[s1, s2, "empty"], &["empty", "not a shard folder"]),
+        (
+            &[s1, s2, "other-command"],
+            &["other-command", "command: sweep vs compare"],
+        ),
+        (
+            &[s1, s2, "other-reps"],
+            &["other-reps", "--replications: 3 vs 2"],
+        ),
+        (&[s1, s2, s2], &["shard 2/3 given twice"]),
+        (&[s1, s2, "nowhere"], &["nowhere", "not a shard folder"]),
+    ];
+    for (shards, want) in cases {
+        let before = d.entries();
+        let mut args = vec!["merge"];
+        args.extend(*shards);
+        args.extend(["--out", "merged", "--xlsx", "merged.xlsx"]);
+        let o = d.fleetsim(&args);
+        assert_eq!(o.status.code(), Some(2), "{shards:?}: {}", stderr(&o));
+        for w in *want {
+            assert!(stderr(&o).contains(w), "{shards:?}: {w}: {}", stderr(&o));
+        }
+        assert_eq!(d.entries(), before, "{shards:?}: nothing written");
+    }
+    // A damaged runs file is refused too.
+    std::fs::write(d.path().join("dup/runs.jsonl"), "{}\n").unwrap();
+    let o = d.fleetsim(&["merge", s1, "dup", s3, "--out", "merged"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged shard"), "{}", stderr(&o));
+    assert!(!d.path().join("merged").exists());
+    // The merged study may not replace a shard.
+    let o = d.fleetsim(&["merge", s1, s2, s3, "--out", s1, "--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(d.path().join(s1).join("manifest.json").is_file());
+}
+
+#[test]
+fn bad_shard_arguments_are_rejected_before_running() {
+    for shard in ["0/3", "4/3", "a/b", "3", "1/0", "-1/3", "1/3/5", "", "+1/3"] {
+        let d = Dir::new();
+        let arg = format!("--shard={shard}");
+        let o = d.fleetsim(&["sweep", "tiny", "--set", "days=3,4", &arg]);
+        assert_eq!(o.status.code(), Some(2), "{shard:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("K/N"), "{shard:?}: {}", stderr(&o));
+        assert!(d.entries().is_empty(), "{shard:?}: {:?}", d.entries());
+    }
+    let d = Dir::new();
+    let o = d.fleetsim(&["compare", "tiny", "--shard", "1/2", "--xlsx", "x.xlsx"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("merge"), "{}", stderr(&o));
+    assert!(d.entries().is_empty(), "{:?}", d.entries());
+    // Without --out a shard gets the study's folder name with -shard-K-of-N.
+    let o = d.fleetsim(&[
+        "compare",
+        "tiny",
+        "--shard",
+        "2/2",
+        "--days",
+        "3",
+        "--replications",
+        "2",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        d.path()
+            .join("results/compare-tiny-shard-2-of-2/manifest.json")
+            .is_file()
+    );
 }

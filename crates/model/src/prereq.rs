@@ -282,7 +282,7 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
     for (i, site) in s.sites.iter().enumerate() {
         let cap = u64::from(site.management_points) * 25_000;
         if c.clients_by_site[i] > cap {
-            let poll = crate::sim::site_poll_interval(
+            let poll = crate::schedule::site_poll_interval(
                 s.timing.policy_poll,
                 c.clients_by_site[i],
                 site.management_points,

@@ -134,6 +134,19 @@ impl Calendar {
     }
 }
 
+/// Management points serve 25,000 clients each; a site with more clients polls proportionally
+/// less often (assumption: the interval stretches by clients / capacity).
+pub fn site_poll_interval(poll: Minute, clients: u64, management_points: u32) -> Minute {
+    let capacity = u64::from(management_points) * 25_000;
+    if clients <= capacity {
+        poll
+    } else {
+        (u64::from(poll) * clients)
+            .div_ceil(capacity)
+            .min(u64::from(DAY) * 30) as Minute
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

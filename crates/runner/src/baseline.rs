@@ -7,13 +7,14 @@
 //! `fleetsim verify` re-runs with the manifest's settings and compares; `fleetsim run` never
 //! writes into a baseline.
 
+use crate::cli::Failure;
 use crate::diff::{self, Mode};
-use crate::{Failure, output, scenarios};
+use crate::{output, scenarios, target};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use fleetsim_model::{Bucket, EventCapture, RunOptions, Scenario};
 use serde::{Deserialize, Serialize};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Where baselines live, relative to the current folder, unless `--dir` says otherwise.
 pub const ROOT: &str = "results/baselines";
@@ -33,6 +34,9 @@ pub const FILES: [&str; 5] = [
     "site_timeline.csv",
     "decisions.csv",
 ];
+
+/// Everything a baseline folder holds: `update` replaces a folder only while it holds no more.
+const ALLOWED: [&str; 6] = [MANIFEST, FILES[0], FILES[1], FILES[2], FILES[3], FILES[4]];
 
 /// `baseline.toml`: the settings that made a baseline, so that `verify` can repeat them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +183,7 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, String> {
     })?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        // Hidden folders are unfinished writes (see `output::temp_beside`), not baselines.
+        // Hidden folders are unfinished writes (see `crate::target`), not baselines.
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
@@ -198,6 +202,7 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Runs `s` as a baseline run (daily timeline, no events) and renders its files.
 pub fn fresh_files(s: &Scenario, threads: usize) -> Result<Vec<(&'static str, Vec<u8>)>, Failure> {
+    crate::cli::check_run_memory(s, false, 0.0, false)?;
     let options = RunOptions {
         threads,
         bucket: Bucket::Day,
@@ -207,55 +212,6 @@ pub fn fresh_files(s: &Scenario, threads: usize) -> Result<Vec<(&'static str, Ve
     let files = output::render(s, &result).map_err(Failure::Run)?;
     debug_assert!(files.iter().map(|(n, _)| *n).eq(FILES));
     Ok(files)
-}
-
-/// Refuses `out` as the output folder of `fleetsim run` if it is, or is inside, the baselines
-/// folder, or is itself a baseline: only `fleetsim baseline update` writes baselines.
-pub fn refuse_as_run_output(out: &Path) -> Result<(), String> {
-    let inside = resolved(out).starts_with(resolved(Path::new(ROOT)));
-    if inside || out.join(MANIFEST).is_file() {
-        let what = if inside {
-            format!("is inside {ROOT}, where the baselines live")
-        } else {
-            format!("is a baseline (it holds a {MANIFEST})")
-        };
-        return Err(format!(
-            "{} {what}: `fleetsim run` never writes there, not even with --force, because `fleetsim verify` compares against it. Refresh a baseline on purpose with `fleetsim baseline update <scenario>`, or pass another --out",
-            out.display()
-        ));
-    }
-    Ok(())
-}
-
-/// `p` as an absolute path without `.` or `..`, with its existing part resolved on disk
-/// (symbolic links, letter case), so that two spellings of one folder compare equal.
-fn resolved(p: &Path) -> PathBuf {
-    let absolute = std::env::current_dir().unwrap_or_default().join(p);
-    let mut plain = PathBuf::new();
-    for c in absolute.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                plain.pop();
-            }
-            c => plain.push(c),
-        }
-    }
-    let mut rest = Vec::new();
-    let mut existing = plain.as_path();
-    loop {
-        if let Ok(mut real) = existing.canonicalize() {
-            real.extend(rest.iter().rev());
-            return real;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return plain,
-        }
-    }
 }
 
 /// `fleetsim baseline ...`.
@@ -285,8 +241,8 @@ struct UpdateArgs {
     /// The folder of baselines, one folder per scenario inside it.
     #[arg(long, value_name = "DIR", default_value = ROOT)]
     dir: PathBuf,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads, 1 to 1024 (default 0: one per core). Never changes the results.
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::parse_threads)]
     threads: usize,
 }
 
@@ -344,6 +300,9 @@ fn prepare(name: &str, args: &UpdateArgs) -> Result<Job, Failure> {
         }
         Err(e) => (None, Some(e.to_string())),
     };
+    if target.is_dir() {
+        target::only_files(&target, &ALLOWED).map_err(Failure::BadInput)?;
+    }
     let devices = args
         .devices
         .or(old.as_ref().map(|b| b.manifest.devices))
@@ -406,20 +365,15 @@ fn write(job: Job, threads: usize) -> Result<(), Failure> {
             }
         }
     }
-    let tmp = output::temp_beside(&target).map_err(Failure::Run)?;
-    let written = (|| -> anyhow::Result<()> {
+    target::write_baseline_dir(&target, &ALLOWED, |tmp| {
         for (file, bytes) in &files {
             let p = tmp.join(file);
             std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
         }
         let p = tmp.join(MANIFEST);
         std::fs::write(&p, &manifest_text).with_context(|| format!("cannot write {}", p.display()))
-    })();
-    if let Err(e) = written {
-        std::fs::remove_dir_all(&tmp).ok();
-        return Err(Failure::Run(e));
-    }
-    output::replace_dir(&tmp, &target, true).map_err(Failure::Run)?;
+    })
+    .map_err(Failure::Run)?;
     let verb = if old.is_some() || old_problem.is_some() {
         "updated"
     } else {
@@ -485,6 +439,7 @@ mod tests {
 
     #[test]
     fn paths_inside_the_baselines_folder_are_recognised() {
+        use crate::target::resolved;
         let root = resolved(Path::new(ROOT));
         for p in [
             "results/baselines",

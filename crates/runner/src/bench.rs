@@ -1,8 +1,20 @@
 //! `fleetsim bench`: speed and memory of a run, with no files written.
 
-use crate::{Failure, Overrides, load};
+use crate::cli::{Failure, Overrides, load};
+use clap::Args;
 use fleetsim_model::RunOptions;
 use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A named scenario or a path (default: the built-in mixed enterprise).
+    pub scenario: Option<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Runs to time; the report gives each and the best.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+}
 
 /// Peak resident memory of this process so far, in bytes (`VmHWM` of `/proc/self/status`:
 /// Linux; `None` elsewhere).
@@ -15,6 +27,7 @@ pub fn peak_rss_bytes() -> Option<f64> {
 
 pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failure> {
     let scenario = load(arg, o)?;
+    crate::cli::check_run_memory(&scenario, false, 0.0, false)?;
     let options = RunOptions {
         threads: o.threads,
         ..RunOptions::default()
@@ -34,7 +47,8 @@ pub fn bench(arg: Option<&str>, o: &Overrides, repeat: u32) -> Result<(), Failur
     let mut events = 0u64;
     for i in 1..=repeat.max(1) {
         let started = Instant::now();
-        let r = fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(crate::run_failure)?;
+        let r =
+            fleetsim_model::run(&scenario, &options, |_, _| {}).map_err(crate::cli::run_failure)?;
         let secs = started.elapsed().as_secs_f64();
         best = best.min(secs);
         events = r.events_handled;

@@ -1,13 +1,13 @@
 //! Writing a run's folder: timeline.csv, summary.csv, breakdown.csv, site_timeline.csv,
 //! decisions.csv and events.csv, built in a temporary
-//! folder beside the target and renamed into place only when complete.
+//! folder beside the target and put in place only when complete (see `crate::target`).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use fleetsim_model::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Workload};
 use fleetsim_model::sim::{DecisionSource, Detail, EspOutcome, counter_names};
 use fleetsim_model::{RunResult, Scenario};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Makes a text cell safe for spreadsheets: text that a spreadsheet would read as a formula
 /// (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading apostrophe.
@@ -341,33 +341,10 @@ pub fn render(s: &Scenario, r: &RunResult) -> Result<Vec<(&'static str, Vec<u8>)
     ])
 }
 
-/// Fails early, before any work, if the single output file `path` is a folder, or exists and
-/// `force` is off.
-pub fn check_file_target(path: &Path, force: bool) -> Result<(), String> {
-    if path.is_dir() {
-        return Err(format!(
-            "{} is a folder, expected a file name",
-            path.display()
-        ));
-    }
-    check_target(path, force)
-}
-
-/// Fails early, before any work, if `dir` exists and `force` is off.
-pub fn check_target(dir: &Path, force: bool) -> Result<(), String> {
-    if dir.exists() && !force {
-        return Err(format!(
-            "{} already exists: pass --force to replace it, or --out to write elsewhere",
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Writes the run's files into a temporary folder beside `dir`, then renames it to `dir`
-/// (replacing an existing `dir` only with `force`).
+/// Writes the run's files into a temporary folder beside `dir`, then puts it in place (see
+/// [`crate::target::write_dir`]; call [`crate::target::check_dir`] first).
 pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: bool) -> Result<()> {
-    write_dir(dir, force, |tmp| {
+    crate::target::write_dir(dir, force, "run", |tmp| {
         for (name, bytes) in render(s, r)? {
             let path = tmp.join(name);
             std::fs::write(&path, bytes)
@@ -390,86 +367,6 @@ pub fn write_run(dir: &Path, force: bool, s: &Scenario, r: &RunResult, events: b
         }
         Ok(())
     })
-}
-
-/// Builds a folder: `fill` writes its files into a temporary folder beside `dir`, which is
-/// then renamed to `dir` (replacing an existing `dir` only with `force`). On failure the
-/// temporary folder is removed and `dir` is left as it was.
-pub fn write_dir(dir: &Path, force: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = temp_beside(dir)?;
-    let written = fill(&tmp);
-    if let Err(e) = written {
-        std::fs::remove_dir_all(&tmp).ok();
-        return Err(e);
-    }
-    replace_dir(&tmp, dir, force)
-}
-
-/// The parent folder of `path` (created if missing) and a temporary name beside `path`, on the
-/// same file system so that renaming it to `path` is one step.
-fn temp_path_beside(path: &Path, fallback: &str) -> Result<PathBuf> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| fallback.into());
-    Ok(parent.join(format!(".{name}.tmp-{}", std::process::id())))
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place: a reader
-/// never sees half a file. The caller decides beforehand whether `path` may be replaced.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path_beside(path, "file")?;
-    let written = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-        });
-    if written.is_err() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    written
-}
-
-/// A new, empty temporary folder beside `dir` (so that renaming it to `dir` is one step on the
-/// same file system), creating `dir`'s parent if needed. Fill it, then [`replace_dir`].
-pub fn temp_beside(dir: &Path) -> Result<PathBuf> {
-    let tmp = temp_path_beside(dir, "run")?;
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).ok();
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    Ok(tmp)
-}
-
-/// Renames `tmp` to `dir`; an existing `dir` is moved aside first and removed after.
-pub fn replace_dir(tmp: &Path, dir: &Path, force: bool) -> Result<()> {
-    if dir.exists() {
-        if !force {
-            std::fs::remove_dir_all(tmp).ok();
-            bail!(
-                "{} already exists: pass --force to replace it",
-                dir.display()
-            );
-        }
-        let old: PathBuf = tmp.with_extension("old");
-        std::fs::rename(dir, &old)
-            .with_context(|| format!("cannot move {} aside", dir.display()))?;
-        std::fs::rename(tmp, dir)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove {}", old.display()))?;
-    } else {
-        std::fs::rename(tmp, dir)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

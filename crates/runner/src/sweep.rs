@@ -7,9 +7,10 @@
 //! value is reported, naming both, before anything runs. Several `--set` give every
 //! combination (the first `--set` varies slowest).
 
-use crate::compare::{Study, StudyArgs, Variant, run_study};
+use crate::cli::{Failure, Overrides, apply_overrides};
 use crate::output::safe_cell;
-use crate::{Failure, Overrides, apply_overrides, scenarios};
+use crate::scenarios;
+use crate::study::{Study, StudyArgs, Variant, run_study};
 use clap::Args;
 use fleetsim_model::Scenario;
 use std::path::PathBuf;
@@ -308,19 +309,16 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             scenario,
         });
     }
-    let out = args
-        .study
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("sweep-{}", base.name)));
+    let out = PathBuf::from("results").join(format!("sweep-{}", base.name));
     let study = Study {
+        command: "sweep",
         key_header: axes.iter().map(|a| a.key.clone()).collect(),
         variants,
         replications: args.study.replications,
         base_seed: args.overrides.seed.unwrap_or(base.seed),
         metrics_file: "sweep.csv",
     };
-    run_study(&study, &args.study, args.overrides.threads, &out)
+    run_study(&study, &args.study, args.overrides.threads, out)
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! a regression, 2 on bad input; it never writes a file.
 
 use crate::baseline::{self, Baseline};
+use crate::cli::Failure;
 use crate::diff::{self, Mode};
+use crate::scenarios;
 use crate::tolerance::Tolerances;
-use crate::{Failure, scenarios};
 use clap::Args;
 use fleetsim_model::Scenario;
 use std::path::{Path, PathBuf};
@@ -31,8 +32,8 @@ pub struct VerifyArgs {
     /// commas. Without it, the files must be byte-identical.
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     tolerance: Vec<String>,
-    /// Worker threads (default: one per core). Never changes the results.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads, 1 to 1024 (default 0: one per core). Never changes the results.
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::parse_threads)]
     threads: usize,
 }
 

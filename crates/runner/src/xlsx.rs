@@ -149,7 +149,7 @@ pub fn write(path: &Path, force: bool, sheets: &[Sheet], charts: &[LineChart]) -
             path.display()
         ));
     }
-    crate::output::write_file(path, &bytes)
+    crate::target::write_file(path, &bytes, crate::target::Signature::Xlsx)
 }
 
 /// Valid, unique worksheet names for `wanted`, in order (`charts` is taken).

@@ -11,7 +11,8 @@ mod html;
 mod images;
 mod svg;
 
-use crate::Failure;
+use crate::cli::Failure;
+use crate::target::{self, Signature};
 use std::path::PathBuf;
 
 /// Arguments of `fleetsim report`.
@@ -23,7 +24,7 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]
     output: PathBuf,
-    /// Replace existing output files.
+    /// Replace existing output files (only files fleetsim wrote).
     #[arg(long)]
     force: bool,
     /// Also write each chart as a PNG file into this folder.
@@ -46,8 +47,9 @@ enum ImageFormat {
 
 /// Runs `fleetsim report`.
 pub fn report(args: ReportArgs) -> Result<(), Failure> {
-    crate::output::check_file_target(&args.output, args.force).map_err(Failure::BadInput)?;
+    target::check_file(&args.output, args.force, Signature::Html).map_err(Failure::BadInput)?;
     for dir in [&args.png, &args.svg].into_iter().flatten() {
+        target::refuse_baselines(dir).map_err(Failure::BadInput)?;
         if dir.exists() && !dir.is_dir() {
             return Err(Failure::BadInput(format!(
                 "{} is not a folder",
@@ -67,7 +69,11 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
         };
         for (i, c) in charts.iter().enumerate() {
             let path = dir.join(format!("{}.{ext}", c.id));
-            crate::output::check_file_target(&path, args.force).map_err(Failure::BadInput)?;
+            let signature = match format {
+                ImageFormat::Svg => Signature::Svg,
+                ImageFormat::Png => Signature::Png,
+            };
+            target::check_file(&path, args.force, signature).map_err(Failure::BadInput)?;
             files.push((path, format, i));
         }
     }
@@ -77,19 +83,22 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
         .iter()
         .any(|(_, f, _)| *f == ImageFormat::Png)
         .then(images::Rasterizer::new);
-    let mut out: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(files.len() + 1);
+    let mut out: Vec<(PathBuf, Vec<u8>, Signature)> = Vec::with_capacity(files.len() + 1);
     for (path, format, i) in files {
-        let bytes = match (format, &raster) {
-            (ImageFormat::Png, Some(r)) => r.png(&charts[i].svg).map_err(|e| {
-                Failure::Run(anyhow::anyhow!("cannot draw {}: {e}", path.display()))
-            })?,
-            _ => charts[i].svg.clone().into_bytes(),
+        let (bytes, signature) = match (format, &raster) {
+            (ImageFormat::Png, Some(r)) => (
+                target::png_signed(r.png(&charts[i].svg).map_err(|e| {
+                    Failure::Run(anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+                })?),
+                Signature::Png,
+            ),
+            _ => (charts[i].svg.clone().into_bytes(), Signature::Svg),
         };
-        out.push((path, bytes));
+        out.push((path, bytes, signature));
     }
-    out.push((args.output.clone(), page.into_bytes()));
-    for (path, bytes) in &out {
-        crate::output::write_file(path, bytes).map_err(Failure::Run)?;
+    out.push((args.output.clone(), page.into_bytes(), Signature::Html));
+    for (path, bytes, signature) in &out {
+        target::write_file(path, bytes, *signature).map_err(Failure::Run)?;
     }
     if !args.quiet {
         let images = out.len() - 1;

@@ -4,9 +4,10 @@
 // Validation errors are built once per run, never on a hot path: their size does not matter.
 #![allow(clippy::result_large_err)]
 
+use super::error::ScenarioError;
+use super::sections::Site;
+use super::units::{DAY, Date, Days, Minute, Share, Whole};
 use crate::domain::{AutoEnrollment, GateMetric, Location, OsRelease, UsagePattern, Workload};
-use crate::error::ScenarioError;
-use crate::scenario::{DAY, Date, Days, Minute, Share, Site, Whole};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -765,7 +766,7 @@ fn depends_on_gate(steps: &[Step], mut i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::Scenario;
-    use crate::error::ScenarioError;
+    use crate::scenario::ScenarioError;
 
     const BASE: &str = "name = \"s\"\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 100\n[[collections]]\nname = \"P\"\nshare = 0.5\n";
     const ENABLE: &str = "[[strategy.steps]]\nname = \"enable\"\naction = \"enable_co_management\"\ndate = 2027-01-11\n";

@@ -1,0 +1,224 @@
+//! The resolved sections: typed, validated values, one struct per section of the scenario
+//! file (sites, tenant, cloud, Path 2, programs, fleet, timing, usage, remediation).
+//!
+//! Leaves to others: the schema ([`super::raw`]), the checks that build these values
+//! ([`super::validate`]), and the collections, workloads and strategy ([`super::strategy`]).
+
+use super::units::*;
+use crate::domain::{IdentityOption, JoinType, Location, OsRelease, UsagePattern};
+
+/// A ConfigMgr primary site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Site {
+    /// Site code, such as `P01`.
+    pub code: String,
+    /// ConfigMgr version, such as 2403.
+    pub version: u32,
+    /// Management points (each serves 25,000 clients).
+    pub management_points: u32,
+    /// The hierarchy the site belongs to (several may attach to one tenant from 1806).
+    pub hierarchy: String,
+}
+
+/// Tenant-level prerequisites and the administrator roles the team holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tenant {
+    /// Azure AD (Entra ID) Premium licensing.
+    pub azure_ad_premium: bool,
+    /// At least one Intune license for the admin account.
+    pub intune_admin_license: bool,
+    /// Azure AD Connect syncs devices.
+    pub aad_connect_sync: bool,
+    /// Subscription manager (needed to create the CMG).
+    pub subscription_manager: bool,
+    /// Global administrator (needed to create Azure AD apps for cloud services).
+    pub global_administrator: bool,
+    /// Full administrator with All scope (needed to enable co-management).
+    pub full_administrator_all_scope: bool,
+}
+
+/// Site prerequisites for Path 2 and the client installation from Intune through the CMG.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cloud {
+    /// Enhanced HTTP on the site.
+    pub enhanced_http: bool,
+    /// Cloud services registered in Azure.
+    pub cloud_services: bool,
+    /// Site onboarded to Azure AD.
+    pub site_onboarded_to_azure_ad: bool,
+    /// Management points enabled for the CMG.
+    pub management_points_for_cmg: bool,
+    /// CMG VM instances (0: no gateway).
+    pub cmg_vms: u32,
+    /// Concurrent clients per VM: 6,000 Standard, 10,000 Large.
+    pub clients_per_vm: u32,
+    /// When Intune starts assigning the ConfigMgr client app.
+    pub client_app_at: Minute,
+    /// How long a client install holds a gateway connection.
+    pub client_install: Minute,
+    /// Probability that one install attempt fails (transient).
+    pub client_install_failure_rate: f64,
+    /// Length of the CCMSETUPCMD command line; over 1,024 characters every install fails.
+    pub ccmsetup_command_line_length: u32,
+    /// From install to registration with the site.
+    pub registration: Minute,
+}
+
+impl Cloud {
+    /// Concurrent clients the gateway serves at once.
+    pub fn capacity(&self) -> u64 {
+        u64::from(self.cmg_vms) * u64::from(self.clients_per_vm)
+    }
+}
+
+/// New internet-based devices provisioned with Autopilot (Path 2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path2 {
+    /// Arrival minute of each batch and its size, in date order, then the daily flow.
+    pub batches: Vec<(Minute, u32)>,
+    /// Devices per day from `from` to `until` (exclusive).
+    pub per_day: u32,
+    /// First day of the daily flow.
+    pub from_day: u32,
+    /// Day after the last day of the daily flow.
+    pub until_day: u32,
+    /// OS mix of new devices.
+    pub os: Mix<OsRelease>,
+    /// Usage mix of new devices.
+    pub usage: Mix<UsagePattern>,
+    /// Enrollment Status Page duration.
+    pub esp: Minute,
+    /// Probability that provisioning fails (other than timeout).
+    pub esp_failure_rate: f64,
+    /// Probability that provisioning hits the ESP timeout (0x800705B4).
+    pub esp_timeout_rate: f64,
+    /// The ESP timeout.
+    pub esp_timeout: Minute,
+    /// Autopilot straight into co-management (2111+).
+    pub into_co_management: bool,
+}
+
+impl Path2 {
+    /// Devices arriving within the scenario.
+    pub fn arrivals(&self) -> u32 {
+        self.batches.iter().map(|b| b.1).sum::<u32>()
+            + self.per_day * self.until_day.saturating_sub(self.from_day)
+    }
+
+    /// The minute (start of the day) arrival `a` (0-based) comes.
+    pub fn arrival_day_start(&self, mut a: u32) -> Minute {
+        for (at, n) in &self.batches {
+            if a < *n {
+                return *at;
+            }
+            a -= n;
+        }
+        (self.from_day + a / self.per_day.max(1)) * DAY
+    }
+}
+
+/// A program that fixes devices at a steady rate, in device-id order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Program {
+    /// When it starts.
+    pub start: Minute,
+    /// Minutes between two devices (may be fractional).
+    pub minutes_per_device: f64,
+}
+
+impl Program {
+    /// When the program reaches its `rank`-th device (0-based).
+    pub fn time_of(&self, rank: u64) -> Minute {
+        let t = f64::from(self.start) + rank as f64 * self.minutes_per_device;
+        if t >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            t as Minute
+        }
+    }
+}
+
+/// What draws a fleet: the share of each attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FleetSpec {
+    /// Number of devices.
+    pub devices: u32,
+    /// Share of devices whose primary user holds an Intune license.
+    pub licensed: f64,
+    /// Share of devices under a third-party MDM.
+    pub third_party_mdm: f64,
+    /// OS release mix.
+    pub os: Mix<OsRelease>,
+    /// Join type mix.
+    pub join: Mix<JoinType>,
+    /// Share of devices with the ConfigMgr client, by join type (indexed by `JoinType::index`).
+    pub configmgr_client: [f64; 5],
+    /// Identity option mix.
+    pub identity: Mix<IdentityOption>,
+    /// Location mix.
+    pub location: Mix<Location>,
+    /// Usage pattern mix.
+    pub usage: Mix<UsagePattern>,
+    /// Site shares (index into [`Scenario::sites`](super::Scenario::sites)).
+    pub sites: Mix<u8>,
+}
+
+/// Every timing of the model, in minutes unless named otherwise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timing {
+    /// ConfigMgr machine policy poll interval.
+    pub policy_poll: Minute,
+    /// Hybrid join scheduled task interval.
+    pub join_task: Minute,
+    /// Azure AD Connect sync cycle.
+    pub aad_connect_sync: Minute,
+    /// Wait between enrollment tries after a transient error.
+    pub enrollment_retry: Minute,
+    /// Tries in one round before waiting for the next round.
+    pub enrollment_tries: u32,
+    /// Wait before a new round of tries.
+    pub enrollment_retry_cycle: Minute,
+    /// Randomization window per 100,000 devices in scope, in minutes.
+    pub randomization_per_100k: Minute,
+    /// Largest randomization window.
+    pub randomization_max: Minute,
+    /// Smallest randomization window.
+    pub randomization_min: Minute,
+}
+
+/// When devices are on and users sign in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Usage {
+    /// Earliest start of the workday, minutes after midnight.
+    pub workday_start: Minute,
+    /// Each device's start is drawn uniformly in `[start, start + spread)`.
+    pub workday_start_spread: Minute,
+    /// Length of a workday session.
+    pub workday_length: Minute,
+    /// Probability that an intermittent laptop is used on a given weekday.
+    pub laptop_presence: f64,
+    /// When users of always-on devices sign in on weekdays.
+    pub always_on_sign_in: Minute,
+}
+
+/// When a permanent enrollment error is remediated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Remediation {
+    /// After an exponentially distributed delay with this mean, in minutes.
+    MeanDelay(f64),
+    /// At this minute (fixed date), or at once if the error occurs after it.
+    At(Minute),
+    /// Never within the scenario.
+    Never,
+}
+
+/// The automatic enrollment scope without the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoEnrollmentScope {
+    /// None.
+    None,
+    /// Pilot collection only.
+    Pilot,
+    /// All clients.
+    All,
+}

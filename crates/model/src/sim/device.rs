@@ -1,0 +1,372 @@
+//! The device record and the shard's bookkeeping: a device's phase and stages and the
+//! lifecycle state they mean, the events, the context every shard reads, the shard with its
+//! per-row deltas, and the helpers every process uses to move a state, count, schedule and
+//! record.
+//!
+//! Leaves to others: every rule (the process modules) and the dispatch of events to them
+//! ([`super`]).
+
+use super::results::*;
+use crate::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Slider, Workload};
+use crate::fleet::Profile;
+use crate::scenario::{Minute, Scenario};
+use crate::schedule::{Calendar, DeviceSchedule};
+use fleetsim_engine::{EventQueue, RandomStreams};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum JoinStage {
+    NotJoined,
+    PendingSync,
+    Joined,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum EnrollStage {
+    None,
+    Scheduled,
+    Due,
+    PendingSignIn,
+    Retrying,
+    Remediation,
+    Done,
+}
+
+/// Where a device is, beyond Path 1's join and enrollment stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Phase {
+    NotArrived,
+    Ineligible,
+    Coexistence,
+    AwaitingOsUpgrade,
+    AwaitingClientPush,
+    Path1,
+    Provisioning,
+    ProvisioningFailed,
+    IntuneOnly,
+    IntuneOnlyBlocked,
+    InstallQueued,
+    Installing,
+    InstallFailed,
+    AwaitingPolicy,
+    CoManaged,
+}
+
+/// A device's whole state: its profile and where it stands.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Device {
+    pub(super) profile: Profile,
+    pub(super) reason: Option<IneligibleReason>,
+    pub(super) phase: Phase,
+    pub(super) join: JoinStage,
+    pub(super) enroll: EnrollStage,
+    pub(super) path: CoPath,
+    pub(super) tries: u8,
+    pub(super) in_scope: bool,
+    pub(super) record: bool,
+    pub(super) attempts: u16,
+    pub(super) installs: u16,
+    /// When it enrolled in Intune (Path 2; sets its check-in schedule).
+    pub(super) intune_at: Minute,
+    /// When the OS upgrade program reaches it (`u32::MAX`: never).
+    pub(super) upgrade_at: Minute,
+    /// When client push reaches it (`u32::MAX`: never).
+    pub(super) push_at: Minute,
+    /// Collections it belongs to (bit per collection).
+    pub(super) member: u32,
+    /// Workloads whose authority is Intune (bit per workload).
+    pub(super) authority: u8,
+    /// Workloads with an active incident.
+    pub(super) incident: u8,
+    /// Endpoint Protection / device configuration policies left from a pilot it left.
+    pub(super) sticky: u8,
+    /// A workload reconciliation is scheduled.
+    pub(super) reconcile_pending: bool,
+}
+
+impl Device {
+    pub(super) fn state(&self) -> Option<LifecycleState> {
+        use LifecycleState as S;
+        Some(match self.phase {
+            Phase::NotArrived => return None,
+            Phase::Ineligible => S::Ineligible,
+            Phase::Coexistence => S::Coexistence,
+            Phase::AwaitingOsUpgrade => S::AwaitingOsUpgrade,
+            Phase::AwaitingClientPush => S::AwaitingClientPush,
+            Phase::Provisioning => S::AutopilotProvisioning,
+            Phase::ProvisioningFailed => S::ProvisioningFailed,
+            Phase::IntuneOnly => S::IntuneOnly,
+            Phase::IntuneOnlyBlocked => S::IntuneOnlyBlocked,
+            Phase::InstallQueued => S::ClientInstallQueued,
+            Phase::Installing => S::ClientInstalling,
+            Phase::InstallFailed => S::ClientInstallFailed,
+            Phase::AwaitingPolicy => S::AwaitingCoManagementPolicy,
+            Phase::CoManaged => S::CoManaged,
+            Phase::Path1 => match (self.enroll, self.join) {
+                (EnrollStage::Done, _) => S::CoManaged,
+                (EnrollStage::Remediation, _) => S::AwaitingRemediation,
+                (EnrollStage::Retrying, _) => S::Enrolling,
+                (EnrollStage::PendingSignIn, _) => S::PendingUserSignIn,
+                (EnrollStage::Scheduled, _) | (EnrollStage::Due, JoinStage::Joined) => S::Scheduled,
+                (_, JoinStage::NotJoined) => S::AwaitingHybridJoin,
+                (_, JoinStage::PendingSync) => S::HybridJoinPendingSync,
+                (_, JoinStage::Joined) => S::Eligible,
+            },
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Kind {
+    JoinTask,
+    JoinComplete,
+    PolicyPoll,
+    EnrollDue,
+    Attempt,
+    Remediated,
+    Arrive,
+    EspDone(EspOutcome),
+    Reprovision,
+    ClientApp,
+    InstallDone,
+    Registered,
+    CoManagementPolicy,
+    Pushed,
+    Upgraded,
+    Migrated,
+    Reconcile,
+    IncidentStart(Workload),
+    IncidentDetected(Workload),
+    IncidentEnd(Workload),
+}
+
+/// An event: which device (index within its shard) and what happens.
+#[derive(Clone, Copy, Debug)]
+pub struct Ev {
+    pub(super) local: u32,
+    pub(super) kind: Kind,
+}
+
+/// Everything every shard reads and nobody writes.
+#[derive(Clone)]
+pub(super) struct Context {
+    pub(super) scenario: Scenario,
+    pub(super) streams: RandomStreams,
+    pub(super) calendar: Calendar,
+    pub(super) bucket: Minute,
+    pub(super) rows: usize,
+    pub(super) hours: usize,
+    pub(super) sites: usize,
+    pub(super) window: Minute,
+    pub(super) sample: Option<f64>,
+    /// When co-management is effectively enabled (None: never, or a blocker stops it).
+    pub(super) co_management_at: Option<Minute>,
+    /// The first missing Path 2 prerequisite.
+    pub(super) path2_blocker: Option<Prerequisite>,
+    /// Every client install fails (command line over 1,024 characters).
+    pub(super) install_always_fails: bool,
+    /// Per site: why its devices cannot be co-managed.
+    pub(super) site_reason: Vec<Option<IneligibleReason>>,
+    /// Per site: whether Autopilot straight into co-management applies (2111+).
+    pub(super) site_into_co_management: Vec<bool>,
+    /// Per site: the effective policy poll interval.
+    pub(super) site_poll: Vec<Minute>,
+    /// Per site: for sites at 1902 or older, the one pilot collection of every workload.
+    pub(super) site_shared_pilot: Vec<Option<usize>>,
+    /// Per site: the workloads its version offers (bit per workload).
+    pub(super) site_workloads: Vec<u8>,
+}
+
+/// Program positions a shard starts from: devices before it in id order.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Ranks {
+    pub(super) push: u64,
+    pub(super) upgrade: u64,
+    pub(super) migration: u64,
+}
+
+/// A contiguous range of devices with their state and the counts they produced.
+pub struct DeviceShard {
+    pub(super) ctx: Arc<Context>,
+    pub(super) first: u32,
+    pub(super) devices: Vec<Device>,
+    pub(super) state_delta: Vec<i64>,
+    pub(super) counter_delta: Vec<u64>,
+    pub(super) co_managed_delta: [Vec<i64>; PATHS],
+    pub(super) events: Vec<EventRecord>,
+    /// Gateway requests since the last barrier: (time, global id).
+    pub(super) gateway_requests: Vec<(Minute, u32)>,
+    /// The workload sliders as the shard knows them (set at barriers).
+    pub(super) sliders: Sliders,
+    /// Per row and workload: change of devices with Intune authority.
+    pub(super) wl_delta: Vec<i64>,
+    /// Per row: change of Autopatch-ready devices and of active incidents.
+    pub(super) ready_delta: Vec<i64>,
+    pub(super) incident_delta: Vec<i64>,
+    /// Per row and collection: change of co-managed members.
+    pub(super) collection_delta: Vec<i64>,
+    /// Running totals the strategy's gates read at barriers.
+    pub(super) live: Live,
+}
+
+/// Running totals of a shard, summed at barriers for the gates.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Live {
+    pub(super) co_managed: u64,
+    pub(super) collection_co: Vec<u64>,
+    pub(super) collection_members: Vec<u64>,
+    pub(super) wl: [u64; WORKLOADS],
+    pub(super) switched: [u64; WORKLOADS],
+    pub(super) detected: [u64; WORKLOADS],
+    pub(super) attempts: u64,
+    pub(super) failures: u64,
+    pub(super) tickets: u64,
+    pub(super) incidents_active: u64,
+    /// Compliance device-minutes at Intune, accounted to the horizon when a switch happens.
+    pub(super) ca_minutes: i64,
+}
+
+impl Live {
+    pub(super) fn merge(&mut self, o: &Live) {
+        self.co_managed += o.co_managed;
+        for (a, b) in self.collection_co.iter_mut().zip(&o.collection_co) {
+            *a += b;
+        }
+        for (a, b) in self
+            .collection_members
+            .iter_mut()
+            .zip(&o.collection_members)
+        {
+            *a += b;
+        }
+        for w in 0..WORKLOADS {
+            self.wl[w] += o.wl[w];
+            self.switched[w] += o.switched[w];
+            self.detected[w] += o.detected[w];
+        }
+        self.attempts += o.attempts;
+        self.failures += o.failures;
+        self.tickets += o.tickets;
+        self.incidents_active += o.incidents_active;
+        self.ca_minutes += o.ca_minutes;
+    }
+}
+
+/// The collections (indexes) set in a membership mask.
+pub(super) fn members(mask: u32) -> impl Iterator<Item = usize> {
+    (0..32).filter(move |c| mask & (1 << c) != 0)
+}
+
+impl DeviceShard {
+    pub(super) fn schedule_of(&self, i: usize) -> DeviceSchedule {
+        let p = &self.devices[i].profile;
+        DeviceSchedule {
+            device: self.first + i as u32,
+            usage: p.usage,
+            day_start: p.day_start,
+        }
+    }
+
+    pub(super) fn move_state(
+        &mut self,
+        now: Minute,
+        i: usize,
+        from: Option<LifecycleState>,
+        to: Option<LifecycleState>,
+    ) {
+        if from == to {
+            return;
+        }
+        let d = &self.devices[i];
+        let row = ((now / self.ctx.bucket) as usize * self.ctx.sites + usize::from(d.profile.site))
+            * STATES;
+        let hour = (now / 60) as usize;
+        let path = d.path.index();
+        let member = d.member;
+        let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
+        if let Some(f) = from {
+            self.state_delta[row + f.index()] -= 1;
+            if f == LifecycleState::CoManaged {
+                self.co_managed_delta[path][hour] -= 1;
+                self.live.co_managed -= 1;
+                for c in members(member) {
+                    self.live.collection_co[c] -= 1;
+                    self.collection_delta[crow + c] -= 1;
+                }
+            }
+        }
+        if let Some(t) = to {
+            self.state_delta[row + t.index()] += 1;
+            if t == LifecycleState::CoManaged {
+                self.co_managed_delta[path][hour] += 1;
+                self.live.co_managed += 1;
+                for c in members(member) {
+                    self.live.collection_co[c] += 1;
+                    self.collection_delta[crow + c] += 1;
+                }
+            }
+        }
+    }
+
+    pub(super) fn count(&mut self, now: Minute, counter: Counter) {
+        self.counter_delta[(now / self.ctx.bucket) as usize * COUNTERS + counter.index()] += 1;
+    }
+
+    pub(super) fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {
+        if let Some(t) = at {
+            q.schedule(t, Ev { local, kind });
+        }
+    }
+
+    pub(super) fn record(
+        &mut self,
+        i: usize,
+        now: Minute,
+        before: Option<LifecycleState>,
+        after: Option<LifecycleState>,
+        detail: Detail,
+    ) {
+        if !self.devices[i].record {
+            return;
+        }
+        let (Some(to), from) = (after, before) else {
+            return;
+        };
+        let changed =
+            before != after || matches!(detail, Detail::Failed(_) | Detail::ClientInstall(false));
+        if changed {
+            self.events.push(EventRecord {
+                device: self.first + i as u32,
+                time: now,
+                from: from.unwrap_or(to),
+                to,
+                detail,
+            });
+        }
+    }
+}
+
+/// The workload sliders, the pilot collection each uses and each policy's version (a rollback
+/// fixes the policy: version 1 and later cause no incidents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sliders {
+    /// Per workload.
+    pub slider: [Slider; WORKLOADS],
+    /// Per workload: the pilot collection (index) while at Pilot Intune.
+    pub pilot: [Option<usize>; WORKLOADS],
+    /// Per workload: the policy's version.
+    pub version: [u8; WORKLOADS],
+}
+
+impl Default for Sliders {
+    fn default() -> Self {
+        Self {
+            slider: [Slider::ConfigMgr; WORKLOADS],
+            pilot: [None; WORKLOADS],
+            version: [0; WORKLOADS],
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Enrollment (Path 1): the co-management policy at the client's policy poll, the enrollment
+//! schedule and its randomization window, attempts with the device or user token, enrollment
+//! errors, retries and remediation; the management points' poll capacity.
+//!
+//! Leaves to others: the hybrid join it may wait for ([`identity`](super::identity)), the
+//! eligibility and programs that put a device on Path 1 ([`programs`](super::programs)), and
+//! what happens once co-managed ([`workloads`](super::workloads)).
+
+use super::device::*;
+use super::results::*;
+use crate::domain::Retry;
+use crate::scenario::{Minute, Remediation};
+use fleetsim_engine::{EventQueue, Purpose};
+use std::sync::Arc;
+
+pub(super) const SCHEDULE: Purpose = Purpose::named("enrollment-schedule");
+
+pub(super) const ATTEMPT: Purpose = Purpose::named("enrollment-attempt");
+
+pub(super) const ERROR: Purpose = Purpose::named("enrollment-error");
+
+pub(super) const REMEDIATION: Purpose = Purpose::named("remediation");
+
+/// The enrollment randomization window for `in_scope` devices: it grows with the fleet, about
+/// `per_100k` minutes per 100,000 devices, between `min` and `max`.
+pub fn randomization_window(in_scope: u64, per_100k: Minute, min: Minute, max: Minute) -> Minute {
+    let w = in_scope.saturating_mul(u64::from(per_100k)) / 100_000;
+    (w.min(u64::from(max)) as Minute).max(min)
+}
+
+impl DeviceShard {
+    /// The device wants to enroll now: with the device token as soon as it is online, with the
+    /// user token at the next sign-in.
+    pub(super) fn begin_attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let sched = self.schedule_of(i);
+        let d = &mut self.devices[i];
+        let cal = &self.ctx.calendar;
+        if d.profile.os.supports_device_token() {
+            d.enroll = EnrollStage::Due;
+            Self::schedule(q, cal.next_online(&sched, now), i as u32, Kind::Attempt);
+        } else {
+            d.enroll = EnrollStage::PendingSignIn;
+            Self::schedule(q, cal.next_sign_in(&sched, now), i as u32, Kind::Attempt);
+        }
+    }
+
+    pub(super) fn attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let id = self.first + i as u32;
+        let sched = self.schedule_of(i);
+        let k = u64::from(self.devices[i].attempts);
+        self.devices[i].attempts = self.devices[i].attempts.saturating_add(1);
+        self.count(now, Counter::EnrollmentAttempts);
+        self.live.attempts += 1;
+        if ctx.streams.unit(id, ATTEMPT, k) >= s.failure_rate {
+            self.devices[i].enroll = EnrollStage::Done;
+            self.devices[i].intune_at = now;
+            self.count(now, Counter::EnrollmentSuccesses);
+            return Detail::Enrolled;
+        }
+        let error = s.errors.sample(ctx.streams.draw(id, ERROR, k));
+        self.count(now, Counter::EnrollmentFailures);
+        self.live.failures += 1;
+        self.counter_delta
+            [(now / ctx.bucket) as usize * COUNTERS + Counter::ALL.len() + error.index()] += 1;
+        let d = &mut self.devices[i];
+        match error.retry() {
+            Retry::Later => {
+                d.enroll = EnrollStage::Retrying;
+                d.tries += 1;
+                let wait = if u32::from(d.tries) < s.timing.enrollment_tries {
+                    s.timing.enrollment_retry
+                } else {
+                    d.tries = 0;
+                    s.timing.enrollment_retry_cycle
+                };
+                let t = ctx.calendar.next_online(&sched, now.saturating_add(wait));
+                Self::schedule(q, t, i as u32, Kind::Attempt);
+            }
+            Retry::AtSignIn => {
+                d.enroll = EnrollStage::PendingSignIn;
+                d.tries = 0;
+                let t = ctx.calendar.next_sign_in(&sched, now + 1);
+                Self::schedule(q, t, i as u32, Kind::Attempt);
+            }
+            Retry::AfterRemediation => {
+                d.enroll = EnrollStage::Remediation;
+                d.tries = 0;
+                let t = match s.remediation[error.index()] {
+                    Remediation::Never => None,
+                    Remediation::At(m) => Some(m.max(now)),
+                    Remediation::MeanDelay(mean) => {
+                        let u = ctx.streams.unit(id, REMEDIATION, k);
+                        let delay = -mean * (1.0 - u).ln();
+                        Some(now.saturating_add(delay.min(f64::from(u32::MAX / 2)) as Minute))
+                    }
+                };
+                Self::schedule(
+                    q,
+                    t.filter(|t| *t < ctx.calendar.horizon),
+                    i as u32,
+                    Kind::Remediated,
+                );
+            }
+        }
+        Detail::Failed(error)
+    }
+
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::PolicyPoll`]: The client receives the co-management policy: enrollment is scheduled within the
+    /// randomization window while it lasts, at once after.
+    #[inline]
+    pub(super) fn on_policy_poll(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.count(now, Counter::PoliciesReceived);
+        let start = ctx.co_management_at.unwrap_or(0);
+        let due = if now < start.saturating_add(ctx.window) && ctx.window > 0 {
+            let id = self.first + i as u32;
+            now + (ctx.streams.draw(id, SCHEDULE, 0) % u64::from(ctx.window)) as Minute
+        } else {
+            now
+        };
+        self.devices[i].enroll = EnrollStage::Scheduled;
+        Self::schedule(
+            q,
+            Some(due).filter(|t| *t < ctx.calendar.horizon),
+            i as u32,
+            Kind::EnrollDue,
+        );
+        Detail::PolicyReceived
+    }
+
+    /// [`Kind::EnrollDue`]: Enrollment is due: it starts once the device is hybrid joined.
+    #[inline]
+    pub(super) fn on_enroll_due(
+        &mut self,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        if self.devices[i].join == JoinStage::Joined {
+            self.begin_attempt(now, i, q);
+        } else {
+            self.devices[i].enroll = EnrollStage::Due;
+        }
+        Detail::EnrollmentDue
+    }
+
+    /// [`Kind::Remediated`]: A permanent error was remediated: the device tries again.
+    #[inline]
+    pub(super) fn on_remediated(
+        &mut self,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.count(now, Counter::Remediations);
+        self.begin_attempt(now, i, q);
+        Detail::Remediated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn enrollment_spreads_over_the_randomization_window() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 1440\n",
+        );
+        let r = hourly(&s);
+        assert_eq!(r.randomization_window, 1440);
+        // Policy within 1 h, enrollment uniformly within the next 24 h: roughly half by hour 13,
+        // everybody by hour 26, nobody before the policy.
+        let half = at_hour(&r, 13, S::CoManaged);
+        assert!((350..=650).contains(&half), "{half}");
+        assert_eq!(at_hour(&r, 26, S::CoManaged), 1000);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::EnrollmentAttempts.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn the_window_grows_with_the_fleet() {
+        assert_eq!(randomization_window(100_000, 4320, 60, 7200), 4320);
+        assert_eq!(randomization_window(1_000_000, 4320, 60, 7200), 7200);
+        assert_eq!(randomization_window(100, 4320, 60, 7200), 60);
+    }
+
+    #[test]
+    fn user_token_devices_wait_for_sign_in() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n",
+        )
+        .with_os("win10_1709");
+        let r = hourly(&s);
+        // Always-on users sign in at 08:00 on weekdays: nobody enrolls before hour 9 of day 1.
+        assert_eq!(at_hour(&r, 8, S::CoManaged), 0);
+        assert!(at_hour(&r, 8, S::PendingUserSignIn) > 0);
+        assert_eq!(at_hour(&r, 24 + 9, S::CoManaged), 1000);
+    }
+
+    #[test]
+    fn permanent_errors_wait_for_remediation() {
+        let s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80180003\" = 1.0 }\n[remediation]\ndefault = { never = true }\n",
+        );
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::AwaitingRemediation.index()], 1000);
+        assert_eq!(
+            r.counters.last().unwrap()
+                [Counter::ALL.len() + EnrollmentError::UserNotAuthorized.index()],
+            1000
+        );
+    }
+
+    #[test]
+    fn transient_errors_retry_three_times_then_wait_a_day() {
+        let mut s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 1.0\nerrors = { \"0x80192EE2\" = 1.0 }\n",
+        );
+        s.set_days(3).unwrap();
+        let r = hourly(&s);
+        let attempts = |h: usize| r.counters[h - 1][Counter::EnrollmentAttempts.index()];
+        // Within the first day each device makes one round of 3 tries 15 min apart, then waits
+        // 1,440 min: exactly 3,000 tries by hour 24, 6,000 by hour 48.
+        assert_eq!(attempts(23), 3000);
+        assert_eq!(attempts(47), 6000);
+        assert_eq!(r.states.last().unwrap()[S::Enrolling.index()], 1000);
+    }
+
+    #[test]
+    fn pilot_scope_enrolls_only_the_collection() {
+        let s = uniform(
+            "federated",
+            "[[collections]]\nname = \"Pilot\"\nshare = 0.1\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"pilot\"\npilot_collection = \"Pilot\"\n[enrollment]\nfailure_rate = 0.0\n",
+        );
+        let r = hourly(&s);
+        let co = r.states.last().unwrap()[S::CoManaged.index()];
+        assert!((60..=140).contains(&co), "{co}");
+        assert_eq!(r.states.last().unwrap()[S::Eligible.index()], 1000 - co);
+    }
+
+    #[test]
+    fn overloaded_management_points_stretch_policy_polls() {
+        assert_eq!(site_poll_interval(60, 25_000, 1), 60);
+        assert_eq!(site_poll_interval(60, 50_000, 1), 120);
+        assert_eq!(site_poll_interval(60, 50_000, 2), 60);
+    }
+}

@@ -1,0 +1,138 @@
+//! Programs and routing: where a device goes once nothing permanent stands in its way — the
+//! OS upgrade program, client push, MDM migration, Path 2 from Intune for Azure AD joined
+//! devices without a client, or Path 1 — and each program's rate (ranks in device-id order).
+//!
+//! Leaves to others: the steps of each path (identity, enrollment, client_install) and the
+//! permanent reasons a device is ineligible ([`crate::fleet`]).
+
+use super::device::*;
+use super::results::*;
+use crate::domain::{CoPath, JoinType, OsRelease};
+use crate::scenario::Minute;
+use fleetsim_engine::EventQueue;
+use std::sync::Arc;
+
+impl DeviceShard {
+    /// Puts a device on its next step once nothing permanent stands in its way: the OS
+    /// upgrade, client push, Path 2 from Intune, or Path 1.
+    pub(super) fn advance(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let sched = self.schedule_of(i);
+        let local = i as u32;
+        let d = &mut self.devices[i];
+        if d.profile.os.build().is_some_and(|b| b < 16299) {
+            d.phase = Phase::AwaitingOsUpgrade;
+            let at = Some(d.upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+            Self::schedule(
+                q,
+                at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                local,
+                Kind::Upgraded,
+            );
+            return;
+        }
+        if !d.profile.client {
+            if d.profile.join == JoinType::AzureAdJoined {
+                // Already Azure AD joined and (assumption) enrolled in Intune: Path 2 from step 3.
+                d.path = CoPath::Path2;
+                d.intune_at = now;
+                self.intune_only(now, i, q);
+            } else {
+                d.phase = Phase::AwaitingClientPush;
+                let at = Some(d.push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+                Self::schedule(
+                    q,
+                    at.and_then(|t| ctx.calendar.next_online(&sched, t)),
+                    local,
+                    Kind::Pushed,
+                );
+            }
+            return;
+        }
+        d.phase = Phase::Path1;
+        d.path = CoPath::Path1;
+        let p = d.profile;
+        let in_scope = d.in_scope;
+        if p.join == JoinType::OnPremisesAd {
+            d.join = JoinStage::NotJoined;
+            if let Some(at) = s.auto_register_at {
+                let phase = Minute::from(p.day_start) % s.timing.join_task;
+                let t =
+                    ctx.calendar
+                        .next_online_tick(&sched, at.max(now), s.timing.join_task, phase);
+                Self::schedule(q, t, local, Kind::JoinTask);
+            }
+        } else {
+            d.join = JoinStage::Joined;
+        }
+        if let (Some(at), true) = (ctx.co_management_at, in_scope) {
+            let poll = ctx.site_poll[usize::from(p.site)];
+            let t = ctx.calendar.next_online_tick(
+                &sched,
+                at.max(now),
+                poll,
+                Minute::from(p.poll_phase) % poll,
+            );
+            Self::schedule(q, t, local, Kind::PolicyPoll);
+        }
+    }
+
+    // Event handlers, called from the dispatch in `super`.
+
+    /// [`Kind::Pushed`]: Client push installed a client: the device moves on.
+    #[inline]
+    pub(super) fn on_pushed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.count(now, Counter::ClientPushes);
+        self.devices[i].profile.client = true;
+        self.advance(now, i, q);
+        Detail::ClientPushed
+    }
+
+    /// [`Kind::Upgraded`]: The OS upgrade program upgraded the device: it moves on.
+    #[inline]
+    pub(super) fn on_upgraded(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        let s = &ctx.scenario;
+        self.count(now, Counter::OsUpgrades);
+        self.devices[i].profile.os = s.os_upgrade.map_or(OsRelease::Win10_22H2, |u| u.1);
+        self.advance(now, i, q);
+        Detail::OsUpgraded
+    }
+
+    /// [`Kind::Migrated`]: The device left its third-party MDM: it moves on.
+    #[inline]
+    pub(super) fn on_migrated(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
+        self.count(now, Counter::MdmMigrations);
+        self.devices[i].profile.third_party_mdm = false;
+        self.advance(now, i, q);
+        Detail::MdmMigrated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::tests::*;
+
+    #[test]
+    fn programs_move_devices_at_their_rate() {
+        let s = Scenario::from_toml(
+            "name = \"p\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 2000\nlicensed = 1.0\nthird_party_mdm = 0.5\nos = { win10_1607 = 0.5, win11_23h2 = 0.5 }\njoin = { on_premises_ad = 1.0 }\nconfigmgr_client = { on_premises_ad = 0.5 }\nlocation = { corporate_network = 1.0 }\nusage = { always_on = 1.0 }\n[client_push]\ndevices_per_day = 48\n[os_upgrade]\ndevices_per_day = 24\n[mdm_migration]\ndevices_per_day = 12\n[co_management]\nenable_date = 2027-01-04\n",
+        )
+        .unwrap();
+        let r = hourly(&s);
+        let c = |h: usize, k: Counter| r.counters[h - 1][k.index()];
+        // Migration: one device every 2 h from minute 0 (12 a day), so 13 by the end of day 2
+        // of those due; upgrades and pushes wait for earlier steps, so they can only lag.
+        assert_eq!(c(24, Counter::MdmMigrations), 12);
+        assert_eq!(c(48, Counter::MdmMigrations), 24);
+        assert!(c(240, Counter::OsUpgrades) <= 240 && c(240, Counter::OsUpgrades) > 100);
+        assert!(c(240, Counter::ClientPushes) <= 480 && c(240, Counter::ClientPushes) > 100);
+        assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+    }
+}

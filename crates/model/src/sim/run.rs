@@ -1,0 +1,705 @@
+//! Run: drawing the fleet into shards, the shared context, each device's starting state, the
+//! barrier loop (strategy, gateway, progress) and the reduction of the shards' counts into a
+//! [`RunResult`], in shard order so it never depends on threads.
+//!
+//! Leaves to others: every rule of a device's way (the process modules) and I/O (the runner).
+
+use super::device::*;
+use super::enrollment::randomization_window;
+use super::gateway::{GATEWAY_STEP, Gateway};
+use super::results::*;
+use super::rollout::{COLLECTION_EVALUATION, Rollout, STRATEGY_STEP};
+use super::workloads::bit;
+use crate::domain::{AutoEnrollment, CoPath, IneligibleReason, JoinType, Prerequisite, Workload};
+use crate::domain::{Location, OsRelease};
+use crate::fleet::{Membership, draw_arrival, draw_profile, permanent_reason};
+use crate::prereq::{Finding, FleetCounts, preflight};
+use crate::scenario::strategy::StepAction;
+use crate::scenario::{DAY, Minute, Scenario};
+use crate::schedule::Calendar;
+use crate::schedule::site_poll_interval;
+use chrono::Datelike;
+use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, shard_ranges};
+use std::ops::Range;
+use std::sync::Arc;
+
+pub(super) const SAMPLE: Purpose = Purpose::named("event-sample");
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A collection's rule selects no device of the drawn fleet.
+    #[error(
+        "collection {name:?} selects no device: widen its filters, raise its share, or set min_devices"
+    )]
+    EmptyCollection {
+        /// The collection's name.
+        name: String,
+    },
+    /// The worker threads could not be started.
+    #[error("could not start {threads} worker threads: {source}; try a smaller --threads")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The thread pool's error.
+        source: fleetsim_engine::ThreadPoolBuildError,
+    },
+}
+
+/// A drawn fleet, ready to start: the engine with its shards, the context they will share,
+/// the shards' id ranges and each shard's counts.
+pub(super) struct Prepared {
+    engine: Engine<DeviceShard>,
+    ctx: Context,
+    ranges: Vec<Range<u32>>,
+    counts: Vec<FleetCounts>,
+}
+
+/// Builds the shared context and the engine, draws the fleet (pass 1) and returns the counts.
+pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunError> {
+    let streams = RandomStreams::new(scenario.seed);
+    let horizon = scenario.horizon();
+    let bucket = options.bucket.minutes();
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    let s = scenario;
+    let hierarchies: std::collections::BTreeSet<&str> =
+        s.sites.iter().map(|x| x.hierarchy.as_str()).collect();
+    let site_reason = s
+        .sites
+        .iter()
+        .map(|site| {
+            if site.version < 1710 {
+                Some(IneligibleReason::SiteVersionBelow1710)
+            } else if hierarchies.len() > 1 && site.version < 1806 {
+                Some(IneligibleReason::SiteVersionBelow1806)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let tenant_ok = s.tenant.azure_ad_premium
+        && s.tenant.intune_admin_license
+        && s.tenant.full_administrator_all_scope;
+    let c = &s.cloud;
+    let path2_blocker = [
+        (c.enhanced_http, Prerequisite::EnhancedHttp),
+        (
+            c.cloud_services && s.tenant.global_administrator,
+            if c.cloud_services {
+                Prerequisite::GlobalAdministrator
+            } else {
+                Prerequisite::CloudServices
+            },
+        ),
+        (c.site_onboarded_to_azure_ad, Prerequisite::SiteOnboarded),
+        (c.cmg_vms > 0, Prerequisite::CloudManagementGateway),
+        (
+            s.tenant.subscription_manager,
+            Prerequisite::SubscriptionManager,
+        ),
+        (
+            c.management_points_for_cmg,
+            Prerequisite::ManagementPointsForCmg,
+        ),
+    ]
+    .into_iter()
+    .find(|(ok, _)| !ok)
+    .map(|(_, p)| p);
+    let ctx = Context {
+        scenario: s.clone(),
+        streams,
+        calendar: Calendar {
+            first_weekday: s.start_date.weekday().num_days_from_monday(),
+            horizon,
+            usage: s.usage.clone(),
+            streams,
+        },
+        bucket,
+        rows: horizon.div_ceil(bucket) as usize,
+        hours: horizon.div_ceil(60) as usize,
+        sites: s.sites.len(),
+        window: 0,
+        sample: match options.events {
+            EventCapture::Off => None,
+            EventCapture::Sample(x) => Some(x),
+        },
+        co_management_at: s.co_management_at.filter(|_| tenant_ok),
+        path2_blocker,
+        install_always_fails: c.ccmsetup_command_line_length > 1024,
+        site_reason,
+        site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
+        site_poll: vec![s.timing.policy_poll; s.sites.len()],
+        site_workloads: s
+            .sites
+            .iter()
+            .map(|site| {
+                Workload::ALL
+                    .iter()
+                    .filter(|w| w.available_at(site.version))
+                    .fold(0, |m, w| m | bit(*w))
+            })
+            .collect(),
+        site_shared_pilot: s
+            .sites
+            .iter()
+            .map(|site| match s.auto_enrollment {
+                AutoEnrollment::Pilot(c) if site.version <= 1902 => Some(c),
+                _ => None,
+            })
+            .collect(),
+    };
+    let total = s.fleet.devices + s.path2.arrivals();
+    let parts = (threads as u32 * 4).clamp(1, 256);
+    let ranges = shard_ranges(total, parts);
+    let provisional = Arc::new(ctx.clone());
+    let shards = ranges
+        .iter()
+        .map(|r| DeviceShard {
+            // Each shard has its own copy: the handlers clone the Arc per event, and a shared
+            // reference count would bounce between the cores.
+            ctx: Arc::new((*provisional).clone()),
+            first: r.start,
+            devices: Vec::new(),
+            state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
+            counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
+            co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
+            events: Vec::new(),
+            gateway_requests: Vec::new(),
+            sliders: Sliders::default(),
+            wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
+            ready_delta: vec![0; ctx.rows + 1],
+            incident_delta: vec![0; ctx.rows + 1],
+            collection_delta: vec![0; (ctx.rows + 1) * s.collections.len()],
+            live: Live::default(),
+        })
+        .collect();
+    let mut engine =
+        Engine::new(shards, threads).map_err(|source| RunError::Threads { threads, source })?;
+    let rs = ranges.clone();
+    let mut counts = engine.par_each(|i, shard, _| shard.populate(rs[i].clone()));
+    // Pass 2: collection membership, now that the matching devices are counted.
+    let all = total_counts(&counts, ctx.sites);
+    let membership = Membership::new(s, &all.collection_matching);
+    let assigned = engine.par_each(|_, shard, _| shard.assign_collections(&membership));
+    for (c, (members, in_scope)) in counts.iter_mut().zip(assigned) {
+        c.collection_members = members;
+        c.path1_in_scope = in_scope;
+    }
+    let all = total_counts(&counts, ctx.sites);
+    if let Some(c) = all.collection_members.iter().position(|m| *m == 0) {
+        return Err(RunError::EmptyCollection {
+            name: s.collections[c].name.clone(),
+        });
+    }
+    Ok(Prepared {
+        engine,
+        ctx,
+        ranges,
+        counts,
+    })
+}
+
+pub(super) fn total_counts(counts: &[FleetCounts], sites: usize) -> FleetCounts {
+    let mut all = FleetCounts::new(
+        sites,
+        counts.first().map_or(0, |c| c.collection_matching.len()),
+    );
+    for c in counts {
+        all.merge(c);
+    }
+    all
+}
+
+/// Draws the fleet and returns what the preflight finds, without simulating.
+pub fn check(scenario: &Scenario, threads: usize) -> Result<(Vec<Finding>, FleetCounts), RunError> {
+    let options = RunOptions {
+        threads,
+        ..RunOptions::default()
+    };
+    let counts = prepare(scenario, &options)?.counts;
+    let all = total_counts(&counts, scenario.sites.len());
+    Ok((preflight(scenario, &all), all))
+}
+
+/// Runs `scenario`. `progress` is called after each simulated day with the day count and the
+/// events handled so far.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut progress: impl FnMut(u32, u64),
+) -> Result<RunResult, RunError> {
+    let Prepared {
+        mut engine,
+        mut ctx,
+        ranges,
+        counts,
+    } = prepare(scenario, options)?;
+    let all = total_counts(&counts, ctx.sites);
+    let findings = preflight(scenario, &all);
+    let t = &scenario.timing;
+    ctx.window = randomization_window(
+        all.path1_in_scope,
+        t.randomization_per_100k,
+        t.randomization_min,
+        t.randomization_max,
+    );
+    ctx.site_poll = scenario
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            site_poll_interval(
+                t.policy_poll,
+                all.clients_by_site[i],
+                site.management_points,
+            )
+        })
+        .collect();
+    let ctx = Arc::new(ctx);
+    // Program ranks: devices of earlier shards come first.
+    let mut ranks = Vec::with_capacity(counts.len());
+    let mut acc = Ranks::default();
+    for c in &counts {
+        ranks.push(acc);
+        acc.push += c.push_candidates;
+        acc.upgrade += c.upgrade_candidates;
+        acc.migration += c.migration_candidates;
+    }
+    engine.par_each(|i, shard, q| {
+        shard.ctx = Arc::new((*ctx).clone());
+        shard.start(ranks[i], q);
+    });
+
+    let horizon = scenario.horizon();
+    let bucket = ctx.bucket;
+    let rows = ctx.rows;
+    let uses_gateway = ctx.path2_blocker.is_none() && (all.path2_candidates > 0);
+    let uses_strategy = scenario.strategy.steps.iter().any(|st| {
+        !matches!(
+            st.action,
+            StepAction::EnableCoManagement(_) | StepAction::Pause
+        )
+    }) || !scenario.strategy.gates.is_empty();
+    let step = if uses_gateway {
+        GATEWAY_STEP
+    } else if uses_strategy {
+        STRATEGY_STEP
+    } else {
+        DAY
+    };
+    let mut rollout = Rollout::new(scenario);
+    let mut gateway = Gateway::new(scenario);
+    let mut gateway_rows = vec![GatewayRow::default(); rows];
+    let mut now = 0;
+    while now < horizon {
+        let next = (now + step).min(horizon);
+        // The strategy acts at the start of each step, on the counts up to then.
+        if uses_strategy || !scenario.strategy.steps.is_empty() {
+            let mut live = Live {
+                collection_co: vec![0; scenario.collections.len()],
+                collection_members: vec![0; scenario.collections.len()],
+                ..Live::default()
+            };
+            for shard in engine.shards() {
+                live.merge(&shard.live);
+            }
+            if let Some(pilot) = rollout.step(scenario, now, &live) {
+                let sliders = rollout.sliders;
+                let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
+                engine.par_each(|_, shard, q| shard.set_sliders(sliders, now, delay, q));
+            }
+        }
+        engine.advance_to(next);
+        if uses_gateway {
+            gateway.barrier(&mut engine, &ranges, next, bucket, &mut gateway_rows);
+        }
+        if next % DAY == 0 || next == horizon {
+            progress(next.div_ceil(DAY), engine.events_handled());
+        }
+        now = next;
+    }
+    let events_handled = engine.events_handled();
+
+    let mut breakdown = breakdown_rows(scenario);
+    let slots = breakdown.len();
+    let tables = engine.par_each(|_, shard, _| {
+        let mut t = vec![[0u64; STATES]; slots];
+        for d in &shard.devices {
+            if let Some(st) = d.state() {
+                for slot in breakdown_slots(d) {
+                    t[slot][st.index()] += 1;
+                }
+            }
+        }
+        let mut by_path = [0u64; PATHS];
+        let mut blocked = vec![0u64; Prerequisite::ALL.len()];
+        let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
+        for d in &shard.devices {
+            if d.phase == Phase::NotArrived {
+                continue;
+            }
+            match d.reason {
+                Some(r) => reasons[r.index()] += 1,
+                None => by_path[d.path.index()] += 1,
+            }
+            if d.phase == Phase::IntuneOnlyBlocked {
+                if let Some(p) = shard.ctx.path2_blocker {
+                    blocked[p.index()] += 1;
+                }
+            }
+        }
+        (t, by_path, blocked, reasons)
+    });
+    let mut eligible_by_path = [0u64; PATHS];
+    let mut blocked = vec![0u64; Prerequisite::ALL.len()];
+    let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
+    for (t, by_path, b, r) in tables {
+        for (row, counts) in breakdown.iter_mut().zip(t) {
+            row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+        }
+        eligible_by_path
+            .iter_mut()
+            .zip(by_path)
+            .for_each(|(a, b)| *a += b);
+        blocked.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        reasons.iter_mut().zip(r).for_each(|(a, b)| *a += b);
+    }
+    let shards = engine.into_shards();
+
+    // Reduce in shard order, over integers.
+    let sites = ctx.sites;
+    let hours = ctx.hours;
+    let mut state_delta = vec![0i64; (rows + 1) * sites * STATES];
+    let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
+    let mut co_delta = [vec![0i64; hours + 1], vec![0i64; hours + 1]];
+    let mut events = Vec::new();
+    for s in &shards {
+        state_delta
+            .iter_mut()
+            .zip(&s.state_delta)
+            .for_each(|(a, b)| *a += b);
+        counter_delta
+            .iter_mut()
+            .zip(&s.counter_delta)
+            .for_each(|(a, b)| *a += b);
+        for (acc, delta) in co_delta.iter_mut().zip(&s.co_managed_delta) {
+            acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
+        }
+    }
+    // Workloads, Autopatch readiness, incidents and collections: per row, cumulated.
+    let ncoll = scenario.collections.len();
+    let mut wl_delta = vec![0i64; (rows + 1) * WORKLOADS];
+    let mut ready_delta = vec![0i64; rows + 1];
+    let mut incident_delta = vec![0i64; rows + 1];
+    let mut collection_delta = vec![0i64; (rows + 1) * ncoll];
+    let mut live = Live {
+        collection_co: vec![0; ncoll],
+        collection_members: vec![0; ncoll],
+        ..Live::default()
+    };
+    for s in &shards {
+        let add = |a: &mut Vec<i64>, b: &Vec<i64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut wl_delta, &s.wl_delta);
+        add(&mut ready_delta, &s.ready_delta);
+        add(&mut incident_delta, &s.incident_delta);
+        add(&mut collection_delta, &s.collection_delta);
+        live.merge(&s.live);
+    }
+    let per_row = |delta: &[i64], width: usize| -> Vec<Vec<u64>> {
+        let mut acc = vec![0i64; width];
+        (0..rows)
+            .map(|r| {
+                for k in 0..width {
+                    acc[k] += delta[r * width + k];
+                }
+                acc.iter()
+                    .map(|x| u64::try_from(*x).expect("counts are never negative"))
+                    .collect()
+            })
+            .collect()
+    };
+    let workloads = per_row(&wl_delta, WORKLOADS);
+    let autopatch_ready = per_row(&ready_delta, 1).into_iter().map(|v| v[0]).collect();
+    let incidents_active = per_row(&incident_delta, 1)
+        .into_iter()
+        .map(|v| v[0])
+        .collect();
+    let collection_co_managed = per_row(&collection_delta, ncoll);
+    for s in shards {
+        events.extend(s.events);
+    }
+    events.sort_by_key(|e| (e.time, e.device));
+
+    let mut states = Vec::with_capacity(rows);
+    let mut site_states = vec![Vec::with_capacity(rows); sites];
+    let mut counters = Vec::with_capacity(rows);
+    let mut st = vec![[0i64; STATES]; sites];
+    let mut co = [0u64; COUNTERS];
+    for r in 0..rows {
+        let mut total = [0u64; STATES];
+        for (site, acc) in st.iter_mut().enumerate() {
+            for k in 0..STATES {
+                acc[k] += state_delta[(r * sites + site) * STATES + k];
+            }
+            let row = acc.map(|x| u64::try_from(x).expect("state counts are never negative"));
+            total.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            site_states[site].push(row);
+        }
+        for k in 0..COUNTERS {
+            co[k] += counter_delta[r * COUNTERS + k];
+        }
+        states.push(total);
+        counters.push(co);
+    }
+    let cumulate = |d: &Vec<i64>| -> Vec<u64> {
+        let mut acc = 0i64;
+        d[..hours]
+            .iter()
+            .map(|x| {
+                acc += x;
+                acc as u64
+            })
+            .collect()
+    };
+    let co_managed_hourly = [cumulate(&co_delta[0]), cumulate(&co_delta[1])];
+    let devices = states.last().map_or(0, |s| s.iter().sum());
+    Ok(RunResult {
+        bucket,
+        devices,
+        eligible: eligible_by_path.iter().sum(),
+        eligible_by_path,
+        reasons,
+        blocked,
+        states,
+        site_states,
+        counters,
+        gateway: gateway_rows,
+        co_managed_hourly,
+        events,
+        events_handled,
+        randomization_window: ctx.window,
+        site_poll: ctx.site_poll.clone(),
+        breakdown,
+        findings,
+        workloads,
+        autopatch_ready,
+        incidents_active,
+        collection_co_managed,
+        collection_members: live.collection_members.clone(),
+        decisions: rollout.decisions,
+        workload_at_intune: rollout.at_intune,
+        blast_radius: rollout.blast_radius,
+        conditional_access_minutes: u64::try_from(live.ca_minutes).unwrap_or(0),
+    })
+}
+
+impl DeviceShard {
+    /// Draws the shard's devices and counts them for the preflight and the programs.
+    pub(super) fn populate(&mut self, range: Range<u32>) -> FleetCounts {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let mut counts = FleetCounts::new(ctx.sites, s.collections.len());
+        self.devices.reserve_exact(range.len());
+        for id in range {
+            let arrival = id >= s.fleet.devices;
+            let profile = if arrival {
+                draw_arrival(s, &ctx.streams, id)
+            } else {
+                draw_profile(&s.fleet, s, &ctx.streams, id)
+            };
+            let reason = permanent_reason(&profile, s, ctx.site_reason[usize::from(profile.site)]);
+            if reason.is_none() {
+                for (c, col) in s.collections.iter().enumerate() {
+                    counts.collection_matching[c] +=
+                        u64::from(crate::fleet::matches(col, &profile));
+                }
+            }
+            let record = match ctx.sample {
+                None => false,
+                Some(share) => share >= 1.0 || ctx.streams.unit(id, SAMPLE, 0) < share,
+            };
+            counts.add(&profile, reason, arrival);
+            self.devices.push(Device {
+                profile,
+                reason,
+                phase: if arrival {
+                    Phase::NotArrived
+                } else {
+                    Phase::Ineligible
+                },
+                join: JoinStage::Joined,
+                enroll: EnrollStage::None,
+                path: CoPath::Path1,
+                tries: 0,
+                in_scope: false,
+                record,
+                attempts: 0,
+                installs: 0,
+                intune_at: 0,
+                upgrade_at: Minute::MAX,
+                push_at: Minute::MAX,
+                member: 0,
+                authority: 0,
+                incident: 0,
+                sticky: 0,
+                reconcile_pending: false,
+            });
+        }
+        counts
+    }
+
+    /// Sets each eligible device's collection memberships and its automatic enrollment scope;
+    /// returns each collection's members and the Path 1 devices in scope.
+    pub(super) fn assign_collections(&mut self, m: &Membership) -> (Vec<u64>, u64) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let n = s.collections.len();
+        let mut members = vec![0u64; n];
+        let mut in_scope = 0;
+        for i in 0..self.devices.len() {
+            let id = self.first + i as u32;
+            let d = &mut self.devices[i];
+            if d.reason.is_some() {
+                continue;
+            }
+            for (c, count) in members.iter_mut().enumerate() {
+                if m.is_member(s, &ctx.streams, c, id, &d.profile) {
+                    d.member |= 1 << c;
+                    *count += 1;
+                }
+            }
+            d.in_scope = match s.auto_enrollment {
+                AutoEnrollment::None => false,
+                AutoEnrollment::All => true,
+                AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
+            };
+            let path2 = id >= s.fleet.devices
+                || (!d.profile.client && d.profile.join == JoinType::AzureAdJoined);
+            in_scope += u64::from(d.in_scope && !path2);
+        }
+        self.live.collection_members = members.clone();
+        self.live.collection_co = vec![0; n];
+        (members, in_scope)
+    }
+
+    /// Sets each device's starting state and schedules its first events.
+    pub(super) fn start(&mut self, ranks: Ranks, q: &mut EventQueue<Ev>) {
+        let ctx = Arc::clone(&self.ctx);
+        let s = &ctx.scenario;
+        let mut r = ranks;
+        for i in 0..self.devices.len() {
+            let id = self.first + i as u32;
+            let d = self.devices[i];
+            if id >= s.fleet.devices {
+                let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
+                let at = ctx.calendar.next_online(
+                    &self.schedule_of(i),
+                    day_start + Minute::from(d.profile.day_start),
+                );
+                Self::schedule(q, at, i as u32, Kind::Arrive);
+                continue;
+            }
+            if d.reason.is_none() {
+                // Program positions, in id order over the whole fleet.
+                let p = &d.profile;
+                if p.os.build().is_some_and(|b| b < 16299) {
+                    if let Some((prog, _)) = s.os_upgrade {
+                        self.devices[i].upgrade_at = prog.time_of(r.upgrade);
+                        r.upgrade += 1;
+                    }
+                }
+                if !p.client && p.join != JoinType::AzureAdJoined {
+                    if let Some(prog) = s.client_push {
+                        self.devices[i].push_at = prog.time_of(r.push);
+                        r.push += 1;
+                    }
+                }
+                if p.third_party_mdm {
+                    let prog = s
+                        .mdm_migration
+                        .expect("third-party MDM without migration is a permanent reason");
+                    self.devices[i].phase = Phase::Coexistence;
+                    Self::schedule(
+                        q,
+                        Some(prog.time_of(r.migration)).filter(|t| *t < ctx.calendar.horizon),
+                        i as u32,
+                        Kind::Migrated,
+                    );
+                    r.migration += 1;
+                } else {
+                    self.advance(0, i, q);
+                }
+            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
+                self.devices[i].phase = Phase::Coexistence;
+            }
+            let state = self.devices[i].state();
+            self.move_state(0, i, None, state);
+            if self.devices[i].record {
+                let st = state.expect("existing devices have a state");
+                self.events.push(EventRecord {
+                    device: id,
+                    time: 0,
+                    from: st,
+                    to: st,
+                    detail: Detail::Initial(d.reason),
+                });
+            }
+        }
+    }
+}
+
+/// The breakdown's rows, in output order: every value of every attribute, with zero counts.
+pub(super) fn breakdown_rows(s: &Scenario) -> Vec<BreakdownRow> {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let mut rows = Vec::new();
+    let mut add = |dimension: &'static str, names: &mut dyn Iterator<Item = String>| {
+        rows.extend(names.map(|value| BreakdownRow {
+            dimension,
+            value,
+            states: [0; STATES],
+        }));
+    };
+    add("os", &mut OsRelease::NAMES.iter().map(|n| n.to_string()));
+    add("join", &mut JoinType::NAMES.iter().map(|n| n.to_string()));
+    add(
+        "identity",
+        &mut IdentityOption::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "location",
+        &mut Location::NAMES.iter().map(|n| n.to_string()),
+    );
+    add(
+        "usage",
+        &mut UsagePattern::NAMES.iter().map(|n| n.to_string()),
+    );
+    add("path", &mut CoPath::NAMES.iter().map(|n| n.to_string()));
+    add("site", &mut s.sites.iter().map(|x| x.code.clone()));
+    rows
+}
+
+/// The breakdown rows a device counts in (indexes into [`breakdown_rows`]).
+pub(super) fn breakdown_slots(d: &Device) -> [usize; 7] {
+    use crate::domain::{IdentityOption, UsagePattern};
+    let p = &d.profile;
+    let mut base = 0;
+    let mut slot = |len: usize, i: usize| {
+        let at = base + i;
+        base = base.saturating_add(len);
+        at
+    };
+    [
+        slot(OsRelease::ALL.len(), p.os.index()),
+        slot(JoinType::ALL.len(), p.join.index()),
+        slot(IdentityOption::ALL.len(), p.identity.index()),
+        slot(Location::ALL.len(), p.location.index()),
+        slot(UsagePattern::ALL.len(), p.usage.index()),
+        slot(CoPath::ALL.len(), d.path.index()),
+        slot(usize::MAX, usize::from(p.site)),
+    ]
+}

@@ -1,0 +1,228 @@
+//! The scenarios the simulation's tests share, and the tests of whole runs (collections,
+//! ineligible sites, invariants for any scenario). Each process's own tests sit beside it.
+
+pub(super) use super::results::*;
+pub(super) use super::*;
+pub(super) use crate::domain::EnrollmentError;
+pub(super) use crate::domain::LifecycleState as S;
+pub(super) use crate::domain::{IneligibleReason, Prerequisite, Workload};
+pub(super) use crate::scenario::DAY;
+pub(super) use crate::scenario::Scenario;
+use proptest::prelude::*;
+
+/// A scenario of one kind of device: 1,000 always-on Windows 11 clients, on-premises AD
+/// joined, with the given identity option and extra TOML.
+pub(super) fn uniform(identity: &str, extra: &str) -> Scenario {
+    Scenario::from_toml(&format!(
+        r#"name = "t"
+start_date = 2027-01-04
+days = 14
+[fleet]
+devices = 1000
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ on_premises_ad = 1.0 }}
+configmgr_client = {{ on_premises_ad = 1.0 }}
+identity = {{ {identity} = 1.0 }}
+location = {{ corporate_network = 1.0 }}
+usage = {{ always_on = 1.0 }}
+{extra}"#
+    ))
+    .unwrap()
+}
+
+pub(super) fn hourly(s: &Scenario) -> RunResult {
+    run(
+        s,
+        &RunOptions {
+            threads: 2,
+            bucket: Bucket::Hour,
+            events: EventCapture::Off,
+        },
+        |_, _| {},
+    )
+    .unwrap()
+}
+
+pub(super) fn at_hour(r: &RunResult, h: usize, st: S) -> u64 {
+    r.states[h - 1][st.index()]
+}
+
+/// A Path 2 scenario: `existing` Azure AD joined devices without a client plus new
+/// devices, always on, with the given extra TOML.
+pub(super) fn path2(existing: u32, extra: &str) -> Scenario {
+    Scenario::from_toml(&format!(
+        r#"name = "p2"
+start_date = 2027-01-04
+days = 10
+[fleet]
+devices = {existing}
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ azure_ad_joined = 1.0 }}
+configmgr_client = {{ azure_ad_joined = 0.0 }}
+location = {{ internet_only = 1.0 }}
+usage = {{ always_on = 1.0 }}
+[co_management]
+enable_date = 2027-01-04
+{extra}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn old_sites_cannot_co_manage() {
+    let s = uniform(
+        "federated",
+        "[[sites]]\ncode = \"OLD\"\nshare = 1.0\nversion = 1702\n[co_management]\nenable_date = 2027-01-04\n",
+    );
+    let r = hourly(&s);
+    assert_eq!(
+        r.reasons[IneligibleReason::SiteVersionBelow1710.index()],
+        1000
+    );
+    assert_eq!(r.states.last().unwrap()[S::CoManaged.index()], 0);
+}
+
+/// 2,000 hybrid-joined, always-on clients, co-managed on day 1, with a strategy.
+pub(super) fn strategy(extra: &str) -> Scenario {
+    Scenario::from_toml(&format!(
+        r#"name = "w"
+start_date = 2027-01-04
+days = 20
+[fleet]
+devices = 2000
+licensed = 1.0
+third_party_mdm = 0.0
+os = {{ win11_23h2 = 1.0 }}
+join = {{ hybrid_joined = 1.0 }}
+configmgr_client = {{ hybrid_joined = 1.0 }}
+location = {{ corporate_network = 1.0 }}
+usage = {{ always_on = 1.0 }}
+[enrollment]
+failure_rate = 0.0
+[[collections]]
+name = "Pilot"
+share = 0.1
+[[strategy.steps]]
+name = "enable"
+action = "enable_co_management"
+date = 2027-01-04
+{extra}"#
+    ))
+    .unwrap()
+}
+
+pub(super) fn wl(r: &RunResult, hour: usize, w: Workload) -> u64 {
+    r.workloads[hour - 1][w.index()]
+}
+
+#[test]
+fn ring_collections_partition_the_fleet() {
+    let s = Scenario::from_toml(
+        "name = \"r\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 5000\nlicensed = 1.0\nthird_party_mdm = 0.0\nos = { win11_23h2 = 1.0 }\njoin = { hybrid_joined = 1.0 }\nconfigmgr_client = { hybrid_joined = 1.0 }\n[rings]\ntest_devices = 50\n\
+         [[collections]]\nname = \"T\"\nrings = [\"test\"]\n[[collections]]\nname = \"F\"\nrings = [\"first\"]\n[[collections]]\nname = \"Fa\"\nrings = [\"fast\"]\n[[collections]]\nname = \"B\"\nrings = [\"broad\"]\n[[collections]]\nname = \"TF\"\nrings = [\"test\", \"first\"]\n[[collections]]\nname = \"Min\"\nshare = 0.0001\nmin_devices = 300\n",
+    )
+    .unwrap();
+    let r = hourly(&s);
+    let m = &r.collection_members;
+    assert_eq!(m[0] + m[1] + m[2] + m[3], r.eligible);
+    assert_eq!(m[4], m[0] + m[1]);
+    assert!((30..=70).contains(&m[0]), "{m:?}");
+    assert!((25..=75).contains(&m[1]), "{m:?}");
+    assert!((350..=550).contains(&m[2]), "{m:?}");
+    assert!((250..=350).contains(&m[5]), "{m:?}");
+}
+
+#[test]
+fn a_collection_that_selects_nothing_is_refused() {
+    let s = strategy("[[collections]]\nname = \"Mobile\"\nos = [\"win10_mobile\"]\n");
+    let e = run(&s, &RunOptions::default(), |_, _| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("\"Mobile\" selects no device"),
+        "{e}"
+    );
+}
+
+impl Scenario {
+    pub(super) fn with_os(mut self, os: &str) -> Self {
+        let os = crate::domain::OsRelease::from_name(os).unwrap();
+        self.fleet.os = crate::scenario::Mix::new(&[(os, 1.0)]).unwrap();
+        self
+    }
+}
+
+pub(super) fn last_states(r: &RunResult) -> &[u64; STATES] {
+    r.states.last().unwrap()
+}
+
+fn arb_share() -> impl Strategy<Value = f64> {
+    (0u32..=100).prop_map(|x| f64::from(x) / 100.0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn invariants_hold_for_any_scenario(
+        devices in 1u32..400,
+        days in 1u32..25,
+        seed in 0u64..1000,
+        failure in arb_share(),
+        licensed in arb_share(),
+        presence in arb_share(),
+        pilot in proptest::bool::ANY,
+        enable_day in 0u32..10,
+        threads in 1usize..4,
+    ) {
+        let scope = if pilot { "auto_enrollment = \"pilot\"\npilot_collection = \"P\"" } else { "auto_enrollment = \"all\"" };
+        let programs = if seed % 2 == 0 { "[client_push]\ndevices_per_day = 7\n[os_upgrade]\ndevices_per_day = 3\n[mdm_migration]\ndevices_per_day = 2\n[path2]\ndevices_per_day = 9\n[cloud]\ncmg_vms = 1\nclient_install_minutes = 200\n" } else { "" };
+        let s = Scenario::from_toml(&format!(
+            "name = \"p\"\nseed = {seed}\nstart_date = 2027-01-0{}\ndays = {days}\n[fleet]\ndevices = {devices}\nlicensed = {licensed}\n[[collections]]\nname = \"P\"\nshare = 0.3\nmin_devices = 1\n[co_management]\nenable_date = 2027-01-{:02}\n{scope}\n[enrollment]\nfailure_rate = {failure}\n[usage]\nlaptop_presence = {presence}\n{programs}",
+            1 + seed % 7, 1 + enable_day,
+        )).unwrap();
+        let r = match run(&s, &RunOptions { threads, bucket: Bucket::Hour, events: EventCapture::Sample(1.0) }, |_, _| {}) {
+            Ok(r) => r,
+            // A tiny fleet may have no eligible device for the pilot collection.
+            Err(RunError::EmptyCollection { .. }) => return Ok(()),
+            Err(e) => panic!("{e}"),
+        };
+        prop_assert_eq!(r.states.len(), days as usize * 24);
+        let mut prev = [0u64; COUNTERS];
+        let mut prev_total = 0;
+        for (st, c) in r.states.iter().zip(&r.counters) {
+            // Existing devices plus those arrived so far.
+            let total = st.iter().sum::<u64>();
+            prop_assert_eq!(total, u64::from(devices) + c[Counter::DevicesArrived.index()]);
+            prop_assert!(total >= prev_total);
+            prev_total = total;
+            prop_assert!(st[S::CoManaged.index()] <= r.eligible);
+            prop_assert!(c.iter().zip(prev.iter()).all(|(a, b)| a >= b));
+            prop_assert_eq!(c[Counter::EnrollmentAttempts.index()], c[Counter::EnrollmentSuccesses.index()] + c[Counter::EnrollmentFailures.index()]);
+            // Path 1 devices are co-managed by enrolling, Path 2 devices by installing the client.
+            prop_assert!(c[Counter::EnrollmentSuccesses.index()] <= st[S::CoManaged.index()]);
+            prop_assert!(st[S::CoManaged.index()] <= c[Counter::EnrollmentSuccesses.index()] + c[Counter::ClientInstallsCompleted.index()]);
+            let by_code: u64 = c[Counter::ALL.len()..].iter().sum();
+            prop_assert_eq!(by_code, c[Counter::EnrollmentFailures.index()]);
+            prev = *c;
+        }
+        prop_assert_eq!(r.eligible + r.reasons.iter().sum::<u64>(), r.devices);
+        for dim in ["os", "join", "identity", "location", "usage", "path", "site"] {
+            let mut by_state = [0u64; STATES];
+            for row in r.breakdown.iter().filter(|b| b.dimension == dim) {
+                by_state.iter_mut().zip(row.states).for_each(|(a, b)| *a += b);
+            }
+            prop_assert_eq!(&by_state, last_states(&r));
+        }
+        prop_assert!(r.co_managed_hourly.iter().all(|v| v.windows(2).all(|w| w[0] <= w[1])));
+        // Events are in time order and replay to the final states.
+        prop_assert!(r.events.windows(2).all(|w| (w[0].time, w[0].device) <= (w[1].time, w[1].device)));
+        let mut replay = [0i64; STATES];
+        for e in &r.events {
+            if matches!(e.detail, Detail::Initial(_) | Detail::Arrived) { replay[e.to.index()] += 1; } else { replay[e.from.index()] -= 1; replay[e.to.index()] += 1; }
+        }
+        let last = r.states.last().unwrap();
+        prop_assert!(replay.iter().zip(last.iter()).all(|(a, b)| *a == *b as i64));
+    }
+}
