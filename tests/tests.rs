@@ -383,6 +383,32 @@ fn list_shows_every_named_scenario() {
 }
 
 #[test]
+fn bench_reports_time_per_device_and_event_and_peak_bytes_per_device_and_writes_nothing() {
+    let d = Dir::new();
+    let o = d.fleetsim(&["bench", "tiny", "--repeat", "2", "--threads", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.matches("ns/device, ").count(), 3, "{text}");
+    assert!(text.contains("run 2: "), "{text}");
+    let best = text.lines().find(|l| l.starts_with("best ")).expect(&text);
+    let field = |unit: &str| -> f64 {
+        let before = best.split(unit).next().unwrap();
+        before
+            .split([' ', ','])
+            .rfind(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(field(" ns/device") > 0.0, "{best}");
+    assert!(field(" ns/event") > 0.0, "{best}");
+    if cfg!(target_os = "linux") {
+        assert!(field(" bytes/device") > 0.0, "{best}");
+    }
+    assert!(d.entries().is_empty(), "{:?}", d.entries());
+}
+
+#[test]
 fn named_scenarios_in_the_repository_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
     for e in std::fs::read_dir(dir).unwrap() {

@@ -41,17 +41,33 @@ struct Slot<S: Shard> {
 pub struct Engine<S: Shard> {
     slots: Vec<Slot<S>>,
     pool: rayon::ThreadPool,
+    threads: usize,
+    inline_events: usize,
     now: Time,
     events: u64,
 }
 
 impl<S: Shard> Engine<S> {
+    /// Below this many events due before a barrier (in all shards), [`Engine::advance_to`]
+    /// runs the shards on the calling thread by default: waking the pool's threads and waiting
+    /// for them costs about as much as handling that many events.
+    pub const INLINE_EVENTS: usize = 2048;
+
+    /// Changes the [`Engine::INLINE_EVENTS`] threshold (0: always use the pool when more than
+    /// one shard has work). Never changes results, only which thread does the work.
+    pub fn set_inline_events(&mut self, events: usize) {
+        self.inline_events = events;
+    }
+
     /// An engine over `shards`, run on `threads` worker threads (0: one per core).
     pub fn new(shards: Vec<S>, threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()?;
+        let threads = pool.current_num_threads();
         Ok(Self {
+            threads,
+            inline_events: Self::INLINE_EVENTS,
             slots: shards
                 .into_iter()
                 .map(|shard| Slot {
@@ -72,6 +88,13 @@ impl<S: Shard> Engine<S> {
         f: impl Fn(usize, &mut S, &mut EventQueue<S::Event>) -> R + Sync + Send,
     ) -> Vec<R> {
         let slots = &mut self.slots;
+        if self.threads <= 1 {
+            return slots
+                .iter_mut()
+                .enumerate()
+                .map(|(i, s)| f(i, &mut s.shard, &mut s.queue))
+                .collect();
+        }
         self.pool.install(|| {
             slots
                 .par_iter_mut()
@@ -83,21 +106,37 @@ impl<S: Shard> Engine<S> {
 
     /// Handles, in every shard, every event due before `barrier`; then returns. Events that a
     /// handler schedules before `barrier` are handled in this call too.
+    ///
+    /// Crossing a barrier is cheap when there is little to do: the shards run on the calling
+    /// thread, with no hand-over to the pool and back, when the pool has one thread, when at
+    /// most one shard has an event due, or when fewer than [`Engine::INLINE_EVENTS`] (or the
+    /// value of [`Engine::set_inline_events`]) events are due in all. Which thread runs a shard never changes its result.
     pub fn advance_to(&mut self, barrier: Time) {
-        let slots = &mut self.slots;
-        let handled: u64 = self.pool.install(|| {
-            slots
-                .par_iter_mut()
-                .map(|slot| {
-                    let mut n = 0u64;
-                    while let Some((t, ev)) = slot.queue.pop_before(barrier) {
-                        slot.shard.handle(t, ev, &mut slot.queue);
-                        n += 1;
-                    }
-                    n
-                })
-                .sum()
-        });
+        fn drain<S: Shard>(slot: &mut Slot<S>, barrier: Time) -> u64 {
+            let mut n = 0u64;
+            while let Some((t, ev)) = slot.queue.pop_before(barrier) {
+                slot.shard.handle(t, ev, &mut slot.queue);
+                n += 1;
+            }
+            n
+        }
+        let mut busy = 0usize;
+        let mut due = 0usize;
+        if self.threads > 1 {
+            for slot in &self.slots {
+                if slot.queue.may_have_before(barrier) {
+                    busy += 1;
+                    due += slot.queue.due_before(barrier);
+                }
+            }
+        }
+        let handled: u64 = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
+            self.slots.iter_mut().map(|slot| drain(slot, barrier)).sum()
+        } else {
+            let slots = &mut self.slots;
+            self.pool
+                .install(|| slots.par_iter_mut().map(|slot| drain(slot, barrier)).sum())
+        };
         self.events += handled;
         self.now = self.now.max(barrier);
     }
@@ -164,7 +203,7 @@ mod tests {
         }
     }
 
-    fn run(threads: usize, parts: u32) -> Vec<(u32, Time)> {
+    fn run(threads: usize, parts: u32, inline_events: usize) -> Vec<(u32, Time)> {
         let streams = RandomStreams::new(5);
         let shards = shard_ranges(1000, parts)
             .into_iter()
@@ -176,6 +215,7 @@ mod tests {
             })
             .collect();
         let mut e = Engine::new(shards, threads).unwrap();
+        e.set_inline_events(inline_events);
         e.par_each(|_, s, q| {
             for i in 0..s.count.len() as u32 {
                 q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
@@ -191,11 +231,11 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_threads_or_shards() {
-        let reference = run(1, 1);
+        let reference = run(1, 1, 0);
         assert!(reference.len() > 1000);
-        for (threads, parts) in [(2, 2), (4, 7), (8, 64)] {
+        for (threads, parts, inline) in [(2, 2, 0), (4, 7, 0), (8, 64, 0), (2, 7, 500)] {
             assert_eq!(
-                run(threads, parts),
+                run(threads, parts, inline),
                 reference,
                 "threads={threads} parts={parts}"
             );
