@@ -13,8 +13,10 @@
 //! | [`sections`] | the typed sections: sites, tenant, cloud, Path 2, programs, fleet, timing, usage |
 //! | [`resolved`] | [`Scenario`]: every section, ready to run |
 //! | [`validate`] | the checks across fields, raw to resolved |
+//! | [`bounds`] | the range of every number, one table, and the check that applies it |
 //! | [`error`] | [`ScenarioError`]: field, line and message |
 
+pub mod bounds;
 pub mod error;
 pub mod raw;
 pub mod resolved;

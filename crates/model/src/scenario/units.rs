@@ -44,12 +44,16 @@ pub struct Whole(pub u32);
 
 impl<'de> Deserialize<'de> for Whole {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a whole number, 0 or more (durations are in minutes)")
-        })?;
+        let v = i64::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a whole number, 0 or more, such as 30"))?;
         u32::try_from(v).map(Whole).map_err(|_| {
+            let why = if v < 0 {
+                " (it cannot be negative)"
+            } else {
+                ""
+            };
             de::Error::custom(format!(
-                "expected a whole number from 0 to {}, found {v} (durations cannot be negative)",
+                "expected a whole number from 0 to {}, found {v}{why}",
                 u32::MAX
             ))
         })
@@ -74,7 +78,30 @@ impl<'de> Deserialize<'de> for Days {
     }
 }
 
-/// A calendar date written as a TOML date: `2027-01-04`.
+/// A non-negative rate such as devices a day (may have a fraction).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a rate, 0 or more, such as 50"))?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(Rate(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "expected a rate, 0 or more, found {v} (it cannot be negative)"
+            )))
+        }
+    }
+}
+
+/// The earliest date a scenario may name.
+pub const DATE_MIN: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date");
+/// The latest date a scenario may name.
+pub const DATE_MAX: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date");
+
+/// A calendar date written as a TOML date: `2027-01-04`, from [`DATE_MIN`] to [`DATE_MAX`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub NaiveDate);
 
@@ -88,8 +115,16 @@ impl<'de> Deserialize<'de> for Date {
                 u32::from(date.month),
                 u32::from(date.day),
             )
-            .map(Date)
-            .ok_or_else(|| de::Error::custom(expected)),
+            .ok_or_else(|| de::Error::custom(expected))
+            .and_then(|d| {
+                if (DATE_MIN..=DATE_MAX).contains(&d) {
+                    Ok(Date(d))
+                } else {
+                    Err(de::Error::custom(format!(
+                        "expected a date from {DATE_MIN} to {DATE_MAX}, found {d}"
+                    )))
+                }
+            }),
             _ => Err(de::Error::custom(expected)),
         }
     }
