@@ -258,11 +258,7 @@ pub fn bound_of(field: &str) -> Option<&'static Bound> {
 }
 
 fn show(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
+    super::units::number(v)
 }
 
 /// Checks `value` of `field` against its row in [`BOUNDS`].

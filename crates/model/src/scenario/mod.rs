@@ -32,6 +32,18 @@ pub use strategy::{Collection, Strategy, WorkloadSettings};
 pub use units::*;
 
 impl Scenario {
+    /// Parses and validates a scenario from the bytes of a file: text that is not UTF-8 is
+    /// refused with the byte offset of the first bad byte.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ScenarioError> {
+        Self::from_toml(Self::text_of(bytes)?)
+    }
+
+    /// The bytes of a scenario file as text, or the byte offset of the first byte that is not
+    /// UTF-8.
+    pub fn text_of(bytes: &[u8]) -> Result<&str, ScenarioError> {
+        std::str::from_utf8(bytes).map_err(|e| ScenarioError::not_utf8(bytes, &e))
+    }
+
     /// Parses and validates a scenario from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
         let raw: raw::RawScenario = toml::from_str(text).map_err(|e| {

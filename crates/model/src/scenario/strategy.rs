@@ -694,8 +694,8 @@ pub(crate) fn resolve_strategy(
                     raw.steps[first].after.as_ref().map(|a| a.span()),
                     format!("strategy.steps[{first}].after"),
                     format!(
-                        "a cycle in `after`: {} (each waits for the next)",
-                        names.join(" waits for ")
+                        "a cycle in `after`: {} (each step waits for the next)",
+                        names.join(" -> ")
                     ),
                 ));
             }

@@ -19,6 +19,19 @@ pub const DAY: Minute = 1440;
 // ---------------------------------------------------------------------------------------------
 // Value types that validate themselves while they are read, so the error points at the value.
 
+/// A number for a message: plain when short, in scientific notation when huge.
+pub(crate) fn number(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1e15 {
+        if v.fract() == 0.0 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v}")
+        }
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// A share between 0 and 1.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Share(pub f64);
@@ -32,7 +45,8 @@ impl<'de> Deserialize<'de> for Share {
             Ok(Share(v))
         } else {
             Err(de::Error::custom(format!(
-                "expected a share between 0 and 1, found {v}"
+                "expected a share between 0 and 1, found {}",
+                number(v)
             )))
         }
     }
@@ -68,11 +82,13 @@ impl<'de> Deserialize<'de> for Days {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)
             .map_err(|_| de::Error::custom("expected a number of days, 0 or more"))?;
-        if v.is_finite() && (0.0..=36_500.0).contains(&v) {
+        // The upper bound depends on the field: see `super::bounds::BOUNDS`.
+        if v.is_finite() && v >= 0.0 {
             Ok(Days(v))
         } else {
             Err(de::Error::custom(format!(
-                "expected a number of days from 0 to 36500, found {v} (durations cannot be negative)"
+                "expected a number of days, 0 or more, found {}",
+                number(v)
             )))
         }
     }
@@ -90,7 +106,8 @@ impl<'de> Deserialize<'de> for Rate {
             Ok(Rate(v))
         } else {
             Err(de::Error::custom(format!(
-                "expected a rate, 0 or more, found {v} (it cannot be negative)"
+                "expected a rate, 0 or more, found {}",
+                number(v)
             )))
         }
     }
