@@ -12,6 +12,9 @@
 //! call [`check`] (or [`whole`], [`days`]) on it in the section's resolve function, and add the
 //! row to `docs/SCENARIO.md`.
 
+// Validation errors are built once per run, never on a hot path: their size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::error::ScenarioError;
 use super::units::{DAY, Date, Days, Minute, Whole};
 
