@@ -111,6 +111,8 @@ const DEV: f64 = super::resolved::MAX_DEVICES as f64;
 const LONG: f64 = super::resolved::MAX_DAYS as f64;
 /// Longest interval or retry wait: 30 days.
 const MONTH_MIN: f64 = 30.0 * 1440.0;
+// A device's poll phase (below `timing.policy_poll_minutes`) is kept in 16 bits (fleet.rs).
+const _: () = assert!(MONTH_MIN <= 65_536.0);
 /// Longest single activity (install, ESP, registration): one week.
 const WEEK_MIN: f64 = 7.0 * 1440.0;
 /// Ten years in hours.
