@@ -86,12 +86,13 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
         name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/');
     for candidate in [as_path, local.as_path()] {
         if candidate.is_file() && (looks_like_path || candidate == local.as_path()) {
-            let text = std::fs::read_to_string(candidate)
+            let bytes = std::fs::read(candidate)
                 .map_err(|e| LoadError::Unreadable(candidate.to_path_buf(), e))?;
-            return Ok(Source {
-                origin: candidate.display().to_string(),
-                text,
-            });
+            let origin = candidate.display().to_string();
+            let text = Scenario::text_of(&bytes)
+                .map_err(|e| LoadError::Invalid(origin.clone(), Box::new(e)))?
+                .to_string();
+            return Ok(Source { origin, text });
         }
     }
     if looks_like_path {

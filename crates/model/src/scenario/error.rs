@@ -75,7 +75,10 @@ impl ScenarioError {
         });
         if let Some(span) = span {
             if self.field.is_none() {
-                self.field = doc.as_ref().and_then(|d| path_at(d, span.start));
+                self.field = match &doc {
+                    Some(d) => path_at(d, span.start),
+                    None => syntax_context(text, span.start),
+                };
             }
             let start = span.start.min(text.len());
             let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -87,96 +90,170 @@ impl ScenarioError {
                 .chars()
                 .count()
                 .max(1);
+            // A long line is shown as a window around the offending text.
+            let len = src.chars().count();
+            let (from, to) = if len <= MAX_LINE {
+                (0, len)
+            } else {
+                let from = (col - 1).saturating_sub(MAX_LINE / 3);
+                (from, (from + MAX_LINE).min(len))
+            };
+            let shown: String = src.chars().skip(from).take(to - from).collect();
+            let before = if from > 0 { "…" } else { "" };
+            let after = if to < len { "…" } else { "" };
+            let caret_at = col - 1 - from + before.chars().count();
+            let width = width.min(to.saturating_sub(col - 1)).max(1);
             let gutter = " ".repeat(line_no.to_string().len());
             self.line = Some(line_no);
             self.column = Some(col);
             self.excerpt = Some(format!(
-                "{gutter} |\n{line_no} | {src}\n{gutter} | {}{}",
-                " ".repeat(col - 1),
+                "{gutter} |\n{line_no} | {before}{shown}{after}\n{gutter} | {}{}",
+                " ".repeat(caret_at),
                 "^".repeat(width)
             ));
         }
+        self.fit()
+    }
+
+    /// Cuts a long message and field with `…` so that the error fits one screen.
+    pub(crate) fn fit(mut self) -> Self {
+        self.message = clip(&self.message, MAX_MESSAGE);
+        self.field = self.field.map(|f| clip(&f, MAX_FIELD));
         self
+    }
+
+    /// A scenario file that is not UTF-8 text: the byte offset, line and column of the first
+    /// bad byte.
+    pub fn not_utf8(bytes: &[u8], error: &std::str::Utf8Error) -> Self {
+        let at = error.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+        Self {
+            line: Some(valid.matches('\n').count() + 1),
+            column: Some(valid[line_start..].chars().count() + 1),
+            field: None,
+            message: format!(
+                "not UTF-8 text: byte 0x{:02X} at byte offset {at} is not valid UTF-8 (save the file as UTF-8)",
+                bytes[at]
+            ),
+            excerpt: None,
+        }
     }
 }
 
-/// The dotted path of the innermost key or value at byte `offset`.
+/// The dotted path of the innermost key or value at byte `offset`; between entries, the
+/// table whose header comes last before `offset`, at any depth (a `[fleet.os]` header placed
+/// after `[mdm_migration]` belongs to `fleet.os`, not to `mdm_migration`).
 fn path_at(doc: &toml_edit::Document<String>, offset: usize) -> Option<String> {
-    let mut path = Vec::new();
-    walk_table(doc.as_table(), offset, &mut path);
-    (!path.is_empty()).then(|| path.join("."))
+    let mut found = Found::default();
+    visit(doc.as_table(), offset, &mut Vec::new(), &mut found);
+    found
+        .hit
+        .or(found.header.map(|(_, p)| p))
+        .filter(|p| !p.is_empty())
+        .map(|p| p.join("."))
+}
+
+#[derive(Default)]
+struct Found {
+    /// The innermost key or value containing the offset.
+    hit: Option<Vec<String>>,
+    /// The last table header starting at or before the offset.
+    header: Option<(usize, Vec<String>)>,
 }
 
 fn contains(span: Option<Range<usize>>, offset: usize) -> bool {
     span.is_some_and(|s| s.start <= offset && offset < s.end.max(s.start + 1))
 }
 
-fn walk_table(table: &toml_edit::Table, offset: usize, path: &mut Vec<String>) {
-    // The innermost enclosing entry wins; tables are visited in file order, and a table's
-    // header is not its body, so look for the nearest preceding entry too.
-    let mut best: Option<(usize, String, &toml_edit::Item)> = None;
+fn visit(table: &toml_edit::Table, offset: usize, path: &mut Vec<String>, found: &mut Found) {
     for (k, item) in table.iter() {
-        let Some((key, _)) = table.get_key_value(k) else {
-            continue;
-        };
-        if contains(key.span(), offset) || contains(item.span(), offset) {
-            path.push(k.to_string());
-            descend(item, offset, path);
-            return;
+        let key_span = table.get_key_value(k).and_then(|(key, _)| key.span());
+        path.push(k.to_string());
+        if contains(key_span.clone(), offset) {
+            found.hit = Some(path.clone());
         }
-        if let toml_edit::Item::Table(t) = item {
-            if let Some(s) = t.span() {
-                if s.start <= offset && best.as_ref().is_none_or(|b| b.0 <= s.start) {
-                    best = Some((s.start, k.to_string(), item));
+        match item {
+            toml_edit::Item::Table(t) => {
+                visit_table(t, offset, path, found);
+            }
+            toml_edit::Item::ArrayOfTables(a) => {
+                for (i, t) in a.iter().enumerate() {
+                    *path.last_mut().expect("pushed") = format!("{k}[{i}]");
+                    visit_table(t, offset, path, found);
                 }
             }
-        }
-        if let toml_edit::Item::ArrayOfTables(a) = item {
-            for (i, t) in a.iter().enumerate() {
-                if let Some(s) = t.span() {
-                    if s.start <= offset && best.as_ref().is_none_or(|b| b.0 <= s.start) {
-                        best = Some((s.start, format!("{k}[{i}]"), item));
+            toml_edit::Item::Value(v) => {
+                if contains(v.span(), offset) {
+                    found.hit = Some(path.clone());
+                    if let toml_edit::Value::InlineTable(t) = v {
+                        for (ik, iv) in t.iter() {
+                            let ks = t.get_key_value(ik).and_then(|(key, _)| key.span());
+                            if contains(ks, offset) || contains(iv.span(), offset) {
+                                let mut p = path.clone();
+                                p.push(ik.to_string());
+                                found.hit = Some(p);
+                            }
+                        }
                     }
                 }
             }
+            toml_edit::Item::None => {}
         }
-    }
-    if let Some((_, name, item)) = best {
-        match item {
-            toml_edit::Item::Table(t) => {
-                path.push(name);
-                walk_table(t, offset, path);
-            }
-            toml_edit::Item::ArrayOfTables(a) => {
-                let idx: usize = name
-                    .rsplit_once('[')
-                    .and_then(|(_, i)| i.trim_end_matches(']').parse().ok())
-                    .unwrap_or(0);
-                path.push(name);
-                if let Some(t) = a.get(idx) {
-                    walk_table(t, offset, path);
-                }
-            }
-            _ => {}
-        }
+        path.pop();
     }
 }
 
-fn descend(item: &toml_edit::Item, offset: usize, path: &mut Vec<String>) {
-    match item {
-        toml_edit::Item::Table(t) => walk_table(t, offset, path),
-        toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
-            for (k, v) in t.iter() {
-                let key_span = t.get_key_value(k).and_then(|(key, _)| key.span());
-                if contains(key_span, offset) || contains(v.span(), offset) {
-                    path.push(k.to_string());
-                    return;
-                }
-            }
+fn visit_table(t: &toml_edit::Table, offset: usize, path: &mut Vec<String>, found: &mut Found) {
+    if let Some(s) = t.span() {
+        if s.start <= offset && found.header.as_ref().is_none_or(|h| h.0 <= s.start) {
+            found.header = Some((s.start, path.clone()));
         }
-        _ => {}
+    }
+    visit(t, offset, path, found);
+}
+
+/// For a file the parser could not read: `table.key` of the line at `offset`, from the text
+/// (the last `[table]` header before it and the key before `=` on its line).
+fn syntax_context(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let header_of = |l: &str| -> Option<String> {
+        let l = l.trim();
+        let inner = l.strip_prefix('[')?.split(']').next()?;
+        let inner = inner.trim_start_matches('[').trim();
+        (!inner.is_empty()).then(|| inner.to_string())
+    };
+    let line = &text[line_start..line_end];
+    if let Some(h) = header_of(line) {
+        return Some(h);
+    }
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().to_string())
+        .filter(|k| !k.is_empty() && !k.contains(['[', '{', '#']));
+    let table = text[..line_start].lines().rev().find_map(header_of);
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
     }
 }
+
+/// `s` cut to at most `max` characters, with `…` in place of the rest.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Longest message, field and excerpt line, in characters: an error fits one screen.
+const MAX_MESSAGE: usize = 600;
+const MAX_FIELD: usize = 100;
+const MAX_LINE: usize = 100;
 
 /// The span of the value at a dotted path such as `fleet.os` or `collections[1].name`.
 fn span_of_path(doc: &toml_edit::Document<String>, path: &str) -> Option<Range<usize>> {

@@ -13,8 +13,10 @@
 //! | [`sections`] | the typed sections: sites, tenant, cloud, Path 2, programs, fleet, timing, usage |
 //! | [`resolved`] | [`Scenario`]: every section, ready to run |
 //! | [`validate`] | the checks across fields, raw to resolved |
+//! | [`bounds`] | the range of every number, one table, and the check that applies it |
 //! | [`error`] | [`ScenarioError`]: field, line and message |
 
+pub mod bounds;
 pub mod error;
 pub mod raw;
 pub mod resolved;
@@ -30,6 +32,18 @@ pub use strategy::{Collection, Strategy, WorkloadSettings};
 pub use units::*;
 
 impl Scenario {
+    /// Parses and validates a scenario from the bytes of a file: text that is not UTF-8 is
+    /// refused with the byte offset of the first bad byte.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ScenarioError> {
+        Self::from_toml(Self::text_of(bytes)?)
+    }
+
+    /// The bytes of a scenario file as text, or the byte offset of the first byte that is not
+    /// UTF-8.
+    pub fn text_of(bytes: &[u8]) -> Result<&str, ScenarioError> {
+        std::str::from_utf8(bytes).map_err(|e| ScenarioError::not_utf8(bytes, &e))
+    }
+
     /// Parses and validates a scenario from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
         let raw: raw::RawScenario = toml::from_str(text).map_err(|e| {
@@ -150,6 +164,57 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, Some(5));
         assert_eq!(e.field.as_deref(), Some("fleet.devices"));
+    }
+
+    #[test]
+    fn former_overflows_are_refused_before_anything_runs() {
+        // Each of these passed validation and then wrapped 32-bit minutes.
+        for (extra, field) in [
+            (
+                "[path2]\ndevices_per_day = 1073741824\n",
+                "path2.devices_per_day",
+            ),
+            (
+                "[[strategy.steps]]\nname = \"s\"\naction = \"pause\"\ndate = 9999-12-31\ndelay_days = 5\n",
+                "strategy.steps[0].date",
+            ),
+            (
+                "[cloud]\nclient_install_minutes = 4294967295\n",
+                "cloud.client_install_minutes",
+            ),
+            (
+                "[[strategy.gates]]\nname = \"g\"\nmetric = \"tickets_per_day\"\ninterval_hours = 1073741824\nsuccess_at_most = 1\n",
+                "strategy.gates[0].interval_hours",
+            ),
+            (
+                "[workloads.client_apps]\ndetection_hours = 4294967295\n",
+                "workloads.client_apps.detection_hours",
+            ),
+        ] {
+            let e = err(extra);
+            assert_eq!(e.field.as_deref(), Some(field), "{e}");
+            assert!(e.line.is_some(), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_fleet_plus_arrivals_stays_within_the_maximum() {
+        let e = err("[path2]\ndevices_per_day = 50000000\n");
+        assert!(e.message.contains("fleet plus new devices"), "{e}");
+        let mut s =
+            Scenario::from_toml(&format!("{MINIMAL}[path2]\ndevices_per_day = 4000000\n")).unwrap();
+        assert!(s.set_devices(MAX_DEVICES).is_err());
+        assert!(s.set_devices(1000).is_ok());
+    }
+
+    #[test]
+    fn non_utf8_bytes_give_their_offset() {
+        let mut bytes = MINIMAL.as_bytes().to_vec();
+        bytes.extend_from_slice(b"# caf\xe9\n");
+        let e = Scenario::from_bytes(&bytes).unwrap_err();
+        let at = MINIMAL.len() + "# caf".len();
+        assert!(e.message.contains(&format!("byte offset {at}")), "{e}");
+        assert_eq!((e.line, e.column), (Some(6), Some(6)));
     }
 
     #[test]

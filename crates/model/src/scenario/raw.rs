@@ -194,16 +194,16 @@ impl Default for RawPath2 {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawProgram {
-    pub(super) devices_per_day: Option<Days>,
-    pub(super) devices_per_week: Option<Days>,
+    pub(super) devices_per_day: Option<Rate>,
+    pub(super) devices_per_week: Option<Rate>,
     pub(super) start_date: Option<Date>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawOsUpgrade {
-    pub(super) devices_per_day: Option<Days>,
-    pub(super) devices_per_week: Option<Days>,
+    pub(super) devices_per_day: Option<Rate>,
+    pub(super) devices_per_week: Option<Rate>,
     pub(super) start_date: Option<Date>,
     pub(super) target: OsRelease,
 }

@@ -94,9 +94,15 @@ impl Scenario {
 
     /// Changes the fleet size.
     pub fn set_devices(&mut self, devices: u32) -> Result<(), ScenarioError> {
-        if (devices == 0 && self.path2.arrivals() == 0) || devices > MAX_DEVICES {
+        let arrivals = self.path2.arrivals();
+        if (devices == 0 && arrivals == 0) || devices > MAX_DEVICES {
             return Err(ScenarioError::plain(format!(
                 "--devices: expected a fleet size from 1 to {MAX_DEVICES}, found {devices}"
+            )));
+        }
+        if u64::from(devices) + u64::from(arrivals) > u64::from(MAX_DEVICES) {
+            return Err(ScenarioError::plain(format!(
+                "--devices: the fleet plus the scenario's {arrivals} new [path2] devices must stay within {MAX_DEVICES} devices, found {devices}"
             )));
         }
         self.fleet.devices = devices;

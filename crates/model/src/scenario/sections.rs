@@ -99,10 +99,17 @@ pub struct Path2 {
 }
 
 impl Path2 {
-    /// Devices arriving within the scenario.
+    /// Devices arriving within the scenario (saturating at `u32::MAX`; validation keeps a
+    /// scenario's fleet plus arrivals within [`MAX_DEVICES`](super::MAX_DEVICES)).
     pub fn arrivals(&self) -> u32 {
-        self.batches.iter().map(|b| b.1).sum::<u32>()
-            + self.per_day * self.until_day.saturating_sub(self.from_day)
+        let batches = self
+            .batches
+            .iter()
+            .fold(0u32, |acc, b| acc.saturating_add(b.1));
+        batches.saturating_add(
+            self.per_day
+                .saturating_mul(self.until_day.saturating_sub(self.from_day)),
+        )
     }
 
     /// The minute (start of the day) arrival `a` (0-based) comes.

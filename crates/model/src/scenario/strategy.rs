@@ -4,6 +4,7 @@
 // Validation errors are built once per run, never on a hot path: their size does not matter.
 #![allow(clippy::result_large_err)]
 
+use super::bounds::{self, Located, check, whole};
 use super::error::ScenarioError;
 use super::sections::Site;
 use super::units::{DAY, Date, Days, Minute, Share, Whole};
@@ -318,8 +319,6 @@ pub struct Strategy {
     pub gates: Vec<Gate>,
 }
 
-type Located = (ScenarioError, Option<std::ops::Range<usize>>);
-
 fn err(span: Option<std::ops::Range<usize>>, field: String, message: String) -> Located {
     (
         ScenarioError::field(field, message),
@@ -381,7 +380,10 @@ pub(crate) fn resolve_collections(
             os: c.os.clone(),
             usage: c.usage.clone(),
             location: c.location.clone(),
-            min_devices: c.min_devices.map_or(0, |w| w.0),
+            min_devices: match c.min_devices {
+                Some(w) => whole(&format!("collections[{i}].min_devices"), w)?,
+                None => 0,
+            },
             rings: c.rings.iter().fold(0, |m, r| m | (1 << r.index())),
         });
     }
@@ -434,15 +436,18 @@ pub(crate) fn resolve_workloads(
                 )?),
                 None => None,
             };
+            let field = |f: &str| format!("workloads.{}.{f}", w.name());
             Ok(WorkloadSettings {
                 incident_rate: r.and_then(|r| r.incident_rate).map_or(0.0, |s| s.0),
-                detection: r
-                    .and_then(|r| r.detection_hours)
-                    .map_or(24 * 60, |h| h.0.saturating_mul(60)),
+                detection: match r.and_then(|r| r.detection_hours) {
+                    Some(h) => whole(&field("detection_hours"), h)? * 60,
+                    None => 24 * 60,
+                },
                 ticket_share: r.and_then(|r| r.ticket_share).map_or(0.3, |s| s.0),
-                resolution: r
-                    .and_then(|r| r.resolution_days)
-                    .map_or(2 * DAY, |d| (d.0 * f64::from(DAY)).round() as Minute),
+                resolution: match r.and_then(|r| r.resolution_days) {
+                    Some(d) => bounds::days(&field("resolution_days"), d)?,
+                    None => 2 * DAY,
+                },
                 pilot_collection,
             })
         })
@@ -501,31 +506,38 @@ pub(crate) fn resolve_strategy(
                 "a gate needs a success condition: success_at_least or success_at_most".into(),
             ));
         }
-        if g.interval_hours.0 == 0 {
-            return Err(err(
-                Some(g.name.span()),
-                field("interval_hours"),
-                "expected at least 1 hour".into(),
-            ));
+        let interval_hours = whole(&field("interval_hours"), g.interval_hours)?;
+        let failure_limit = whole(&field("failure_limit"), g.failure_limit)?;
+        for (key, v) in [
+            ("success_at_least", g.success_at_least),
+            ("success_at_most", g.success_at_most),
+            ("failure_above", g.failure_above),
+            ("failure_below", g.failure_below),
+        ] {
+            if let Some(v) = v {
+                check(&field(key), v)?;
+            }
         }
+        let remediation = match g.remediation_days {
+            Some(d) => bounds::days(&field("remediation_days"), d)?,
+            None => 7 * DAY,
+        };
         gates.push(Gate {
             name,
             metric: g.metric,
             collection,
             workload: g.workload,
-            interval: g.interval_hours.0 * 60,
+            interval: interval_hours * 60,
             success_at_least: g.success_at_least,
             success_at_most: g.success_at_most,
             failure_above: g.failure_above,
             failure_below: g.failure_below,
-            failure_limit: g.failure_limit.0.max(1),
+            failure_limit,
             on_failure: match g.on_failure {
                 RawOnFailure::Halt => OnFailure::Halt,
                 RawOnFailure::Rollback => OnFailure::Rollback,
             },
-            remediation: g
-                .remediation_days
-                .map_or(7 * DAY, |d| (d.0 * f64::from(DAY)).round() as Minute),
+            remediation,
         });
     }
 
@@ -545,12 +557,13 @@ pub(crate) fn resolve_strategy(
                 format!("expected a unique, non-empty step name, found {name:?}"),
             ));
         }
+        let delay = match s.delay_days {
+            Some(d) => bounds::days(&field("delay_days"), d)?,
+            None => 0,
+        };
         let start = match (&s.date, &s.after) {
-            (Some(d), None) => StepStart::At(
-                minute_of(*d)
-                    + s.delay_days
-                        .map_or(0, |d| (d.0 * f64::from(DAY)).round() as Minute),
-            ),
+            // Dates and delays are bounded, so this cannot saturate; saturate anyway.
+            (Some(d), None) => StepStart::At(minute_of(*d).saturating_add(delay)),
             (None, Some(a)) => {
                 let Some(k) = names.iter().position(|n| n == a.get_ref().trim()) else {
                     return Err(err(
@@ -563,11 +576,7 @@ pub(crate) fn resolve_strategy(
                         ),
                     ));
                 };
-                StepStart::After(
-                    k,
-                    s.delay_days
-                        .map_or(0, |d| (d.0 * f64::from(DAY)).round() as Minute),
-                )
+                StepStart::After(k, delay)
             }
             _ => {
                 return Err(err(
@@ -668,22 +677,29 @@ pub(crate) fn resolve_strategy(
         });
     }
 
-    // Cycles: follow `after` links from every step.
+    // Cycles: follow `after` links from every step; name the cycle's steps in order.
     for i in 0..steps.len() {
-        let mut seen = vec![false; steps.len()];
+        let mut chain = vec![i];
         let mut k = i;
         while let StepStart::After(prev, _) = steps[k].start {
-            if seen[prev] || prev == i {
+            if let Some(at) = chain.iter().position(|c| *c == prev) {
+                let cycle = &chain[at..];
+                let first = cycle[0];
+                let mut names: Vec<String> = cycle
+                    .iter()
+                    .map(|c| format!("{:?}", steps[*c].name))
+                    .collect();
+                names.push(format!("{:?}", steps[first].name));
                 return Err(err(
-                    raw.steps[i].after.as_ref().map(|a| a.span()),
-                    format!("strategy.steps[{i}].after"),
+                    raw.steps[first].after.as_ref().map(|a| a.span()),
+                    format!("strategy.steps[{first}].after"),
                     format!(
-                        "steps {:?} and {:?} wait for each other: a cycle in `after`",
-                        steps[i].name, steps[prev].name
+                        "a cycle in `after`: {} (each step waits for the next)",
+                        names.join(" -> ")
                     ),
                 ));
             }
-            seen[prev] = true;
+            chain.push(prev);
             k = prev;
         }
     }

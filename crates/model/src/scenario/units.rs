@@ -19,6 +19,19 @@ pub const DAY: Minute = 1440;
 // ---------------------------------------------------------------------------------------------
 // Value types that validate themselves while they are read, so the error points at the value.
 
+/// A number for a message: plain when short, in scientific notation when huge.
+pub(crate) fn number(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1e15 {
+        if v.fract() == 0.0 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v}")
+        }
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// A share between 0 and 1.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Share(pub f64);
@@ -32,7 +45,8 @@ impl<'de> Deserialize<'de> for Share {
             Ok(Share(v))
         } else {
             Err(de::Error::custom(format!(
-                "expected a share between 0 and 1, found {v}"
+                "expected a share between 0 and 1, found {}",
+                number(v)
             )))
         }
     }
@@ -44,12 +58,16 @@ pub struct Whole(pub u32);
 
 impl<'de> Deserialize<'de> for Whole {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a whole number, 0 or more (durations are in minutes)")
-        })?;
+        let v = i64::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a whole number, 0 or more, such as 30"))?;
         u32::try_from(v).map(Whole).map_err(|_| {
+            let why = if v < 0 {
+                " (it cannot be negative)"
+            } else {
+                ""
+            };
             de::Error::custom(format!(
-                "expected a whole number from 0 to {}, found {v} (durations cannot be negative)",
+                "expected a whole number from 0 to {}, found {v}{why}",
                 u32::MAX
             ))
         })
@@ -64,17 +82,43 @@ impl<'de> Deserialize<'de> for Days {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)
             .map_err(|_| de::Error::custom("expected a number of days, 0 or more"))?;
-        if v.is_finite() && (0.0..=36_500.0).contains(&v) {
+        // The upper bound depends on the field: see `super::bounds::BOUNDS`.
+        if v.is_finite() && v >= 0.0 {
             Ok(Days(v))
         } else {
             Err(de::Error::custom(format!(
-                "expected a number of days from 0 to 36500, found {v} (durations cannot be negative)"
+                "expected a number of days, 0 or more, found {}",
+                number(v)
             )))
         }
     }
 }
 
-/// A calendar date written as a TOML date: `2027-01-04`.
+/// A non-negative rate such as devices a day (may have a fraction).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a rate, 0 or more, such as 50"))?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(Rate(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "expected a rate, 0 or more, found {}",
+                number(v)
+            )))
+        }
+    }
+}
+
+/// The earliest date a scenario may name.
+pub const DATE_MIN: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date");
+/// The latest date a scenario may name.
+pub const DATE_MAX: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date");
+
+/// A calendar date written as a TOML date: `2027-01-04`, from [`DATE_MIN`] to [`DATE_MAX`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub NaiveDate);
 
@@ -88,8 +132,16 @@ impl<'de> Deserialize<'de> for Date {
                 u32::from(date.month),
                 u32::from(date.day),
             )
-            .map(Date)
-            .ok_or_else(|| de::Error::custom(expected)),
+            .ok_or_else(|| de::Error::custom(expected))
+            .and_then(|d| {
+                if (DATE_MIN..=DATE_MAX).contains(&d) {
+                    Ok(Date(d))
+                } else {
+                    Err(de::Error::custom(format!(
+                        "expected a date from {DATE_MIN} to {DATE_MAX}, found {d}"
+                    )))
+                }
+            }),
             _ => Err(de::Error::custom(expected)),
         }
     }

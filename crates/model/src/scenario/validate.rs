@@ -1,23 +1,27 @@
-//! Validation: the raw schema resolved into a [`Scenario`], section by section, with every
-//! check across fields; each error names its field and line.
+//! Validation: the raw schema resolved into a [`Scenario`], one function per section, with
+//! every check across fields; each error names its field and line. Every number is checked
+//! against its row in [`super::bounds::BOUNDS`] here, before anything runs.
 //!
 //! Leaves to others: parsing ([`super::raw`]) and the collections, workloads and strategy
 //! sections, validated in [`super::strategy`].
 
+// Errors are built once per run, never on a hot path: their size does not matter.
+#![allow(clippy::result_large_err)]
+
+use super::bounds::{self, Located, check, whole};
 use super::error::ScenarioError;
 use super::strategy::{Strategy, resolve_collections, resolve_strategy, resolve_workloads};
 use super::units::*;
-use crate::domain::{AutoEnrollment, EnrollmentError};
+use crate::domain::{AutoEnrollment, EnrollmentError, OsRelease};
 
 use super::raw::*;
 use super::resolved::*;
 use super::sections::*;
 
 /// A rate given as devices per day or per week, as minutes per device, and its start date.
-#[allow(clippy::result_large_err)]
 pub(super) fn program_of(
-    per_day: Option<Days>,
-    per_week: Option<Days>,
+    per_day: Option<Rate>,
+    per_week: Option<Rate>,
     start: Option<Date>,
     field: &str,
 ) -> Result<Option<(f64, Option<Date>)>, Located> {
@@ -31,8 +35,14 @@ pub(super) fn program_of(
                 None,
             ));
         }
-        (Some(d), None) => d.0,
-        (None, Some(w)) => w.0 / 7.0,
+        (Some(d), None) => {
+            check(&format!("{field}.devices_per_day"), d.0)?;
+            d.0
+        }
+        (None, Some(w)) => {
+            check(&format!("{field}.devices_per_week"), w.0)?;
+            w.0 / 7.0
+        }
         (None, None) => return Ok(None),
     };
     if per_day <= 0.0 {
@@ -56,27 +66,38 @@ pub(super) fn resolved_start(
     }
 }
 
-type Located = (ScenarioError, Option<std::ops::Range<usize>>);
-
 pub(super) fn at(span: std::ops::Range<usize>, field: &str, message: String) -> Located {
     let span = (span.start < span.end).then_some(span);
     (ScenarioError::field(field, message), span)
 }
 
-// Errors are built once per run, never on a hot path: their size does not matter.
-#[allow(clippy::result_large_err)]
-pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
-    let start = raw.start_date.0;
-    let minute_of = |d: Date| -> Minute {
-        let days = (d.0 - start).num_days();
-        u32::try_from(days.max(0) * i64::from(DAY)).unwrap_or(Minute::MAX)
-    };
+/// Ties a check's error to the span of a value the parser kept.
+fn spanned<T>(r: Result<T, Located>, span: std::ops::Range<usize>) -> Result<T, Located> {
+    r.map_err(|(e, s)| (e, s.or_else(|| (span.start < span.end).then_some(span))))
+}
+
+/// The scenario's calendar: minute 0 is the start date at 00:00.
+struct Calendar {
+    start: Date,
+}
+
+impl Calendar {
+    fn minute(&self, d: Date) -> Minute {
+        bounds::minute_from(self.start, d)
+    }
+}
+
+/// The top-level keys: name and days.
+fn resolve_header(raw: &RawScenario) -> Result<(String, u32), Located> {
     let name = raw.name.get_ref().trim().to_string();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(at(
             raw.name.span(),
             "name",
-            "expected a scenario name of 1 to 100 characters".into(),
+            format!(
+                "expected a scenario name of 1 to 100 characters, found {} characters",
+                name.chars().count()
+            ),
         ));
     }
     if name.chars().any(|c| {
@@ -90,18 +111,20 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             ),
         ));
     }
-    let days = raw.days.get_ref().0;
-    if days == 0 || days > MAX_DAYS {
-        return Err(at(
-            raw.days.span(),
-            "days",
-            format!("expected a number of days from 1 to {MAX_DAYS}, found {days}"),
-        ));
-    }
+    let days = spanned(whole("days", *raw.days.get_ref()), raw.days.span())?;
+    Ok((name, days))
+}
+
+/// `[fleet]`: its size (the shares are checked while parsing).
+fn resolve_fleet_size(raw: &RawScenario) -> Result<u32, Located> {
     let devices = raw.fleet.devices.get_ref().0;
     let no_arrivals =
         raw.path2.devices_per_day.0 == 0 && raw.path2.batches.iter().all(|b| b.devices.0 == 0);
-    if (devices == 0 && no_arrivals) || devices > MAX_DEVICES {
+    spanned(
+        whole("fleet.devices", *raw.fleet.devices.get_ref()),
+        raw.fleet.devices.span(),
+    )?;
+    if devices == 0 && no_arrivals {
         return Err(at(
             raw.fleet.devices.span(),
             "fleet.devices",
@@ -110,10 +133,13 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             ),
         ));
     }
+    Ok(devices)
+}
 
-    // Sites: one default site when none is given; shares must sum to 1; codes unique.
-    let (sites, site_mix) = if raw.sites.is_empty() {
-        (
+/// `[[sites]]`: one default site when none is given; shares must sum to 1; codes unique.
+fn resolve_sites(raw: &[RawSite]) -> Result<(Vec<Site>, Mix<u8>), Located> {
+    if raw.is_empty() {
+        return Ok((
             vec![Site {
                 code: "P01".into(),
                 version: 2403,
@@ -121,64 +147,53 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
                 hierarchy: "H1".into(),
             }],
             Mix::new(&[(0u8, 1.0)]).expect("one site"),
-        )
-    } else {
-        if raw.sites.len() > 250 {
-            return Err((
-                ScenarioError::field("sites", "expected at most 250 sites"),
-                None,
+        ));
+    }
+    if let Err((e, _)) = check("sites", raw.len() as f64) {
+        return Err((e, Some(raw[raw.len().min(251) - 1].code.span())));
+    }
+    let mut sites = Vec::new();
+    let mut pairs = Vec::new();
+    for (i, s) in raw.iter().enumerate() {
+        let code = s.code.get_ref().trim().to_string();
+        if code.is_empty() || sites.iter().any(|x: &Site| x.code == code) {
+            return Err(at(
+                s.code.span(),
+                &format!("sites[{i}].code"),
+                format!("expected a unique, non-empty site code, found {code:?}"),
             ));
         }
-        let mut sites = Vec::new();
-        let mut pairs = Vec::new();
-        for (i, s) in raw.sites.iter().enumerate() {
-            let code = s.code.get_ref().trim().to_string();
-            if code.is_empty() || sites.iter().any(|x: &Site| x.code == code) {
-                return Err(at(
-                    s.code.span(),
-                    &format!("sites[{i}].code"),
-                    format!("expected a unique, non-empty site code, found {code:?}"),
-                ));
-            }
-            let version = s.version.get_ref().0;
-            if !(1000..=9999).contains(&version) {
-                return Err(at(
-                    s.version.span(),
-                    &format!("sites[{i}].version"),
-                    format!("expected a ConfigMgr version such as 2403, found {version}"),
-                ));
-            }
-            if s.management_points.0 == 0 {
-                return Err((
-                    ScenarioError::field(
-                        format!("sites[{i}].management_points"),
-                        "expected at least 1 management point",
-                    ),
-                    None,
-                ));
-            }
-            sites.push(Site {
-                code,
-                version,
-                management_points: s.management_points.0,
-                hierarchy: s.hierarchy.clone(),
-            });
-            pairs.push((i as u8, s.share.0));
-        }
-        let mix = Mix::new(&pairs).map_err(|m| {
-            let span = raw.sites[0].code.span();
-            at(span, "sites", format!("site shares: {m}"))
-        })?;
-        (sites, mix)
-    };
+        let version = spanned(
+            whole(&format!("sites[{i}].version"), *s.version.get_ref()),
+            s.version.span(),
+        )?;
+        let management_points = whole(
+            &format!("sites[{i}].management_points"),
+            s.management_points,
+        )?;
+        sites.push(Site {
+            code,
+            version,
+            management_points,
+            hierarchy: s.hierarchy.clone(),
+        });
+        pairs.push((i as u8, s.share.0));
+    }
+    let mix = Mix::new(&pairs)
+        .map_err(|m| at(raw[0].code.span(), "sites", format!("site shares: {m}")))?;
+    Ok((sites, mix))
+}
 
-    let collections = resolve_collections(&raw.collections, &sites)?;
-    let workloads = resolve_workloads(&raw.workloads, &collections)?;
-    let auto_enrollment = match raw.co_management.auto_enrollment {
+/// `[co_management]`: the automatic enrollment scope.
+fn resolve_auto_enrollment(
+    raw: &RawCoManagement,
+    collections: &[crate::scenario::Collection],
+) -> Result<AutoEnrollment, Located> {
+    Ok(match raw.auto_enrollment {
         RawScope::None => AutoEnrollment::None,
         RawScope::All => AutoEnrollment::All,
         RawScope::Pilot => {
-            let Some(pc) = &raw.co_management.pilot_collection else {
+            let Some(pc) = &raw.pilot_collection else {
                 return Err((
                     ScenarioError::field(
                         "co_management.auto_enrollment",
@@ -210,39 +225,36 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
                 }
             }
         }
-    };
+    })
+}
 
-    let t = &raw.timing;
-    let positive = |w: Whole, field: &str| -> Result<Minute, Located> {
-        if w.0 == 0 {
-            Err((
-                ScenarioError::field(field, "expected a whole number of minutes above 0, found 0"),
-                None,
-            ))
-        } else {
-            Ok(w.0)
-        }
-    };
-    let day_minutes = |d: Days| -> Minute { (d.0 * f64::from(DAY)).round() as Minute };
+/// `[timing]`.
+fn resolve_timing(t: &RawTiming) -> Result<Timing, Located> {
     let timing = Timing {
-        policy_poll: positive(t.policy_poll_minutes, "timing.policy_poll_minutes")?,
-        join_task: positive(t.join_task_minutes, "timing.join_task_minutes")?,
-        aad_connect_sync: positive(
-            t.aad_connect_sync_minutes,
+        policy_poll: whole("timing.policy_poll_minutes", t.policy_poll_minutes)?,
+        join_task: whole("timing.join_task_minutes", t.join_task_minutes)?,
+        aad_connect_sync: whole(
             "timing.aad_connect_sync_minutes",
+            t.aad_connect_sync_minutes,
         )?,
-        enrollment_retry: positive(
-            t.enrollment_retry_minutes,
+        enrollment_retry: whole(
             "timing.enrollment_retry_minutes",
+            t.enrollment_retry_minutes,
         )?,
-        enrollment_tries: positive(t.enrollment_tries, "timing.enrollment_tries")?,
-        enrollment_retry_cycle: positive(
-            t.enrollment_retry_cycle_minutes,
+        enrollment_tries: whole("timing.enrollment_tries", t.enrollment_tries)?,
+        enrollment_retry_cycle: whole(
             "timing.enrollment_retry_cycle_minutes",
+            t.enrollment_retry_cycle_minutes,
         )?,
-        randomization_per_100k: day_minutes(t.randomization_days_per_100k),
-        randomization_max: day_minutes(t.randomization_max_days),
-        randomization_min: t.randomization_min_minutes.0,
+        randomization_per_100k: bounds::days(
+            "timing.randomization_days_per_100k",
+            t.randomization_days_per_100k,
+        )?,
+        randomization_max: bounds::days("timing.randomization_max_days", t.randomization_max_days)?,
+        randomization_min: whole(
+            "timing.randomization_min_minutes",
+            t.randomization_min_minutes,
+        )?,
     };
     if timing.randomization_min > timing.randomization_max {
         return Err((
@@ -256,18 +268,17 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             None,
         ));
     }
+    Ok(timing)
+}
 
-    let u = &raw.usage;
-    if u.workday_minutes.0 == 0 || u.workday_minutes.0 > DAY {
-        return Err((
-            ScenarioError::field(
-                "usage.workday_minutes",
-                format!("expected 1 to {DAY} minutes, found {}", u.workday_minutes.0),
-            ),
-            None,
-        ));
-    }
-    if u.workday_start.0 + u.workday_start_spread_minutes.0 + u.workday_minutes.0 > 2 * DAY {
+/// `[usage]`.
+fn resolve_usage(u: &RawUsage) -> Result<Usage, Located> {
+    let workday_length = whole("usage.workday_minutes", u.workday_minutes)?;
+    let spread = whole(
+        "usage.workday_start_spread_minutes",
+        u.workday_start_spread_minutes,
+    )?;
+    if u.workday_start.0 + spread + workday_length > 2 * DAY {
         return Err((
             ScenarioError::field(
                 "usage.workday_start_spread_minutes",
@@ -276,18 +287,27 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             None,
         ));
     }
-    let usage = Usage {
+    Ok(Usage {
         workday_start: u.workday_start.0,
-        workday_start_spread: u.workday_start_spread_minutes.0,
-        workday_length: u.workday_minutes.0,
+        workday_start_spread: spread,
+        workday_length,
         laptop_presence: u.laptop_presence.0,
         always_on_sign_in: u.always_on_sign_in.0,
-    };
+    })
+}
 
-    let resolve_rem = |r: &RawRemediation, field: String| -> Result<Remediation, Located> {
+/// `[remediation]`: one entry per error code, the default for the others.
+fn resolve_remediation(
+    raw: &RawRemediationTable,
+    cal: &Calendar,
+) -> Result<Vec<Remediation>, Located> {
+    let one = |r: &RawRemediation, field: String| -> Result<Remediation, Located> {
         match (r.mean_days, r.date, r.never) {
-            (Some(d), None, false) => Ok(Remediation::MeanDelay(d.0 * f64::from(DAY))),
-            (None, Some(d), false) => Ok(Remediation::At(minute_of(d))),
+            (Some(d), None, false) => {
+                check(&format!("{field}.mean_days"), d.0)?;
+                Ok(Remediation::MeanDelay(d.0 * f64::from(DAY)))
+            }
+            (None, Some(d), false) => Ok(Remediation::At(cal.minute(d))),
             (None, None, true) => Ok(Remediation::Never),
             _ => Err((
                 ScenarioError::field(
@@ -298,41 +318,60 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             )),
         }
     };
-    let default_rem = match &raw.remediation.default {
-        Some(r) => resolve_rem(r, "remediation.default".into())?,
+    let default_rem = match &raw.default {
+        Some(r) => one(r, "remediation.default".into())?,
         None => Remediation::MeanDelay(14.0 * f64::from(DAY)),
     };
     let mut remediation = vec![default_rem; EnrollmentError::ALL.len()];
-    for (e, r) in &raw.remediation.per_error {
-        remediation[e.index()] = resolve_rem(r, format!("remediation.{}", e.name()))?;
+    for (e, r) in &raw.per_error {
+        remediation[e.index()] = one(r, format!("remediation.{}", e.name()))?;
     }
+    Ok(remediation)
+}
 
-    let program = |p: &RawProgram, field: &str| -> Result<Option<Program>, Located> {
-        program_of(p.devices_per_day, p.devices_per_week, p.start_date, field).map(|o| {
+/// `[client_push]`, `[mdm_migration]` and `[os_upgrade]`.
+#[allow(clippy::type_complexity)]
+fn resolve_programs(
+    raw: &RawScenario,
+    cal: &Calendar,
+) -> Result<
+    (
+        Option<Program>,
+        Option<Program>,
+        Option<(Program, OsRelease)>,
+    ),
+    Located,
+> {
+    let program = |per_day, per_week, start, field: &str| -> Result<Option<Program>, Located> {
+        program_of(per_day, per_week, start, field).map(|o| {
             o.map(|(per, start)| Program {
-                start: start.map_or(0, minute_of),
+                start: start.map_or(0, |d| cal.minute(d)),
                 minutes_per_device: per,
             })
         })
     };
-    let client_push = program(&raw.client_push, "client_push")?;
-    let mdm_migration = program(&raw.mdm_migration, "mdm_migration")?;
+    let p = &raw.client_push;
+    let client_push = program(
+        p.devices_per_day,
+        p.devices_per_week,
+        p.start_date,
+        "client_push",
+    )?;
+    let p = &raw.mdm_migration;
+    let mdm_migration = program(
+        p.devices_per_day,
+        p.devices_per_week,
+        p.start_date,
+        "mdm_migration",
+    )?;
     let u = &raw.os_upgrade;
-    let os_upgrade = program_of(
+    let os_upgrade = program(
         u.devices_per_day,
         u.devices_per_week,
         u.start_date,
         "os_upgrade",
     )?
-    .map(|(per, start)| {
-        (
-            Program {
-                start: start.map_or(0, minute_of),
-                minutes_per_device: per,
-            },
-            u.target,
-        )
-    });
+    .map(|p| (p, u.target));
     if u.target.build().is_none_or(|b| b < 16299) {
         return Err((
             ScenarioError::field(
@@ -345,13 +384,18 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             None,
         ));
     }
-    let p2 = &raw.path2;
-    let day_of = |d: Date| minute_of(d) / DAY;
-    let mut batches: Vec<(Minute, u32)> = p2
-        .batches
-        .iter()
-        .map(|b| (minute_of(b.date), b.devices.0))
-        .collect();
+    Ok((client_push, mdm_migration, os_upgrade))
+}
+
+/// `[path2]`: new devices, and the fleet plus them within [`MAX_DEVICES`].
+fn resolve_path2(p2: &RawPath2, cal: &Calendar, days: u32, devices: u32) -> Result<Path2, Located> {
+    let per_day = whole("path2.devices_per_day", p2.devices_per_day)?;
+    let day_of = |d: Date| cal.minute(d) / DAY;
+    let mut batches = Vec::new();
+    for (i, b) in p2.batches.iter().enumerate() {
+        let n = whole(&format!("path2.batches[{i}].devices"), b.devices)?;
+        batches.push((cal.minute(b.date), n));
+    }
     batches.sort_by_key(|b| b.0);
     batches.retain(|b| b.0 < days * DAY && b.1 > 0);
     let from_day = p2.from_date.map_or(0, day_of).min(days);
@@ -367,36 +411,41 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     }
     let path2 = Path2 {
         batches,
-        per_day: p2.devices_per_day.0,
+        per_day,
         from_day,
         until_day: until_day.max(from_day),
         os: p2.os.clone(),
         usage: p2.usage.clone(),
-        esp: p2.esp_minutes.0,
+        esp: whole("path2.esp_minutes", p2.esp_minutes)?,
         esp_failure_rate: p2.esp_failure_rate.0,
         esp_timeout_rate: p2.esp_timeout_rate.0,
-        esp_timeout: positive(p2.esp_timeout_minutes, "path2.esp_timeout_minutes")?,
+        esp_timeout: whole("path2.esp_timeout_minutes", p2.esp_timeout_minutes)?,
         into_co_management: p2.autopilot_into_co_management,
     };
-    if u64::from(devices) + u64::from(path2.arrivals()) > u64::from(MAX_DEVICES) {
+    // Summed in 64 bits: a daily flow of 50 million over 3,650 days does not fit 32.
+    let arrivals = path2.batches.iter().map(|b| u64::from(b.1)).sum::<u64>()
+        + u64::from(path2.per_day) * u64::from(path2.until_day - path2.from_day);
+    if u64::from(devices) + arrivals > u64::from(MAX_DEVICES) {
         return Err((
             ScenarioError::field(
                 "path2.devices_per_day",
-                format!("fleet plus new devices must stay under {MAX_DEVICES}"),
+                format!(
+                    "fleet plus new devices must stay within {MAX_DEVICES} devices, found {devices} + {arrivals}"
+                ),
             ),
             None,
         ));
     }
-    let cl = &raw.cloud;
-    let vms = cl.cmg_vms.get_ref().0;
-    if vms > 16 {
-        return Err(at(
-            cl.cmg_vms.span(),
-            "cloud.cmg_vms",
-            format!("expected 0 to 16 VM instances (the CMG maximum), found {vms}"),
-        ));
-    }
-    let cloud = Cloud {
+    Ok(path2)
+}
+
+/// `[cloud]`: site prerequisites for Path 2 and the gateway.
+fn resolve_cloud(cl: &RawCloud, cal: &Calendar) -> Result<Cloud, Located> {
+    let vms = spanned(
+        whole("cloud.cmg_vms", *cl.cmg_vms.get_ref()),
+        cl.cmg_vms.span(),
+    )?;
+    Ok(Cloud {
         enhanced_http: cl.enhanced_http,
         cloud_services: cl.cloud_services,
         site_onboarded_to_azure_ad: cl.site_onboarded_to_azure_ad,
@@ -406,32 +455,41 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             RawVmSize::Standard => 6_000,
             RawVmSize::Large => 10_000,
         },
-        client_app_at: cl.client_app_date.map_or(0, minute_of),
-        client_install: positive(cl.client_install_minutes, "cloud.client_install_minutes")?,
+        client_app_at: cl.client_app_date.map_or(0, |d| cal.minute(d)),
+        client_install: whole("cloud.client_install_minutes", cl.client_install_minutes)?,
         client_install_failure_rate: cl.client_install_failure_rate.0,
-        ccmsetup_command_line_length: cl.ccmsetup_command_line_length.0,
-        registration: cl.registration_minutes.0,
-    };
-    let tenant = Tenant {
+        ccmsetup_command_line_length: whole(
+            "cloud.ccmsetup_command_line_length",
+            cl.ccmsetup_command_line_length,
+        )?,
+        registration: whole("cloud.registration_minutes", cl.registration_minutes)?,
+    })
+}
+
+/// `[tenant]` and `[admin_roles]`.
+fn resolve_tenant(raw: &RawScenario) -> Tenant {
+    Tenant {
         azure_ad_premium: raw.tenant.azure_ad_premium,
         intune_admin_license: raw.tenant.intune_admin_license,
         aad_connect_sync: raw.tenant.aad_connect_sync,
         subscription_manager: raw.admin_roles.subscription_manager,
         global_administrator: raw.admin_roles.global_administrator,
         full_administrator_all_scope: raw.admin_roles.full_administrator_all_scope,
-    };
+    }
+}
 
-    let strategy = resolve_strategy(
-        &raw.strategy,
-        &collections,
-        &sites,
-        &minute_of,
-        raw.co_management.enable_date.map(minute_of),
-    )?;
-    let mut co_management_at = raw.co_management.enable_date.map(minute_of);
+/// When co-management is enabled and for whom: `[co_management]` or one
+/// `enable_co_management` step, not both.
+fn resolve_enablement(
+    strategy: &Strategy,
+    enable_date: Option<Minute>,
+    auto_enrollment: AutoEnrollment,
+) -> Result<(Option<Minute>, AutoEnrollment), Located> {
+    use crate::scenario::strategy::{StepAction, StepStart};
+    let mut co_management_at = enable_date;
     let mut auto_enrollment = auto_enrollment;
     for step in &strategy.steps {
-        if let crate::scenario::strategy::StepAction::EnableCoManagement(scope) = step.action {
+        if let StepAction::EnableCoManagement(scope) = step.action {
             if co_management_at.is_some() {
                 return Err((
                     ScenarioError::field(
@@ -441,18 +499,44 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
                     None,
                 ));
             }
-            let crate::scenario::strategy::StepStart::At(t) = resolved_start(&strategy, step)
-            else {
-                unreachable!()
+            let StepStart::At(t) = resolved_start(strategy, step) else {
+                unreachable!("an enable step waits for no gate")
             };
             co_management_at = Some(t);
             auto_enrollment = scope;
         }
     }
+    Ok((co_management_at, auto_enrollment))
+}
+
+/// Resolves every section, in file order of dependence.
+pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
+    let cal = Calendar {
+        start: raw.start_date,
+    };
+    let (name, days) = resolve_header(&raw)?;
+    let devices = resolve_fleet_size(&raw)?;
+    let (sites, site_mix) = resolve_sites(&raw.sites)?;
+    let collections = resolve_collections(&raw.collections, &sites)?;
+    let workloads = resolve_workloads(&raw.workloads, &collections)?;
+    let auto_enrollment = resolve_auto_enrollment(&raw.co_management, &collections)?;
+    let timing = resolve_timing(&raw.timing)?;
+    let usage = resolve_usage(&raw.usage)?;
+    let remediation = resolve_remediation(&raw.remediation, &cal)?;
+    let (client_push, mdm_migration, os_upgrade) = resolve_programs(&raw, &cal)?;
+    let path2 = resolve_path2(&raw.path2, &cal, days, devices)?;
+    let cloud = resolve_cloud(&raw.cloud, &cal)?;
+    let tenant = resolve_tenant(&raw);
+    let minute_of = |d: Date| cal.minute(d);
+    let enable_date = raw.co_management.enable_date.map(minute_of);
+    let strategy = resolve_strategy(&raw.strategy, &collections, &sites, &minute_of, enable_date)?;
+    let (co_management_at, auto_enrollment) =
+        resolve_enablement(&strategy, enable_date, auto_enrollment)?;
+    let ring_test_devices = whole("rings.test_devices", raw.rings.test_devices)?;
 
     let c = &raw.fleet.configmgr_client;
     Ok(Scenario {
-        ring_test_devices: raw.rings.test_devices.0,
+        ring_test_devices,
         workloads,
         strategy,
         tenant,
@@ -464,7 +548,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         name,
         description: raw.description,
         seed: raw.seed,
-        start_date: start,
+        start_date: raw.start_date.0,
         days,
         fleet: FleetSpec {
             devices,

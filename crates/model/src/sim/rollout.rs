@@ -113,7 +113,7 @@ impl Rollout {
                     });
                 }
                 Self::baseline(g, live, w);
-                g.next_check = now + gate.interval;
+                g.next_check = now.saturating_add(gate.interval);
             }
             if !g.active || g.passed || g.resume_at.is_some() || now < g.next_check {
                 continue;
@@ -143,8 +143,9 @@ impl Rollout {
             g.last_attempts = live.attempts;
             g.last_failures = live.failures;
             g.last_tickets = live.tickets;
+            // Validation keeps the interval within 1 to 87,600 hours; never spin or wrap anyway.
             while g.next_check <= now {
-                g.next_check += gate.interval;
+                g.next_check = g.next_check.saturating_add(gate.interval.max(1));
             }
             let success = gate.success_at_least.is_none_or(|x| value >= x)
                 && gate.success_at_most.is_none_or(|x| value <= x);
@@ -169,7 +170,7 @@ impl Rollout {
                                 self.sliders.pilot[rw.index()],
                             ));
                             self.sliders.slider[rw.index()] = Slider::ConfigMgr;
-                            g.resume_at = Some(now + gate.remediation);
+                            g.resume_at = Some(now.saturating_add(gate.remediation));
                             (
                                 "rollback",
                                 format!(
@@ -214,7 +215,7 @@ impl Rollout {
                 if !g.passed {
                     if !g.active {
                         g.active = true;
-                        g.next_check = ready.max(now) + s.strategy.gates[gi].interval;
+                        g.next_check = ready.max(now).saturating_add(s.strategy.gates[gi].interval);
                         Self::baseline(g, live, Self::gate_workload(s, gi));
                     }
                     continue;
