@@ -363,7 +363,7 @@ impl EnrollmentError {
         }
     }
 
-    /// Whether and how the client retries after this error (DOMAIN.md's error table).
+    /// Whether and how the client retries after this error (`memdocs: configmgr/comanage/how-to-monitor.md`).
     pub const fn retry(self) -> Retry {
         use EnrollmentError::*;
         match self {
@@ -392,7 +392,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// A prerequisite that `fleetsim check` verifies (DOMAIN.md).
+    /// A prerequisite that `fleetsim check` verifies (`memdocs: configmgr/comanage/overview.md`, `tutorial-co-manage-new-devices.md`).
     pub enum Prerequisite {
         /// Azure AD (Entra ID) Premium licensing.
         AzureAdPremium => "azure_ad_premium",
@@ -436,7 +436,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// A co-management workload that moves from ConfigMgr to Intune (DOMAIN.md "Workloads").
+    /// A co-management workload that moves from ConfigMgr to Intune (`memdocs: configmgr/comanage/workloads.md`).
     pub enum Workload {
         /// Compliance policies.
         CompliancePolicies => "compliance_policies",
