@@ -223,7 +223,8 @@ named_enum! {
         Workgroup => "workgroup",
         /// No ConfigMgr client: not on Path 1.
         NoConfigMgrClient => "no_configmgr_client",
-        /// The primary user holds no Intune license.
+        /// Path 2 only: the primary user holds no Intune license, which Autopilot needs (Path 1
+        /// needs none since December 2019).
         NoLicense => "no_license",
         /// Domain joined but on the internet only: the hybrid join task cannot reach a domain
         /// controller (assumption; see MODEL.md).

@@ -193,7 +193,9 @@ pub fn permanent_reason(
         {
             R::NoConfigMgrClient
         }
-        _ if !p.licensed => R::NoLicense,
+        // Path 1 (a ConfigMgr client) needs no per-user Intune license since December 2019;
+        // Path 2 devices enroll in Intune (Autopilot) before they have a client, and do.
+        _ if !p.licensed && p.join == JoinType::AzureAdJoined && !p.client => R::NoLicense,
         _ if p.join == JoinType::OnPremisesAd && p.location == Location::InternetOnly => {
             R::NoDomainControllerLineOfSight
         }
@@ -253,7 +255,16 @@ mod tests {
         );
         assert_eq!(with(|p| p.join = JoinType::Workgroup), Some(R::Workgroup));
         assert_eq!(with(|p| p.client = false), Some(R::NoConfigMgrClient));
-        assert_eq!(with(|p| p.licensed = false), Some(R::NoLicense));
+        // Path 1 needs no per-user Intune license; Path 2 (Azure AD joined, no client) does.
+        assert_eq!(with(|p| p.licensed = false), None);
+        assert_eq!(
+            with(|p| {
+                p.licensed = false;
+                p.join = JoinType::AzureAdJoined;
+                p.client = false;
+            }),
+            Some(R::NoLicense)
+        );
         assert_eq!(
             with(|p| p.location = Location::InternetOnly),
             Some(R::NoDomainControllerLineOfSight)

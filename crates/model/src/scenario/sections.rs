@@ -143,7 +143,7 @@ impl Program {
 pub struct FleetSpec {
     /// Number of devices.
     pub devices: u32,
-    /// Share of devices whose primary user holds an Intune license.
+    /// Share of devices whose primary user holds an Intune license (only Path 2 needs one).
     pub licensed: f64,
     /// Share of devices under a third-party MDM.
     pub third_party_mdm: f64,

@@ -226,3 +226,35 @@ proptest! {
         prop_assert!(replay.iter().zip(last.iter()).all(|(a, b)| *a == *b as i64));
     }
 }
+
+#[test]
+fn path1_needs_no_user_license_path2_does() {
+    let s = Scenario::from_toml(
+        r#"name = "lic"
+start_date = 2027-01-04
+days = 7
+[fleet]
+devices = 1000
+licensed = 0.0
+third_party_mdm = 0.0
+os = { win11_23h2 = 1.0 }
+join = { hybrid_joined = 0.5, azure_ad_joined = 0.5 }
+configmgr_client = { hybrid_joined = 1.0, azure_ad_joined = 0.0 }
+location = { corporate_network = 1.0 }
+usage = { always_on = 1.0 }
+[co_management]
+enable_date = 2027-01-04
+[enrollment]
+failure_rate = 0.0
+"#,
+    )
+    .unwrap();
+    let r = hourly(&s);
+    let unlicensed = r.reasons[IneligibleReason::NoLicense.index()];
+    let last = r.states.last().unwrap();
+    // Every hybrid-joined client (Path 1) is co-managed without a license; every Azure AD
+    // joined device without a client (Path 2) is held back by the missing license.
+    assert!((400..=600).contains(&unlicensed), "{unlicensed}");
+    assert_eq!(last[S::CoManaged.index()], 1000 - unlicensed);
+    assert_eq!(last[S::Ineligible.index()], unlicensed);
+}
