@@ -160,4 +160,15 @@ mod tests {
         assert_eq!(m.sample(u64::MAX / 4 + 1000), 3);
         assert_eq!(m.sample(u64::MAX), 3);
     }
+
+    #[test]
+    fn lasting_causes_are_shares_and_leave_the_error_mix() {
+        let e = err("[enrollment]\nlegacy_intune_agent = 1.01\n");
+        assert!(e.to_string().contains("legacy_intune_agent"), "{e}");
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+        let e = err("[enrollment]\nerrors = { \"0x80192EE2\" = 0.5, \"0x80180026\" = 0.5 }\n");
+        assert!(e.to_string().contains("legacy_intune_agent"), "{e}");
+        let e = err("[enrollment]\nplatform_restriction_below = \"win10_9999\"\n");
+        assert!(e.to_string().contains("platform_restriction_below"), "{e}");
+    }
 }

@@ -433,6 +433,11 @@ impl Default for RawUsage {
 pub(super) struct RawEnrollment {
     pub(super) failure_rate: Share,
     pub(super) errors: Mix<EnrollmentError>,
+    pub(super) device_token_fallback: Share,
+    pub(super) non_routable_upn: Share,
+    pub(super) legacy_intune_agent: Share,
+    pub(super) already_enrolled: Share,
+    pub(super) platform_restriction_below: Option<OsRelease>,
 }
 
 impl Default for RawEnrollment {
@@ -443,19 +448,20 @@ impl Default for RawEnrollment {
             errors: Mix::new(&[
                 (MfaPromptIgnored, 0.20),
                 (MdmNotConfigured, 0.05),
-                (NameNotResolved, 0.12),
-                (InternetTimeout, 0.12),
-                (ServerNotFound, 0.06),
+                (NameNotResolved, 0.15),
+                (InternetTimeout, 0.15),
+                (ServerNotFound, 0.10),
                 (NeedsUserSignIn, 0.15),
                 (NoAzureAdToken, 0.05),
-                (UserNotAuthorized, 0.06),
-                (AlreadyEnrolled, 0.04),
-                (PlatformBlocked, 0.02),
-                (LicenseBadState, 0.04),
-                (ManagementBlocked, 0.02),
-                (NonRoutableUpn, 0.07),
+                (UserNotAuthorized, 0.10),
+                (LicenseBadState, 0.05),
             ])
             .expect("default error mix sums to 1"),
+            device_token_fallback: Share(0.05),
+            non_routable_upn: Share(0.01),
+            legacy_intune_agent: Share(0.002),
+            already_enrolled: Share(0.004),
+            platform_restriction_below: None,
         }
     }
 }

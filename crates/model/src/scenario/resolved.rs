@@ -45,6 +45,8 @@ pub struct Scenario {
     pub failure_rate: f64,
     /// Which error a failed attempt reports.
     pub errors: Mix<EnrollmentError>,
+    /// Lasting causes of enrollment errors and the device token's fallback.
+    pub causes: EnrollmentCauses,
     /// Remediation per error (indexed by `EnrollmentError::index`).
     pub remediation: Vec<Remediation>,
     /// Tenant prerequisites and admin roles.

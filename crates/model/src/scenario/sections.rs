@@ -222,3 +222,20 @@ pub enum AutoEnrollmentScope {
     /// All clients.
     All,
 }
+
+/// Lasting causes of enrollment errors, drawn once per device or set for the tenant, and the
+/// device token's fallback to the user token (`[enrollment]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrollmentCauses {
+    /// Share of device-token devices whose device token fails, so that they fall back to the
+    /// user token (and its user errors).
+    pub device_token_fallback: f64,
+    /// Share of devices whose user's UPN suffix is non-routable (0x8018002B).
+    pub non_routable_upn: f64,
+    /// Share of devices with the legacy Intune PC agent installed (0x80180026).
+    pub legacy_intune_agent: f64,
+    /// Share of devices already enrolled elsewhere (0x8018000A).
+    pub already_enrolled: f64,
+    /// The tenant's platform restriction: devices below this release fail with 0x80180014.
+    pub platform_restriction_below: Option<OsRelease>,
+}

@@ -495,7 +495,38 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         timing,
         usage,
         failure_rate: raw.enrollment.failure_rate.0,
+        causes: enrollment_causes(&raw.enrollment)?,
         errors: raw.enrollment.errors,
         remediation,
+    })
+}
+
+/// `[enrollment]`'s lasting causes; a cause's code may not stay in the per-attempt `errors` mix.
+#[allow(clippy::result_large_err)]
+fn enrollment_causes(e: &RawEnrollment) -> Result<EnrollmentCauses, Located> {
+    for err in EnrollmentError::ALL {
+        if err.is_cause() && e.errors.share(*err) > 0.0 {
+            let key = match err {
+                EnrollmentError::NonRoutableUpn => "non_routable_upn",
+                EnrollmentError::ManagementBlocked => "legacy_intune_agent",
+                EnrollmentError::AlreadyEnrolled => "already_enrolled",
+                _ => "platform_restriction_below",
+            };
+            return Err(at(
+                0..0,
+                &format!("enrollment.errors.{}", err.name()),
+                format!(
+                    "{} is a lasting cause drawn once, not a per-attempt error: remove it from enrollment.errors and set enrollment.{key}",
+                    err.name()
+                ),
+            ));
+        }
+    }
+    Ok(EnrollmentCauses {
+        device_token_fallback: e.device_token_fallback.0,
+        non_routable_upn: e.non_routable_upn.0,
+        legacy_intune_agent: e.legacy_intune_agent.0,
+        already_enrolled: e.already_enrolled.0,
+        platform_restriction_below: e.platform_restriction_below,
     })
 }

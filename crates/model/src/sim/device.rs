@@ -7,9 +7,11 @@
 //! ([`super`]).
 
 use super::results::*;
-use crate::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Slider, Workload};
+use crate::domain::{
+    CoPath, EnrollmentError, IneligibleReason, LifecycleState, Prerequisite, Slider, Workload,
+};
 use crate::fleet::Profile;
-use crate::scenario::{Minute, Scenario};
+use crate::scenario::{Minute, Mix, Scenario};
 use crate::schedule::{Calendar, DeviceSchedule};
 use fleetsim_engine::{EventQueue, RandomStreams};
 use std::sync::Arc;
@@ -85,6 +87,8 @@ pub(super) struct Device {
     pub(super) sticky: u8,
     /// A workload reconciliation is scheduled.
     pub(super) reconcile_pending: bool,
+    /// Lasting enrollment error causes and the device token's fallback (`CAUSE_*` bits).
+    pub(super) causes: u8,
 }
 
 impl Device {
@@ -178,6 +182,9 @@ pub(super) struct Context {
     pub(super) site_shared_pilot: Vec<Option<usize>>,
     /// Per site: the workloads its version offers (bit per workload).
     pub(super) site_workloads: Vec<u8>,
+    /// The per-attempt error mix without the errors that need a user (device-token
+    /// enrollments), and the share of failures it keeps; `None` if every error needs a user.
+    pub(super) device_token_errors: Option<(Mix<EnrollmentError>, f64)>,
 }
 
 /// Program positions a shard starts from: devices before it in id order.

@@ -133,6 +133,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         install_always_fails: c.ccmsetup_command_line_length > 1024,
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
+        device_token_errors: crate::sim::enrollment::device_token_errors(&s.errors),
         site_poll: vec![s.timing.policy_poll; s.sites.len()],
         site_workloads: s
             .sites
@@ -548,6 +549,7 @@ impl DeviceShard {
                 incident: 0,
                 sticky: 0,
                 reconcile_pending: false,
+                causes: crate::sim::enrollment::draw_causes(s, &ctx.streams, id),
             });
         }
         counts

@@ -10,6 +10,24 @@ pub(super) use crate::scenario::DAY;
 pub(super) use crate::scenario::Scenario;
 use proptest::prelude::*;
 
+/// Sets every lasting enrollment cause (and the device token's fallback) that `extra` does
+/// not name to 0, so that the tests of other rules see no enrollment failure they did not ask
+/// for.
+pub(super) fn without_causes(mut s: Scenario, extra: &str) -> Scenario {
+    let c = &mut s.causes;
+    for (key, v) in [
+        ("device_token_fallback", &mut c.device_token_fallback),
+        ("non_routable_upn", &mut c.non_routable_upn),
+        ("legacy_intune_agent", &mut c.legacy_intune_agent),
+        ("already_enrolled", &mut c.already_enrolled),
+    ] {
+        if !extra.contains(key) {
+            *v = 0.0;
+        }
+    }
+    s
+}
+
 /// A scenario of one kind of device: 1,000 always-on Windows 11 clients, on-premises AD
 /// joined, with the given identity option and extra TOML.
 pub(super) fn uniform(identity: &str, extra: &str) -> Scenario {
@@ -29,6 +47,7 @@ location = {{ corporate_network = 1.0 }}
 usage = {{ always_on = 1.0 }}
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -69,6 +88,7 @@ usage = {{ always_on = 1.0 }}
 enable_date = 2027-01-04
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -112,6 +132,7 @@ action = "enable_co_management"
 date = 2027-01-04
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -248,6 +269,7 @@ enable_date = 2027-01-04
 failure_rate = 0.0
 "#,
     )
+    .map(|s| without_causes(s, ""))
     .unwrap();
     let r = hourly(&s);
     let unlicensed = r.reasons[IneligibleReason::NoLicense.index()];
