@@ -89,6 +89,9 @@ pub(super) struct Device {
     pub(super) reconcile_pending: bool,
     /// Lasting enrollment error causes and the device token's fallback (`CAUSE_*` bits).
     pub(super) causes: u8,
+    /// It entered Path 1 after co-management was enabled (brought in by a program): not part
+    /// of the first wave, so it enrolls at its first policy poll, without randomization.
+    pub(super) late: bool,
 }
 
 impl Device {

@@ -212,8 +212,9 @@ impl DeviceShard {
 
     // Event handlers, called from the dispatch in `super`.
 
-    /// [`Kind::PolicyPoll`]: The client receives the co-management policy: enrollment is scheduled within the
-    /// randomization window while it lasts, at once after.
+    /// [`Kind::PolicyPoll`]: The client receives the co-management policy: a device of the
+    /// first wave schedules its enrollment within the randomization window while it lasts (at
+    /// once after); a device that entered Path 1 later enrolls at once.
     #[inline]
     pub(super) fn on_policy_poll(
         &mut self,
@@ -224,7 +225,8 @@ impl DeviceShard {
     ) -> Detail {
         self.count(now, Counter::PoliciesReceived);
         let start = ctx.co_management_at.unwrap_or(0);
-        let due = if now < start.saturating_add(ctx.window) && ctx.window > 0 {
+        let first_wave = !self.devices[i].late;
+        let due = if first_wave && now < start.saturating_add(ctx.window) && ctx.window > 0 {
             let id = self.first + i as u32;
             now + (ctx.streams.draw(id, SCHEDULE, 0) % u64::from(ctx.window)) as Minute
         } else {
@@ -291,6 +293,25 @@ mod tests {
             r.counters.last().unwrap()[Counter::EnrollmentAttempts.index()],
             1000
         );
+    }
+
+    #[test]
+    fn devices_brought_in_later_enroll_at_their_first_poll() {
+        // Half the clients are in the first wave, spread over 5 days; client push brings the
+        // other half in on day 2 (2,000 a day from 00:00, so within 6 h): they enroll at their
+        // first policy poll after the push, while the first wave's window is still open.
+        let s = Scenario::from_toml(
+            "name = \"late\"\nstart_date = 2027-01-04\ndays = 7\n[fleet]\ndevices = 1000\nlicensed = 1.0\nthird_party_mdm = 0.0\nos = { win11_23h2 = 1.0 }\njoin = { hybrid_joined = 1.0 }\nconfigmgr_client = { hybrid_joined = 0.5 }\nlocation = { corporate_network = 1.0 }\nusage = { always_on = 1.0 }\n[client_push]\ndevices_per_day = 2000\nstart_date = 2027-01-05\n[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 7200\n",
+        )
+        .map(|s| without_causes(s, ""))
+        .unwrap();
+        let r = hourly(&s);
+        assert_eq!(r.randomization_window, 7200);
+        let pushed = r.counters[35][Counter::ClientPushes.index()];
+        assert!((400..=600).contains(&pushed), "{pushed}");
+        // By hour 36 every pushed device is co-managed; of the first wave only about 36/120.
+        let co = at_hour(&r, 36, S::CoManaged);
+        assert!(co >= pushed + 100 && co <= pushed + 250, "{co} {pushed}");
     }
 
     #[test]

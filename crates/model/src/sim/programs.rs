@@ -52,6 +52,7 @@ impl DeviceShard {
         }
         d.phase = Phase::Path1;
         d.path = CoPath::Path1;
+        d.late = ctx.co_management_at.is_some_and(|at| now > at);
         let p = d.profile;
         let in_scope = d.in_scope;
         if p.join == JoinType::OnPremisesAd {

@@ -550,6 +550,7 @@ impl DeviceShard {
                 sticky: 0,
                 reconcile_pending: false,
                 causes: crate::sim::enrollment::draw_causes(s, &ctx.streams, id),
+                late: false,
             });
         }
         counts
