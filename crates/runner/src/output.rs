@@ -201,6 +201,21 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|x| format!("blocked_{}", x.name())),
     );
     header.extend(counter_names());
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_from_enable_to_{p}pct")),
+    );
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_to_{p}pct_existing")),
+    );
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_from_enable_to_{p}pct_existing")),
+    );
     let pct = (co * 10_000 + r.eligible / 2)
         .checked_div(r.eligible)
         .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
@@ -245,6 +260,22 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     }));
     row.extend(r.blocked.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
+    let days = |h: Option<u32>| h.map(days_from_hours).unwrap_or_default();
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.from_enable(r.hours_to_co_managed(*p, None)))),
+    );
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.hours_to_co_managed_existing(*p))),
+    );
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.from_enable(r.hours_to_co_managed_existing(*p)))),
+    );
     vec![header, row]
 }
 

@@ -206,6 +206,8 @@ pub struct DeviceShard {
     pub(super) state_delta: Vec<i64>,
     pub(super) counter_delta: Vec<u64>,
     pub(super) co_managed_delta: [Vec<i64>; PATHS],
+    /// Per hour: change of co-managed devices among those present at the start.
+    pub(super) co_existing_delta: Vec<i64>,
     pub(super) events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     pub(super) gateway_requests: Vec<(Minute, u32)>,
@@ -295,12 +297,14 @@ impl DeviceShard {
             * STATES;
         let hour = (now / 60) as usize;
         let path = d.path.index();
+        let existing = (self.first + i as u32) < self.ctx.scenario.fleet.devices;
         let member = d.member;
         let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
         if let Some(f) = from {
             self.state_delta[row + f.index()] -= 1;
             if f == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] -= 1;
+                self.co_existing_delta[hour] -= i64::from(existing);
                 self.live.co_managed -= 1;
                 for c in members(member) {
                     self.live.collection_co[c] -= 1;
@@ -312,6 +316,7 @@ impl DeviceShard {
             self.state_delta[row + t.index()] += 1;
             if t == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] += 1;
+                self.co_existing_delta[hour] += i64::from(existing);
                 self.live.co_managed += 1;
                 for c in members(member) {
                     self.live.collection_co[c] += 1;

@@ -231,6 +231,13 @@ pub struct RunResult {
     pub gateway: Vec<GatewayRow>,
     /// Per path, per hour: co-managed devices at the end of the hour.
     pub co_managed_hourly: [Vec<u64>; PATHS],
+    /// Per hour: co-managed devices among those present at the start (new Path 2 devices
+    /// left out).
+    pub co_managed_hourly_existing: Vec<u64>,
+    /// Eligible devices among those present at the start.
+    pub eligible_existing: u64,
+    /// When co-management was enabled (`None`: never, or a tenant prerequisite is missing).
+    pub co_management_at: Option<Minute>,
     /// Recorded events, in time order (then device, then order of occurrence).
     pub events: Vec<EventRecord>,
     /// Events the engine handled.
@@ -281,6 +288,25 @@ impl RunResult {
                 co * 100 >= percent * eligible
             })
             .map(|h| h as u32 + 1)
+    }
+
+    /// Hours from the start until at least `percent`% of the eligible devices present at the
+    /// start were co-managed (new devices left out).
+    pub fn hours_to_co_managed_existing(&self, percent: u64) -> Option<u32> {
+        if self.eligible_existing == 0 {
+            return None;
+        }
+        self.co_managed_hourly_existing
+            .iter()
+            .position(|co| co * 100 >= percent * self.eligible_existing)
+            .map(|h| h as u32 + 1)
+    }
+
+    /// `hours` (from the start) counted from the hour in which co-management was enabled
+    /// instead; `None` if it never was.
+    pub fn from_enable(&self, hours: Option<u32>) -> Option<u32> {
+        let at = self.co_management_at?;
+        hours.map(|h| h.saturating_sub(at / 60))
     }
 }
 

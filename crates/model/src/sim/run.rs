@@ -169,6 +169,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
             counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
+            co_existing_delta: vec![0; ctx.hours + 1],
             events: Vec::new(),
             gateway_requests: Vec::new(),
             sliders: Sliders::default(),
@@ -338,15 +339,20 @@ pub fn run(
             }
         }
         let mut by_path = [0u64; PATHS];
+        let mut existing = 0u64;
         let mut blocked = vec![0u64; Prerequisite::ALL.len()];
         let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
-        for d in &shard.devices {
+        for (k, d) in shard.devices.iter().enumerate() {
             if d.phase == Phase::NotArrived {
                 continue;
             }
             match d.reason {
                 Some(r) => reasons[r.index()] += 1,
-                None => by_path[d.path.index()] += 1,
+                None => {
+                    by_path[d.path.index()] += 1;
+                    existing +=
+                        u64::from((shard.first + k as u32) < shard.ctx.scenario.fleet.devices);
+                }
             }
             if d.phase == Phase::IntuneOnlyBlocked {
                 if let Some(p) = shard.ctx.path2_blocker {
@@ -354,12 +360,14 @@ pub fn run(
                 }
             }
         }
-        (t, by_path, blocked, reasons)
+        (t, by_path, blocked, reasons, existing)
     });
     let mut eligible_by_path = [0u64; PATHS];
+    let mut eligible_existing = 0u64;
     let mut blocked = vec![0u64; Prerequisite::ALL.len()];
     let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
-    for (t, by_path, b, r) in tables {
+    for (t, by_path, b, r, e) in tables {
+        eligible_existing += e;
         for (row, counts) in breakdown.iter_mut().zip(t) {
             row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
         }
@@ -378,6 +386,7 @@ pub fn run(
     let mut state_delta = vec![0i64; (rows + 1) * sites * STATES];
     let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
     let mut co_delta = [vec![0i64; hours + 1], vec![0i64; hours + 1]];
+    let mut co_existing = vec![0i64; hours + 1];
     let mut events = Vec::new();
     for s in &shards {
         state_delta
@@ -391,6 +400,10 @@ pub fn run(
         for (acc, delta) in co_delta.iter_mut().zip(&s.co_managed_delta) {
             acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
         }
+        co_existing
+            .iter_mut()
+            .zip(&s.co_existing_delta)
+            .for_each(|(a, b)| *a += b);
     }
     // Workloads, Autopatch readiness, incidents and collections: per row, cumulated.
     let ncoll = scenario.collections.len();
@@ -481,6 +494,9 @@ pub fn run(
         counters,
         gateway: gateway_rows,
         co_managed_hourly,
+        co_managed_hourly_existing: cumulate(&co_existing),
+        eligible_existing,
+        co_management_at: ctx.co_management_at,
         events,
         events_handled,
         randomization_window: ctx.window,

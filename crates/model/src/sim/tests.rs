@@ -280,3 +280,23 @@ failure_rate = 0.0
     assert_eq!(last[S::CoManaged.index()], 1000 - unlicensed);
     assert_eq!(last[S::Ineligible.index()], unlicensed);
 }
+
+#[test]
+fn milestones_from_enablement_and_over_the_devices_present_at_the_start() {
+    // Co-management on day 3 (hour 48); 500 new Path 2 devices a day, slower to co-manage,
+    // soon outnumber the 1,000 existing clients.
+    let s = uniform(
+        "federated",
+        "[co_management]\nenable_date = 2027-01-06\n[enrollment]\nfailure_rate = 0.0\n[path2]\ndevices_per_day = 500\n",
+    );
+    let r = hourly(&s);
+    assert_eq!(r.co_management_at, Some(2 * DAY));
+    assert_eq!(r.eligible_existing, 1000);
+    let overall = r.hours_to_co_managed(90, None);
+    let existing = r.hours_to_co_managed_existing(99).unwrap();
+    // Policy within an hour of enablement, then the 60-minute minimum window.
+    assert!((49..=51).contains(&existing), "{existing}");
+    assert_eq!(r.from_enable(Some(existing)), Some(existing - 48));
+    assert_eq!(r.from_enable(None), None);
+    assert!(overall.is_none_or(|h| h > existing + 24), "{overall:?}");
+}
