@@ -120,13 +120,10 @@ impl DeviceShard {
     ) -> Detail {
         if let Some(at) = ctx.co_management_at {
             let p = self.devices[i].profile;
-            let poll = ctx.site_poll[usize::from(p.site)];
-            let t = ctx.calendar.next_online_tick(
-                sched,
-                at.max(now),
-                poll,
-                Minute::from(p.poll_phase) % poll,
-            );
+            let (poll, phase) = ctx.poll_of(&p);
+            let t = ctx
+                .calendar
+                .next_online_tick(sched, at.max(now), poll, phase);
             Self::schedule(q, t, i as u32, Kind::CoManagementPolicy);
         }
         Detail::ClientRegistered

@@ -198,6 +198,19 @@ pub(super) struct Ranks {
     pub(super) migration: u64,
 }
 
+impl Context {
+    /// The device's policy poll interval at its site and its phase in it: the phase drawn in
+    /// the base interval, scaled to the site's (possibly stretched) interval so that a
+    /// stretched site's devices still poll spread over the whole interval.
+    #[inline]
+    pub(super) fn poll_of(&self, p: &Profile) -> (Minute, Minute) {
+        let poll = self.site_poll[usize::from(p.site)];
+        let base = self.scenario.timing.policy_poll.max(1);
+        let phase = u64::from(p.poll_phase) * u64::from(poll) / u64::from(base);
+        (poll, (phase as Minute) % poll.max(1))
+    }
+}
+
 /// A contiguous range of devices with their state and the counts they produced.
 pub struct DeviceShard {
     pub(super) ctx: Arc<Context>,
@@ -350,8 +363,14 @@ impl DeviceShard {
         let (Some(to), from) = (after, before) else {
             return;
         };
-        let changed =
-            before != after || matches!(detail, Detail::Failed(_) | Detail::ClientInstall(false));
+        // Failures and completed hybrid joins are recorded even when the state shows no change
+        // (a device that joins while `scheduled` stays `scheduled`), so that every join time
+        // can be read back.
+        let changed = before != after
+            || matches!(
+                detail,
+                Detail::Failed(_) | Detail::ClientInstall(false) | Detail::HybridJoined
+            );
         if changed {
             self.events.push(EventRecord {
                 device: self.first + i as u32,

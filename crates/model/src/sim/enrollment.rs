@@ -443,6 +443,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stretched_site_polls_spread_over_the_stretched_interval() {
+        // 50,000 clients on one management point: the 60-minute poll stretches to 120 min, and
+        // the first policies arrive spread over 120 min, about half in the first hour.
+        let mut s = uniform(
+            "federated",
+            "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n",
+        );
+        s.set_devices(50_000).unwrap();
+        s.set_days(1).unwrap();
+        let r = hourly(&s);
+        assert_eq!(r.site_poll, vec![120]);
+        let policies = |h: usize| r.counters[h - 1][Counter::PoliciesReceived.index()];
+        assert!((22_000..=28_000).contains(&policies(1)), "{}", policies(1));
+        assert_eq!(policies(2), 50_000);
+    }
+
+    #[test]
     fn overloaded_management_points_stretch_policy_polls() {
         assert_eq!(site_poll_interval(60, 25_000, 1), 60);
         assert_eq!(site_poll_interval(60, 50_000, 1), 120);

@@ -300,3 +300,36 @@ fn milestones_from_enablement_and_over_the_devices_present_at_the_start() {
     assert_eq!(r.from_enable(None), None);
     assert!(overall.is_none_or(|h| h > existing + 24), "{overall:?}");
 }
+
+#[test]
+fn events_record_every_completed_hybrid_join() {
+    // Managed domain: the join completes hours after the policy, while most devices show
+    // `scheduled` (a 1-day window): each join still has its row.
+    let s = uniform(
+        "password_hash_sync",
+        "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 1440\n",
+    );
+    let r = run(
+        &s,
+        &RunOptions {
+            threads: 2,
+            bucket: Bucket::Hour,
+            events: EventCapture::Sample(1.0),
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let joins = r
+        .events
+        .iter()
+        .filter(|e| e.detail == Detail::HybridJoined)
+        .count() as u64;
+    assert_eq!(joins, 1000);
+    assert_eq!(
+        r.counters.last().unwrap()[Counter::HybridJoinsCompleted.index()],
+        1000
+    );
+    assert!(r.events.iter().any(|e| e.detail == Detail::HybridJoined
+        && e.from == S::Scheduled
+        && e.to == S::Scheduled));
+}
