@@ -171,4 +171,18 @@ mod tests {
         let e = err("[enrollment]\nplatform_restriction_below = \"win10_9999\"\n");
         assert!(e.to_string().contains("platform_restriction_below"), "{e}");
     }
+
+    #[test]
+    fn export_rate_has_a_range() {
+        let e = err("[timing]\naad_connect_export_per_hour = 0\n");
+        assert!(e.to_string().contains("aad_connect_export_per_hour"), "{e}");
+        let e = err("[timing]\naad_connect_export_per_hour = 10000001\n");
+        assert!(e.to_string().contains("from 1 to 10000000"), "{e}");
+        assert!(
+            Scenario::from_toml(&format!(
+                "{MINIMAL}[timing]\naad_connect_export_per_hour = 10000000\n"
+            ))
+            .is_ok()
+        );
+    }
 }

@@ -172,6 +172,8 @@ pub struct Timing {
     pub join_task: Minute,
     /// Azure AD Connect sync cycle.
     pub aad_connect_sync: Minute,
+    /// Azure AD Connect's export rate to Azure AD, in writes per hour.
+    pub aad_connect_export_per_hour: u32,
     /// Wait between enrollment tries after a transient error.
     pub enrollment_retry: Minute,
     /// Tries in one round before waiting for the next round.

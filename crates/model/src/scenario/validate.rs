@@ -243,6 +243,19 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         randomization_per_100k: day_minutes(t.randomization_days_per_100k),
         randomization_max: day_minutes(t.randomization_max_days),
         randomization_min: t.randomization_min_minutes.0,
+        aad_connect_export_per_hour: {
+            let w = t.aad_connect_export_per_hour.0;
+            if !(1..=10_000_000).contains(&w) {
+                return Err((
+                    ScenarioError::field(
+                        "timing.aad_connect_export_per_hour",
+                        format!("expected writes per hour from 1 to 10000000, found {w}"),
+                    ),
+                    None,
+                ));
+            }
+            w
+        },
     };
     if timing.randomization_min > timing.randomization_max {
         return Err((

@@ -77,6 +77,9 @@ pub(super) struct Device {
     pub(super) upgrade_at: Minute,
     /// When client push reaches it (`u32::MAX`: never).
     pub(super) push_at: Minute,
+    /// Managed-domain join: the earliest minute Azure AD Connect can have exported its
+    /// certificate (its place in the export queue).
+    pub(super) export_at: Minute,
     /// Collections it belongs to (bit per collection).
     pub(super) member: u32,
     /// Workloads whose authority is Intune (bit per workload).
@@ -194,6 +197,7 @@ pub(super) struct Context {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Ranks {
     pub(super) push: u64,
+    pub(super) sync: u64,
     pub(super) upgrade: u64,
     pub(super) migration: u64,
 }

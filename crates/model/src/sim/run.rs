@@ -269,6 +269,7 @@ pub fn run(
     for c in &counts {
         ranks.push(acc);
         acc.push += c.push_candidates;
+        acc.sync += c.on_premises_managed;
         acc.upgrade += c.upgrade_candidates;
         acc.migration += c.migration_candidates;
     }
@@ -560,6 +561,7 @@ impl DeviceShard {
                 intune_at: 0,
                 upgrade_at: Minute::MAX,
                 push_at: Minute::MAX,
+                export_at: 0,
                 member: 0,
                 authority: 0,
                 incident: 0,
@@ -626,6 +628,16 @@ impl DeviceShard {
             if d.reason.is_none() {
                 // Program positions, in id order over the whole fleet.
                 let p = &d.profile;
+                if p.join == JoinType::OnPremisesAd && p.identity.is_managed() {
+                    // Azure AD Connect exports at most `aad_connect_export_per_hour`
+                    // certificates an hour: the k-th (in id order) no earlier than k / rate
+                    // hours after the join setting is on.
+                    let rate = u64::from(s.timing.aad_connect_export_per_hour.max(1));
+                    let from = u64::from(s.auto_register_at.unwrap_or(0));
+                    self.devices[i].export_at =
+                        Minute::try_from(from + r.sync * 60 / rate).unwrap_or(Minute::MAX);
+                    r.sync += 1;
+                }
                 if p.os.build().is_some_and(|b| b < 16299) {
                     if let Some((prog, _)) = s.os_upgrade {
                         self.devices[i].upgrade_at = prog.time_of(r.upgrade);
