@@ -286,6 +286,18 @@ named_enum! {
 }
 
 impl LifecycleState {
+    /// Enrolled in Intune, so visible in the Intune admin center without tenant attach:
+    /// co-managed, or any Path 2 state (in user-driven Autopilot the device is enrolled by the
+    /// time the Enrollment Status Page shows).
+    pub const fn in_intune(self) -> bool {
+        matches!(
+            self,
+            LifecycleState::CoManaged
+                | LifecycleState::AutopilotProvisioning
+                | LifecycleState::ProvisioningFailed
+        ) || self.is_path2_enrolled()
+    }
+
     /// Path 2 states after Autopilot provisioning: enrolled in Intune, not yet co-managed.
     pub const fn is_path2_enrolled(self) -> bool {
         matches!(

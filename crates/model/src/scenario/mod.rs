@@ -185,4 +185,15 @@ mod tests {
             .is_ok()
         );
     }
+
+    #[test]
+    fn tenant_attach_takes_a_date() {
+        let e = err("[tenant_attach]\ndate = \"soon\"\n");
+        assert!(e.to_string().contains("tenant_attach"), "{e}");
+        let e = err("[tenant_attach]\nwhen = 2027-01-05\n");
+        assert!(e.to_string().contains("when"), "{e}");
+        let s =
+            Scenario::from_toml(&format!("{MINIMAL}[tenant_attach]\ndate = 2027-01-05\n")).unwrap();
+        assert_eq!(s.tenant_attach_at, Some(1440));
+    }
 }

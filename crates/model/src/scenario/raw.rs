@@ -66,6 +66,15 @@ pub(super) struct RawScenario {
     pub(super) os_upgrade: RawOsUpgrade,
     #[serde(default)]
     pub(super) mdm_migration: RawProgram,
+    #[serde(default)]
+    pub(super) tenant_attach: RawTenantAttach,
+}
+
+/// `[tenant_attach]`: when ConfigMgr's devices are uploaded to the Intune admin center.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenantAttach {
+    pub(super) date: Option<Date>,
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,9 @@ pub struct Scenario {
     pub auto_register_at: Option<Minute>,
     /// When co-management is enabled; `None` if never.
     pub co_management_at: Option<Minute>,
+    /// When tenant attach uploads every ConfigMgr client to the Intune admin center; `None`
+    /// if never.
+    pub tenant_attach_at: Option<Minute>,
     /// Automatic enrollment scope.
     pub auto_enrollment: AutoEnrollment,
     /// Timings.

@@ -504,6 +504,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             .auto_register
             .then(|| raw.hybrid_join.auto_register_date.map_or(0, minute_of)),
         co_management_at,
+        tenant_attach_at: raw.tenant_attach.date.map(minute_of),
         auto_enrollment,
         timing,
         usage,

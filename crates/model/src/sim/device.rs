@@ -237,6 +237,9 @@ pub struct DeviceShard {
     pub(super) incident_delta: Vec<i64>,
     /// Per row and collection: change of co-managed members.
     pub(super) collection_delta: Vec<i64>,
+    /// Per row: change of devices with the ConfigMgr client that are not in Intune (what
+    /// tenant attach adds to the Intune admin center).
+    pub(super) configmgr_only_delta: Vec<i64>,
     /// Running totals the strategy's gates read at barriers.
     pub(super) live: Live,
 }
@@ -315,9 +318,17 @@ impl DeviceShard {
         let hour = (now / 60) as usize;
         let path = d.path.index();
         let existing = (self.first + i as u32) < self.ctx.scenario.fleet.devices;
+        let client = d.profile.client;
+        let brow = (now / self.ctx.bucket) as usize;
+        // A device waiting for client push has none; one that moves on from there has just
+        // got it, so its earlier state never counted.
+        let configmgr_only = |st: LifecycleState| {
+            client && !st.in_intune() && st != LifecycleState::AwaitingClientPush
+        };
         let member = d.member;
         let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
         if let Some(f) = from {
+            self.configmgr_only_delta[brow] -= i64::from(configmgr_only(f));
             self.state_delta[row + f.index()] -= 1;
             if f == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] -= 1;
@@ -330,6 +341,7 @@ impl DeviceShard {
             }
         }
         if let Some(t) = to {
+            self.configmgr_only_delta[brow] += i64::from(configmgr_only(t));
             self.state_delta[row + t.index()] += 1;
             if t == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] += 1;

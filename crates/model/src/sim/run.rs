@@ -177,6 +177,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             ready_delta: vec![0; ctx.rows + 1],
             incident_delta: vec![0; ctx.rows + 1],
             collection_delta: vec![0; (ctx.rows + 1) * s.collections.len()],
+            configmgr_only_delta: vec![0; ctx.rows + 1],
             live: Live::default(),
         })
         .collect();
@@ -412,6 +413,7 @@ pub fn run(
     let mut ready_delta = vec![0i64; rows + 1];
     let mut incident_delta = vec![0i64; rows + 1];
     let mut collection_delta = vec![0i64; (rows + 1) * ncoll];
+    let mut configmgr_only_delta = vec![0i64; rows + 1];
     let mut live = Live {
         collection_co: vec![0; ncoll],
         collection_members: vec![0; ncoll],
@@ -423,6 +425,7 @@ pub fn run(
         add(&mut ready_delta, &s.ready_delta);
         add(&mut incident_delta, &s.incident_delta);
         add(&mut collection_delta, &s.collection_delta);
+        add(&mut configmgr_only_delta, &s.configmgr_only_delta);
         live.merge(&s.live);
     }
     let per_row = |delta: &[i64], width: usize| -> Vec<Vec<u64>> {
@@ -445,6 +448,10 @@ pub fn run(
         .map(|v| v[0])
         .collect();
     let collection_co_managed = per_row(&collection_delta, ncoll);
+    let configmgr_only = per_row(&configmgr_only_delta, 1)
+        .into_iter()
+        .map(|v| v[0])
+        .collect();
     for s in shards {
         events.extend(s.events);
     }
@@ -498,6 +505,8 @@ pub fn run(
         co_managed_hourly_existing: cumulate(&co_existing),
         eligible_existing,
         co_management_at: ctx.co_management_at,
+        configmgr_only,
+        tenant_attach_at: scenario.tenant_attach_at,
         events,
         events_handled,
         randomization_window: ctx.window,

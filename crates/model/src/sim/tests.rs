@@ -333,3 +333,51 @@ fn events_record_every_completed_hybrid_join() {
         && e.from == S::Scheduled
         && e.to == S::Scheduled));
 }
+
+#[test]
+fn tenant_attach_makes_every_configmgr_client_visible() {
+    // 20% servers (never co-managed, but ConfigMgr clients), no co-management: nothing is in
+    // Intune until tenant attach on day 2 uploads every client.
+    let s = Scenario::from_toml(
+        r#"name = "ta"
+start_date = 2027-01-04
+days = 4
+[fleet]
+devices = 1000
+licensed = 1.0
+third_party_mdm = 0.0
+os = { win11_23h2 = 0.8, windows_server = 0.2 }
+join = { hybrid_joined = 1.0 }
+configmgr_client = { hybrid_joined = 1.0 }
+location = { corporate_network = 1.0 }
+usage = { always_on = 1.0 }
+[tenant_attach]
+date = 2027-01-05
+"#,
+    )
+    .unwrap();
+    let r = hourly(&s);
+    assert_eq!(r.cloud_visible(23), 0);
+    assert_eq!(r.cloud_visible(24), 1000);
+    let servers = r.reasons[IneligibleReason::Server.index()];
+    assert!((150..=250).contains(&servers), "{servers}");
+    // Intune's view: the servers ineligible, the rest eligible (co-management never enabled).
+    assert_eq!(
+        r.intune_eligibility(),
+        [0, 1000 - servers, 0, 0, servers, 0]
+    );
+}
+
+#[test]
+fn intune_eligibility_counts_every_configmgr_client_once() {
+    let s = uniform(
+        "password_hash_sync",
+        "[co_management]\nenable_date = 2027-01-04\n[timing]\nrandomization_min_minutes = 1440\n",
+    );
+    let mut s = s;
+    s.set_days(1).unwrap();
+    let r = hourly(&s);
+    let e = r.intune_eligibility();
+    assert_eq!(e.iter().sum::<u64>(), 1000);
+    assert!(e[0] > 0 && e[5] > 0, "{e:?}");
+}
