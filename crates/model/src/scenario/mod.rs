@@ -196,4 +196,24 @@ mod tests {
             Scenario::from_toml(&format!("{MINIMAL}[tenant_attach]\ndate = 2027-01-05\n")).unwrap();
         assert_eq!(s.tenant_attach_at, Some(1440));
     }
+
+    #[test]
+    fn domains_are_checked() {
+        let d = |extra: &str| {
+            format!(
+                "[[domains]]\nname = \"a\"\nshare = 0.5\nidentity = \"federated\"\n[[domains]]\nname = \"b\"\nidentity = \"pass_through\"\n{extra}"
+            )
+        };
+        let e = err(&d("share = 0.6\n"));
+        assert!(e.to_string().contains("domain shares"), "{e}");
+        let e = err(&d("share = 1.5\n"));
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+        let e = err(&d("share = 0.5\nupn = true\n"));
+        assert!(e.to_string().contains("upn"), "{e}");
+        let e = err("[[domains]]\nname = \"a\"\nshare = 1.0\nidentity = \"kerberos\"\n");
+        assert!(e.to_string().contains("identity"), "{e}");
+        let s = Scenario::from_toml(&format!("{MINIMAL}{}", d("share = 0.5\n"))).unwrap();
+        assert_eq!(s.domains.len(), 2);
+        assert!(s.domains[1].upn_routable);
+    }
 }

@@ -68,6 +68,23 @@ pub(super) struct RawScenario {
     pub(super) mdm_migration: RawProgram,
     #[serde(default)]
     pub(super) tenant_attach: RawTenantAttach,
+    #[serde(default)]
+    pub(super) domains: Vec<RawDomain>,
+}
+
+/// `[[domains]]`: a user domain with its share of the fleet, identity option and UPN suffix.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDomain {
+    pub(super) name: Spanned<String>,
+    pub(super) share: Share,
+    pub(super) identity: IdentityOption,
+    #[serde(default = "yes")]
+    pub(super) upn_routable: bool,
+}
+
+pub(super) fn yes() -> bool {
+    true
 }
 
 /// `[tenant_attach]`: when ConfigMgr's devices are uploaded to the Intune admin center.

@@ -50,6 +50,10 @@ pub struct Scenario {
     pub errors: Mix<EnrollmentError>,
     /// Lasting causes of enrollment errors and the device token's fallback.
     pub causes: EnrollmentCauses,
+    /// User domains (empty: the fleet's identity mix and `enrollment.non_routable_upn` apply).
+    pub domains: Vec<Domain>,
+    /// The domains' shares of the fleet, by index into `domains`.
+    pub domain_mix: Option<Mix<u8>>,
     /// Remediation per error (indexed by `EnrollmentError::index`).
     pub remediation: Vec<Remediation>,
     /// Tenant prerequisites and admin roles.

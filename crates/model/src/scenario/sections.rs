@@ -241,3 +241,15 @@ pub struct EnrollmentCauses {
     /// The tenant's platform restriction: devices below this release fail with 0x80180014.
     pub platform_restriction_below: Option<OsRelease>,
 }
+
+/// A user domain (`[[domains]]`): its devices' identity option and whether its UPN suffix is
+/// routable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Domain {
+    /// Its name, such as `corp.example.com`.
+    pub name: String,
+    /// How its users sign in to Azure AD.
+    pub identity: IdentityOption,
+    /// Whether its UPN suffix is routable (a `.local` suffix is not: 0x8018002B).
+    pub upn_routable: bool,
+}

@@ -510,9 +510,46 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         usage,
         failure_rate: raw.enrollment.failure_rate.0,
         causes: enrollment_causes(&raw.enrollment)?,
+        domains: resolve_domains(&raw.domains)?.0,
+        domain_mix: resolve_domains(&raw.domains)?.1,
         errors: raw.enrollment.errors,
         remediation,
     })
+}
+
+/// `[[domains]]`: unique names, at most 250, shares that sum to 1.
+#[allow(clippy::result_large_err)]
+fn resolve_domains(raw: &[RawDomain]) -> Result<(Vec<Domain>, Option<Mix<u8>>), Located> {
+    if raw.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    if raw.len() > 250 {
+        return Err((
+            ScenarioError::field("domains", "expected at most 250 domains"),
+            None,
+        ));
+    }
+    let mut domains: Vec<Domain> = Vec::new();
+    let mut pairs = Vec::new();
+    for (i, d) in raw.iter().enumerate() {
+        let name = d.name.get_ref().trim().to_string();
+        if name.is_empty() || name.len() > 100 || domains.iter().any(|x| x.name == name) {
+            return Err(at(
+                d.name.span(),
+                &format!("domains[{i}].name"),
+                format!("expected a unique domain name of 1 to 100 characters, found {name:?}"),
+            ));
+        }
+        domains.push(Domain {
+            name,
+            identity: d.identity,
+            upn_routable: d.upn_routable,
+        });
+        pairs.push((i as u8, d.share.0));
+    }
+    let mix = Mix::new(&pairs)
+        .map_err(|m| at(raw[0].name.span(), "domains", format!("domain shares: {m}")))?;
+    Ok((domains, Some(mix)))
 }
 
 /// `[enrollment]`'s lasting causes; a cause's code may not stay in the per-attempt `errors` mix.

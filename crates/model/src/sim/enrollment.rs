@@ -52,6 +52,13 @@ pub(super) fn draw_causes(s: &Scenario, streams: &RandomStreams, id: u32) -> u8 
             bits |= bit;
         }
     }
+    // With `[[domains]]`, the UPN suffix is the user domain's, not a per-device share.
+    if let Some(d) = crate::fleet::domain_of(s, streams, id) {
+        bits &= !CAUSE_NON_ROUTABLE_UPN;
+        if !s.domains[d].upn_routable {
+            bits |= CAUSE_NON_ROUTABLE_UPN;
+        }
+    }
     bits
 }
 

@@ -381,3 +381,26 @@ fn intune_eligibility_counts_every_configmgr_client_once() {
     assert_eq!(e.iter().sum::<u64>(), 1000);
     assert!(e[0] > 0 && e[5] > 0, "{e:?}");
 }
+
+#[test]
+fn domains_set_identity_and_upn_suffix() {
+    // corp: federated, routable; legacy: password hash sync with a .local suffix, never fixed.
+    let s = uniform(
+        "federated",
+        "[[domains]]\nname = \"corp.example.com\"\nshare = 0.6\nidentity = \"federated\"\n[[domains]]\nname = \"legacy.local\"\nshare = 0.4\nidentity = \"password_hash_sync\"\nupn_routable = false\n[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[remediation]\n\"0x8018002B_upn\" = { never = true }\n",
+    );
+    let r = hourly(&s);
+    let devices = |value: &str| {
+        r.breakdown
+            .iter()
+            .find(|b| b.dimension == "identity" && b.value == value)
+            .map(|b| b.states.iter().sum::<u64>())
+            .unwrap()
+    };
+    let legacy = devices("password_hash_sync");
+    assert!((320..=480).contains(&legacy), "{legacy}");
+    assert_eq!(devices("federated"), 1000 - legacy);
+    let last = r.states.last().unwrap();
+    assert_eq!(last[S::AwaitingRemediation.index()], legacy);
+    assert_eq!(last[S::CoManaged.index()], 1000 - legacy);
+}
