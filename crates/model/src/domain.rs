@@ -223,7 +223,8 @@ named_enum! {
         Workgroup => "workgroup",
         /// No ConfigMgr client: not on Path 1.
         NoConfigMgrClient => "no_configmgr_client",
-        /// The primary user holds no Intune license.
+        /// Path 2 only: the primary user holds no Intune license, which Autopilot needs (Path 1
+        /// needs none since December 2019).
         NoLicense => "no_license",
         /// Domain joined but on the internet only: the hybrid join task cannot reach a domain
         /// controller (assumption; see MODEL.md).
@@ -285,6 +286,18 @@ named_enum! {
 }
 
 impl LifecycleState {
+    /// Enrolled in Intune, so visible in the Intune admin center without tenant attach:
+    /// co-managed, or any Path 2 state (in user-driven Autopilot the device is enrolled by the
+    /// time the Enrollment Status Page shows).
+    pub const fn in_intune(self) -> bool {
+        matches!(
+            self,
+            LifecycleState::CoManaged
+                | LifecycleState::AutopilotProvisioning
+                | LifecycleState::ProvisioningFailed
+        ) || self.is_path2_enrolled()
+    }
+
     /// Path 2 states after Autopilot provisioning: enrolled in Intune, not yet co-managed.
     pub const fn is_path2_enrolled(self) -> bool {
         matches!(
@@ -316,21 +329,24 @@ named_enum! {
     pub enum EnrollmentError {
         /// 0x80180002: no Azure AD token for the user.
         NoAzureAdToken => "0x80180002",
-        /// 0x80180003: user not authorized (device cap, platform restriction).
+        /// 0x80180003: the user is not authorized to enroll (user token only; device limits do
+        /// not apply to co-managed enrollments).
         UserNotAuthorized => "0x80180003",
-        /// 0x8018000A: device already enrolled (other user or other MDM).
+        /// 0x8018000A: device already enrolled (other user or other MDM): a cause drawn once per
+        /// device.
         AlreadyEnrolled => "0x8018000A",
-        /// 0x80180014: platform or version blocked by an enrollment restriction.
+        /// 0x80180014: platform or version blocked by the tenant's enrollment restriction.
         PlatformBlocked => "0x80180014",
         /// 0x80180018: user license in a bad state.
         LicenseBadState => "0x80180018",
-        /// 0x80180026: management blocked (legacy Intune PC agent or policy).
+        /// 0x80180026: management blocked: the legacy Intune PC agent is installed (a cause drawn
+        /// once per device).
         ManagementBlocked => "0x80180026",
         /// 0x8018002A: the user ignored the MFA prompt; ConfigMgr retries and prompts again.
         MfaPromptIgnored => "0x8018002A",
         /// 0x8018002B: MDM not configured yet (transient configuration).
         MdmNotConfigured => "0x8018002B",
-        /// 0x8018002B: the user's UPN is non-routable (.local); permanent.
+        /// 0x8018002B: the user's UPN suffix is non-routable (.local); a cause drawn once.
         NonRoutableUpn => "0x8018002B_upn",
         /// 0x80192EE7: name not resolved.
         NameNotResolved => "0x80192EE7",
@@ -363,7 +379,7 @@ impl EnrollmentError {
         }
     }
 
-    /// Whether and how the client retries after this error (DOMAIN.md's error table).
+    /// Whether and how the client retries after this error (`memdocs: configmgr/comanage/how-to-monitor.md`).
     pub const fn retry(self) -> Retry {
         use EnrollmentError::*;
         match self {
@@ -373,6 +389,32 @@ impl EnrollmentError {
             NoAzureAdToken | UserNotAuthorized | AlreadyEnrolled | PlatformBlocked
             | LicenseBadState | ManagementBlocked | NonRoutableUpn => Retry::AfterRemediation,
         }
+    }
+
+    /// Whether the error needs a user, so that only user-token enrollments report it
+    /// (`memdocs: configmgr/comanage/tutorial-co-manage-clients.md`: device-token enrollment
+    /// involves no user; 0x80180003 and 0x80180018 concern the user's authorization and license,
+    /// an assumption).
+    pub const fn needs_user(self) -> bool {
+        use EnrollmentError::*;
+        matches!(
+            self,
+            MfaPromptIgnored
+                | NeedsUserSignIn
+                | NoAzureAdToken
+                | UserNotAuthorized
+                | LicenseBadState
+        )
+    }
+
+    /// Whether the error is a lasting cause drawn once (per device or for the tenant), not a
+    /// per-attempt draw of `enrollment.errors`.
+    pub const fn is_cause(self) -> bool {
+        use EnrollmentError::*;
+        matches!(
+            self,
+            NonRoutableUpn | ManagementBlocked | PlatformBlocked | AlreadyEnrolled
+        )
     }
 
     /// The CSV column that counts this error: `fail_` and the name.
@@ -392,7 +434,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// A prerequisite that `fleetsim check` verifies (DOMAIN.md).
+    /// A prerequisite that `fleetsim check` verifies (`memdocs: configmgr/comanage/overview.md`, `tutorial-co-manage-new-devices.md`).
     pub enum Prerequisite {
         /// Azure AD (Entra ID) Premium licensing.
         AzureAdPremium => "azure_ad_premium",
@@ -436,7 +478,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// A co-management workload that moves from ConfigMgr to Intune (DOMAIN.md "Workloads").
+    /// A co-management workload that moves from ConfigMgr to Intune (`memdocs: configmgr/comanage/workloads.md`).
     pub enum Workload {
         /// Compliance policies.
         CompliancePolicies => "compliance_policies",

@@ -57,6 +57,9 @@ pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id:
     let spread = u64::from(s.usage.workday_start_spread.max(1));
     let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
     let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
+    // With `[[domains]]`, the user's domain (its own draw, so the fleet's draws don't move)
+    // decides the identity option.
+    let identity = domain_of(s, streams, id).map_or(identity, |d| s.domains[d].identity);
     Profile {
         os,
         join,
@@ -70,6 +73,16 @@ pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id:
         day_start,
         poll_phase,
     }
+}
+
+/// The stream a device's user domain is drawn from.
+pub const DOMAIN: Purpose = Purpose::named("user-domain");
+
+/// The index of device `id`'s user domain in `s.domains`, if the scenario has `[[domains]]`.
+pub fn domain_of(s: &Scenario, streams: &RandomStreams, id: u32) -> Option<usize> {
+    s.domain_mix
+        .as_ref()
+        .map(|m| usize::from(m.sample(streams.draw(id, DOMAIN, 0))))
 }
 
 /// Draws the ring of the ring scheme (one draw per device, shared by every ring collection so
@@ -193,7 +206,9 @@ pub fn permanent_reason(
         {
             R::NoConfigMgrClient
         }
-        _ if !p.licensed => R::NoLicense,
+        // Path 1 (a ConfigMgr client) needs no per-user Intune license since December 2019;
+        // Path 2 devices enroll in Intune (Autopilot) before they have a client, and do.
+        _ if !p.licensed && p.join == JoinType::AzureAdJoined && !p.client => R::NoLicense,
         _ if p.join == JoinType::OnPremisesAd && p.location == Location::InternetOnly => {
             R::NoDomainControllerLineOfSight
         }
@@ -253,7 +268,16 @@ mod tests {
         );
         assert_eq!(with(|p| p.join = JoinType::Workgroup), Some(R::Workgroup));
         assert_eq!(with(|p| p.client = false), Some(R::NoConfigMgrClient));
-        assert_eq!(with(|p| p.licensed = false), Some(R::NoLicense));
+        // Path 1 needs no per-user Intune license; Path 2 (Azure AD joined, no client) does.
+        assert_eq!(with(|p| p.licensed = false), None);
+        assert_eq!(
+            with(|p| {
+                p.licensed = false;
+                p.join = JoinType::AzureAdJoined;
+                p.client = false;
+            }),
+            Some(R::NoLicense)
+        );
         assert_eq!(
             with(|p| p.location = Location::InternetOnly),
             Some(R::NoDomainControllerLineOfSight)

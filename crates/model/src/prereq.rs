@@ -1,4 +1,4 @@
-//! The preflight: which prerequisite of DOMAIN.md blocks which devices, before running.
+//! The preflight: which documented prerequisite blocks which devices, before running.
 
 use crate::domain::{CoPath, IneligibleReason, JoinType, OsRelease, Prerequisite};
 use crate::fleet::Profile;

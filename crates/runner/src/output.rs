@@ -52,6 +52,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|c| format!("coll_{}_co_managed", c.slug())),
     );
     header.extend(counter_names());
+    header.push("cloud_visible".into());
     let mut rows = vec![header];
     for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
     {
@@ -64,6 +65,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         row.push(r.incidents_active[i].to_string());
         row.extend(r.collection_co_managed[i].iter().map(u64::to_string));
         row.extend(counters.iter().map(u64::to_string));
+        row.push(r.cloud_visible(i).to_string());
         rows.push(row);
     }
     rows
@@ -201,6 +203,23 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|x| format!("blocked_{}", x.name())),
     );
     header.extend(counter_names());
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_from_enable_to_{p}pct")),
+    );
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_to_{p}pct_existing")),
+    );
+    header.extend(
+        MILESTONES
+            .iter()
+            .map(|p| format!("days_from_enable_to_{p}pct_existing")),
+    );
+    header.push("cloud_visible_pct_of_devices".into());
+    header.extend(fleetsim_model::sim::INTUNE_ELIGIBILITY.map(String::from));
     let pct = (co * 10_000 + r.eligible / 2)
         .checked_div(r.eligible)
         .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
@@ -245,6 +264,34 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     }));
     row.extend(r.blocked.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
+    let days = |h: Option<u32>| h.map(days_from_hours).unwrap_or_default();
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.from_enable(r.hours_to_co_managed(*p, None)))),
+    );
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.hours_to_co_managed_existing(*p))),
+    );
+    row.extend(
+        MILESTONES
+            .iter()
+            .map(|p| days(r.from_enable(r.hours_to_co_managed_existing(*p)))),
+    );
+    let present = last_states.iter().sum::<u64>();
+    let visible = r
+        .states
+        .len()
+        .checked_sub(1)
+        .map_or(0, |i| r.cloud_visible(i));
+    row.push(
+        (visible * 10_000 + present / 2)
+            .checked_div(present)
+            .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100)),
+    );
+    row.extend(r.intune_eligibility().map(|x| x.to_string()));
     vec![header, row]
 }
 

@@ -38,6 +38,8 @@ pub enum Unit {
     DevicesPerWeek,
     /// A count of something else (tries, checks, management points, VM instances).
     Count,
+    /// Azure AD Connect's writes to Azure AD an hour.
+    WritesPerHour,
     /// A length in characters.
     Characters,
     /// A ConfigMgr version number such as 2403.
@@ -52,7 +54,7 @@ impl Unit {
         match self {
             Unit::Minutes | Unit::Hours | Unit::Days => "a duration",
             Unit::Devices => "a number of devices",
-            Unit::DevicesPerDay | Unit::DevicesPerWeek => "a rate",
+            Unit::DevicesPerDay | Unit::DevicesPerWeek | Unit::WritesPerHour => "a rate",
             Unit::Count => "a count",
             Unit::Characters => "a length",
             Unit::Version => "a ConfigMgr version",
@@ -71,6 +73,7 @@ impl Unit {
             Unit::DevicesPerWeek => "devices a week",
             Unit::Count | Unit::Version | Unit::Threshold => "",
             Unit::Characters => "characters",
+            Unit::WritesPerHour => "writes an hour",
         }
     }
 
@@ -169,6 +172,12 @@ pub const BOUNDS: &[Bound] = &[
         MONTH_MIN,
     ),
     b("timing.enrollment_tries", Unit::Count, 1.0, 1000.0),
+    b(
+        "timing.aad_connect_export_per_hour",
+        Unit::WritesPerHour,
+        1.0,
+        10_000_000.0,
+    ),
     b(
         "timing.enrollment_retry_cycle_minutes",
         Unit::Minutes,

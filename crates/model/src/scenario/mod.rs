@@ -225,4 +225,60 @@ mod tests {
         assert_eq!(m.sample(u64::MAX / 4 + 1000), 3);
         assert_eq!(m.sample(u64::MAX), 3);
     }
+
+    #[test]
+    fn lasting_causes_are_shares_and_leave_the_error_mix() {
+        let e = err("[enrollment]\nlegacy_intune_agent = 1.01\n");
+        assert!(e.to_string().contains("legacy_intune_agent"), "{e}");
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+        let e = err("[enrollment]\nerrors = { \"0x80192EE2\" = 0.5, \"0x80180026\" = 0.5 }\n");
+        assert!(e.to_string().contains("legacy_intune_agent"), "{e}");
+        let e = err("[enrollment]\nplatform_restriction_below = \"win10_9999\"\n");
+        assert!(e.to_string().contains("platform_restriction_below"), "{e}");
+    }
+
+    #[test]
+    fn export_rate_has_a_range() {
+        let e = err("[timing]\naad_connect_export_per_hour = 0\n");
+        assert!(e.to_string().contains("aad_connect_export_per_hour"), "{e}");
+        let e = err("[timing]\naad_connect_export_per_hour = 10000001\n");
+        assert!(e.to_string().contains("from 1 to 10000000"), "{e}");
+        assert!(
+            Scenario::from_toml(&format!(
+                "{MINIMAL}[timing]\naad_connect_export_per_hour = 10000000\n"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn tenant_attach_takes_a_date() {
+        let e = err("[tenant_attach]\ndate = \"soon\"\n");
+        assert!(e.to_string().contains("tenant_attach"), "{e}");
+        let e = err("[tenant_attach]\nwhen = 2027-01-05\n");
+        assert!(e.to_string().contains("when"), "{e}");
+        let s =
+            Scenario::from_toml(&format!("{MINIMAL}[tenant_attach]\ndate = 2027-01-05\n")).unwrap();
+        assert_eq!(s.tenant_attach_at, Some(1440));
+    }
+
+    #[test]
+    fn domains_are_checked() {
+        let d = |extra: &str| {
+            format!(
+                "[[domains]]\nname = \"a\"\nshare = 0.5\nidentity = \"federated\"\n[[domains]]\nname = \"b\"\nidentity = \"pass_through\"\n{extra}"
+            )
+        };
+        let e = err(&d("share = 0.6\n"));
+        assert!(e.to_string().contains("domain shares"), "{e}");
+        let e = err(&d("share = 1.5\n"));
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+        let e = err(&d("share = 0.5\nupn = true\n"));
+        assert!(e.to_string().contains("upn"), "{e}");
+        let e = err("[[domains]]\nname = \"a\"\nshare = 1.0\nidentity = \"kerberos\"\n");
+        assert!(e.to_string().contains("identity"), "{e}");
+        let s = Scenario::from_toml(&format!("{MINIMAL}{}", d("share = 0.5\n"))).unwrap();
+        assert_eq!(s.domains.len(), 2);
+        assert!(s.domains[1].upn_routable);
+    }
 }

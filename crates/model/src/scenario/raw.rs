@@ -66,6 +66,32 @@ pub(super) struct RawScenario {
     pub(super) os_upgrade: RawOsUpgrade,
     #[serde(default)]
     pub(super) mdm_migration: RawProgram,
+    #[serde(default)]
+    pub(super) tenant_attach: RawTenantAttach,
+    #[serde(default)]
+    pub(super) domains: Vec<RawDomain>,
+}
+
+/// `[[domains]]`: a user domain with its share of the fleet, identity option and UPN suffix.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDomain {
+    pub(super) name: Spanned<String>,
+    pub(super) share: Share,
+    pub(super) identity: IdentityOption,
+    #[serde(default = "yes")]
+    pub(super) upn_routable: bool,
+}
+
+pub(super) fn yes() -> bool {
+    true
+}
+
+/// `[tenant_attach]`: when ConfigMgr's devices are uploaded to the Intune admin center.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenantAttach {
+    pub(super) date: Option<Date>,
 }
 
 #[derive(Deserialize)]
@@ -382,6 +408,7 @@ pub(super) struct RawTiming {
     pub(super) policy_poll_minutes: Whole,
     pub(super) join_task_minutes: Whole,
     pub(super) aad_connect_sync_minutes: Whole,
+    pub(super) aad_connect_export_per_hour: Whole,
     pub(super) enrollment_retry_minutes: Whole,
     pub(super) enrollment_tries: Whole,
     pub(super) enrollment_retry_cycle_minutes: Whole,
@@ -396,6 +423,7 @@ impl Default for RawTiming {
             policy_poll_minutes: Whole(60),
             join_task_minutes: Whole(60),
             aad_connect_sync_minutes: Whole(30),
+            aad_connect_export_per_hour: Whole(84_000),
             enrollment_retry_minutes: Whole(15),
             enrollment_tries: Whole(3),
             enrollment_retry_cycle_minutes: Whole(1440),
@@ -433,6 +461,11 @@ impl Default for RawUsage {
 pub(super) struct RawEnrollment {
     pub(super) failure_rate: Share,
     pub(super) errors: Mix<EnrollmentError>,
+    pub(super) device_token_fallback: Share,
+    pub(super) non_routable_upn: Share,
+    pub(super) legacy_intune_agent: Share,
+    pub(super) already_enrolled: Share,
+    pub(super) platform_restriction_below: Option<OsRelease>,
 }
 
 impl Default for RawEnrollment {
@@ -443,19 +476,20 @@ impl Default for RawEnrollment {
             errors: Mix::new(&[
                 (MfaPromptIgnored, 0.20),
                 (MdmNotConfigured, 0.05),
-                (NameNotResolved, 0.12),
-                (InternetTimeout, 0.12),
-                (ServerNotFound, 0.06),
+                (NameNotResolved, 0.15),
+                (InternetTimeout, 0.15),
+                (ServerNotFound, 0.10),
                 (NeedsUserSignIn, 0.15),
                 (NoAzureAdToken, 0.05),
-                (UserNotAuthorized, 0.06),
-                (AlreadyEnrolled, 0.04),
-                (PlatformBlocked, 0.02),
-                (LicenseBadState, 0.04),
-                (ManagementBlocked, 0.02),
-                (NonRoutableUpn, 0.07),
+                (UserNotAuthorized, 0.10),
+                (LicenseBadState, 0.05),
             ])
             .expect("default error mix sums to 1"),
+            device_token_fallback: Share(0.05),
+            non_routable_upn: Share(0.01),
+            legacy_intune_agent: Share(0.002),
+            already_enrolled: Share(0.004),
+            platform_restriction_below: None,
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Scenario {
     pub auto_register_at: Option<Minute>,
     /// When co-management is enabled; `None` if never.
     pub co_management_at: Option<Minute>,
+    /// When tenant attach uploads every ConfigMgr client to the Intune admin center; `None`
+    /// if never.
+    pub tenant_attach_at: Option<Minute>,
     /// Automatic enrollment scope.
     pub auto_enrollment: AutoEnrollment,
     /// Timings.
@@ -45,6 +48,12 @@ pub struct Scenario {
     pub failure_rate: f64,
     /// Which error a failed attempt reports.
     pub errors: Mix<EnrollmentError>,
+    /// Lasting causes of enrollment errors and the device token's fallback.
+    pub causes: EnrollmentCauses,
+    /// User domains (empty: the fleet's identity mix and `enrollment.non_routable_upn` apply).
+    pub domains: Vec<Domain>,
+    /// The domains' shares of the fleet, by index into `domains`.
+    pub domain_mix: Option<Mix<u8>>,
     /// Remediation per error (indexed by `EnrollmentError::index`).
     pub remediation: Vec<Remediation>,
     /// Tenant prerequisites and admin roles.

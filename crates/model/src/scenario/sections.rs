@@ -150,7 +150,7 @@ impl Program {
 pub struct FleetSpec {
     /// Number of devices.
     pub devices: u32,
-    /// Share of devices whose primary user holds an Intune license.
+    /// Share of devices whose primary user holds an Intune license (only Path 2 needs one).
     pub licensed: f64,
     /// Share of devices under a third-party MDM.
     pub third_party_mdm: f64,
@@ -179,6 +179,8 @@ pub struct Timing {
     pub join_task: Minute,
     /// Azure AD Connect sync cycle.
     pub aad_connect_sync: Minute,
+    /// Azure AD Connect's export rate to Azure AD, in writes per hour.
+    pub aad_connect_export_per_hour: u32,
     /// Wait between enrollment tries after a transient error.
     pub enrollment_retry: Minute,
     /// Tries in one round before waiting for the next round.
@@ -228,4 +230,33 @@ pub enum AutoEnrollmentScope {
     Pilot,
     /// All clients.
     All,
+}
+
+/// Lasting causes of enrollment errors, drawn once per device or set for the tenant, and the
+/// device token's fallback to the user token (`[enrollment]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrollmentCauses {
+    /// Share of device-token devices whose device token fails, so that they fall back to the
+    /// user token (and its user errors).
+    pub device_token_fallback: f64,
+    /// Share of devices whose user's UPN suffix is non-routable (0x8018002B).
+    pub non_routable_upn: f64,
+    /// Share of devices with the legacy Intune PC agent installed (0x80180026).
+    pub legacy_intune_agent: f64,
+    /// Share of devices already enrolled elsewhere (0x8018000A).
+    pub already_enrolled: f64,
+    /// The tenant's platform restriction: devices below this release fail with 0x80180014.
+    pub platform_restriction_below: Option<OsRelease>,
+}
+
+/// A user domain (`[[domains]]`): its devices' identity option and whether its UPN suffix is
+/// routable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Domain {
+    /// Its name, such as `corp.example.com`.
+    pub name: String,
+    /// How its users sign in to Azure AD.
+    pub identity: IdentityOption,
+    /// Whether its UPN suffix is routable (a `.local` suffix is not: 0x8018002B).
+    pub upn_routable: bool,
 }

@@ -255,6 +255,10 @@ fn resolve_timing(t: &RawTiming) -> Result<Timing, Located> {
             "timing.randomization_min_minutes",
             t.randomization_min_minutes,
         )?,
+        aad_connect_export_per_hour: whole(
+            "timing.aad_connect_export_per_hour",
+            t.aad_connect_export_per_hour,
+        )?,
     };
     if timing.randomization_min > timing.randomization_max {
         return Err((
@@ -575,11 +579,80 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             .auto_register
             .then(|| raw.hybrid_join.auto_register_date.map_or(0, minute_of)),
         co_management_at,
+        tenant_attach_at: raw.tenant_attach.date.map(minute_of),
         auto_enrollment,
         timing,
         usage,
         failure_rate: raw.enrollment.failure_rate.0,
+        causes: enrollment_causes(&raw.enrollment)?,
+        domains: resolve_domains(&raw.domains)?.0,
+        domain_mix: resolve_domains(&raw.domains)?.1,
         errors: raw.enrollment.errors,
         remediation,
+    })
+}
+
+/// `[[domains]]`: unique names, at most 250, shares that sum to 1.
+#[allow(clippy::result_large_err)]
+fn resolve_domains(raw: &[RawDomain]) -> Result<(Vec<Domain>, Option<Mix<u8>>), Located> {
+    if raw.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    if raw.len() > 250 {
+        return Err((
+            ScenarioError::field("domains", "expected at most 250 domains"),
+            None,
+        ));
+    }
+    let mut domains: Vec<Domain> = Vec::new();
+    let mut pairs = Vec::new();
+    for (i, d) in raw.iter().enumerate() {
+        let name = d.name.get_ref().trim().to_string();
+        if name.is_empty() || name.len() > 100 || domains.iter().any(|x| x.name == name) {
+            return Err(at(
+                d.name.span(),
+                &format!("domains[{i}].name"),
+                format!("expected a unique domain name of 1 to 100 characters, found {name:?}"),
+            ));
+        }
+        domains.push(Domain {
+            name,
+            identity: d.identity,
+            upn_routable: d.upn_routable,
+        });
+        pairs.push((i as u8, d.share.0));
+    }
+    let mix = Mix::new(&pairs)
+        .map_err(|m| at(raw[0].name.span(), "domains", format!("domain shares: {m}")))?;
+    Ok((domains, Some(mix)))
+}
+
+/// `[enrollment]`'s lasting causes; a cause's code may not stay in the per-attempt `errors` mix.
+#[allow(clippy::result_large_err)]
+fn enrollment_causes(e: &RawEnrollment) -> Result<EnrollmentCauses, Located> {
+    for err in EnrollmentError::ALL {
+        if err.is_cause() && e.errors.share(*err) > 0.0 {
+            let key = match err {
+                EnrollmentError::NonRoutableUpn => "non_routable_upn",
+                EnrollmentError::ManagementBlocked => "legacy_intune_agent",
+                EnrollmentError::AlreadyEnrolled => "already_enrolled",
+                _ => "platform_restriction_below",
+            };
+            return Err(at(
+                0..0,
+                &format!("enrollment.errors.{}", err.name()),
+                format!(
+                    "{} is a lasting cause drawn once, not a per-attempt error: remove it from enrollment.errors and set enrollment.{key}",
+                    err.name()
+                ),
+            ));
+        }
+    }
+    Ok(EnrollmentCauses {
+        device_token_fallback: e.device_token_fallback.0,
+        non_routable_upn: e.non_routable_upn.0,
+        legacy_intune_agent: e.legacy_intune_agent.0,
+        already_enrolled: e.already_enrolled.0,
+        platform_restriction_below: e.platform_restriction_below,
     })
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub(super) const INSTALL: Purpose = Purpose::named("client-install");
 
 /// The next Intune check-in at or after `t` of a device enrolled at `enrolled`: every 3 min
-/// for 15 min, every 15 min until 2 h, then every 8 h (DOMAIN.md "Workloads").
+/// for 15 min, every 15 min until 2 h, then every 8 h (`memdocs: intune/configuration/device-profile-troubleshoot.md`).
 pub fn intune_check_in(enrolled: Minute, t: Minute) -> Minute {
     if t <= enrolled {
         return enrolled.saturating_add(3);
@@ -120,13 +120,10 @@ impl DeviceShard {
     ) -> Detail {
         if let Some(at) = ctx.co_management_at {
             let p = self.devices[i].profile;
-            let poll = ctx.site_poll[usize::from(p.site)];
-            let t = ctx.calendar.next_online_tick(
-                sched,
-                at.max(now),
-                poll,
-                Minute::from(p.poll_phase) % poll,
-            );
+            let (poll, phase) = ctx.poll_of(&p);
+            let t = ctx
+                .calendar
+                .next_online_tick(sched, at.max(now), poll, phase);
             Self::schedule(q, t, i as u32, Kind::CoManagementPolicy);
         }
         Detail::ClientRegistered

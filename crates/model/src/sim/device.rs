@@ -7,9 +7,11 @@
 //! ([`super`]).
 
 use super::results::*;
-use crate::domain::{CoPath, IneligibleReason, LifecycleState, Prerequisite, Slider, Workload};
+use crate::domain::{
+    CoPath, EnrollmentError, IneligibleReason, LifecycleState, Prerequisite, Slider, Workload,
+};
 use crate::fleet::Profile;
-use crate::scenario::{Minute, Scenario};
+use crate::scenario::{Minute, Mix, Scenario};
 use crate::schedule::{Calendar, DeviceSchedule};
 use fleetsim_engine::{EventQueue, RandomStreams};
 use std::sync::Arc;
@@ -75,6 +77,9 @@ pub(super) struct Device {
     pub(super) upgrade_at: Minute,
     /// When client push reaches it (`u32::MAX`: never).
     pub(super) push_at: Minute,
+    /// Managed-domain join: the earliest minute Azure AD Connect can have exported its
+    /// certificate (its place in the export queue).
+    pub(super) export_at: Minute,
     /// Collections it belongs to (bit per collection).
     pub(super) member: u32,
     /// Workloads whose authority is Intune (bit per workload).
@@ -85,6 +90,11 @@ pub(super) struct Device {
     pub(super) sticky: u8,
     /// A workload reconciliation is scheduled.
     pub(super) reconcile_pending: bool,
+    /// Lasting enrollment error causes and the device token's fallback (`CAUSE_*` bits).
+    pub(super) causes: u8,
+    /// It entered Path 1 after co-management was enabled (brought in by a program): not part
+    /// of the first wave, so it enrolls at its first policy poll, without randomization.
+    pub(super) late: bool,
 }
 
 impl Device {
@@ -178,14 +188,31 @@ pub(super) struct Context {
     pub(super) site_shared_pilot: Vec<Option<usize>>,
     /// Per site: the workloads its version offers (bit per workload).
     pub(super) site_workloads: Vec<u8>,
+    /// The per-attempt error mix without the errors that need a user (device-token
+    /// enrollments), and the share of failures it keeps; `None` if every error needs a user.
+    pub(super) device_token_errors: Option<(Mix<EnrollmentError>, f64)>,
 }
 
 /// Program positions a shard starts from: devices before it in id order.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Ranks {
     pub(super) push: u64,
+    pub(super) sync: u64,
     pub(super) upgrade: u64,
     pub(super) migration: u64,
+}
+
+impl Context {
+    /// The device's policy poll interval at its site and its phase in it: the phase drawn in
+    /// the base interval, scaled to the site's (possibly stretched) interval so that a
+    /// stretched site's devices still poll spread over the whole interval.
+    #[inline]
+    pub(super) fn poll_of(&self, p: &Profile) -> (Minute, Minute) {
+        let poll = self.site_poll[usize::from(p.site)];
+        let base = self.scenario.timing.policy_poll.max(1);
+        let phase = u64::from(p.poll_phase) * u64::from(poll) / u64::from(base);
+        (poll, (phase as Minute) % poll.max(1))
+    }
 }
 
 /// A contiguous range of devices with their state and the counts they produced.
@@ -196,6 +223,8 @@ pub struct DeviceShard {
     pub(super) state_delta: Vec<i64>,
     pub(super) counter_delta: Vec<u64>,
     pub(super) co_managed_delta: [Vec<i64>; PATHS],
+    /// Per hour: change of co-managed devices among those present at the start.
+    pub(super) co_existing_delta: Vec<i64>,
     pub(super) events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     pub(super) gateway_requests: Vec<(Minute, u32)>,
@@ -208,6 +237,9 @@ pub struct DeviceShard {
     pub(super) incident_delta: Vec<i64>,
     /// Per row and collection: change of co-managed members.
     pub(super) collection_delta: Vec<i64>,
+    /// Per row: change of devices with the ConfigMgr client that are not in Intune (what
+    /// tenant attach adds to the Intune admin center).
+    pub(super) configmgr_only_delta: Vec<i64>,
     /// Running totals the strategy's gates read at barriers.
     pub(super) live: Live,
 }
@@ -285,12 +317,22 @@ impl DeviceShard {
             * STATES;
         let hour = (now / 60) as usize;
         let path = d.path.index();
+        let existing = (self.first + i as u32) < self.ctx.scenario.fleet.devices;
+        let client = d.profile.client;
+        let brow = (now / self.ctx.bucket) as usize;
+        // A device waiting for client push has none; one that moves on from there has just
+        // got it, so its earlier state never counted.
+        let configmgr_only = |st: LifecycleState| {
+            client && !st.in_intune() && st != LifecycleState::AwaitingClientPush
+        };
         let member = d.member;
         let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
         if let Some(f) = from {
+            self.configmgr_only_delta[brow] -= i64::from(configmgr_only(f));
             self.state_delta[row + f.index()] -= 1;
             if f == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] -= 1;
+                self.co_existing_delta[hour] -= i64::from(existing);
                 self.live.co_managed -= 1;
                 for c in members(member) {
                     self.live.collection_co[c] -= 1;
@@ -299,9 +341,11 @@ impl DeviceShard {
             }
         }
         if let Some(t) = to {
+            self.configmgr_only_delta[brow] += i64::from(configmgr_only(t));
             self.state_delta[row + t.index()] += 1;
             if t == LifecycleState::CoManaged {
                 self.co_managed_delta[path][hour] += 1;
+                self.co_existing_delta[hour] += i64::from(existing);
                 self.live.co_managed += 1;
                 for c in members(member) {
                     self.live.collection_co[c] += 1;
@@ -335,8 +379,14 @@ impl DeviceShard {
         let (Some(to), from) = (after, before) else {
             return;
         };
-        let changed =
-            before != after || matches!(detail, Detail::Failed(_) | Detail::ClientInstall(false));
+        // Failures and completed hybrid joins are recorded even when the state shows no change
+        // (a device that joins while `scheduled` stays `scheduled`), so that every join time
+        // can be read back.
+        let changed = before != after
+            || matches!(
+                detail,
+                Detail::Failed(_) | Detail::ClientInstall(false) | Detail::HybridJoined
+            );
         if changed {
             self.events.push(EventRecord {
                 device: self.first + i as u32,

@@ -44,7 +44,10 @@ impl DeviceShard {
             // cycle; the task's next run after that completes the registration.
             self.devices[i].join = JoinStage::PendingSync;
             if s.tenant.aad_connect_sync {
-                let synced = round_up(now + 1, s.timing.aad_connect_sync, 0);
+                // The next sync cycle that can export it: the export queue lets at most
+                // `aad_connect_export_per_hour` certificates through an hour.
+                let from = (now + 1).max(self.devices[i].export_at);
+                let synced = round_up(from, s.timing.aad_connect_sync, 0);
                 let phase = Minute::from(self.devices[i].profile.day_start) % s.timing.join_task;
                 let t = ctx
                     .calendar
@@ -78,6 +81,21 @@ mod tests {
         assert_eq!(at_hour(&r, 1, S::Eligible), 0);
         assert!(at_hour(&r, 1, S::HybridJoinPendingSync) > 0);
         assert_eq!(at_hour(&r, 3, S::Eligible), 1000);
+    }
+
+    #[test]
+    fn managed_joins_complete_no_faster_than_the_export_rate() {
+        // 100 exports an hour: 1,000 certificates take 10 hours to reach Azure AD.
+        let r = hourly(&uniform(
+            "password_hash_sync",
+            "[timing]\naad_connect_export_per_hour = 100\n",
+        ));
+        for h in 1..=12 {
+            let joined = at_hour(&r, h, S::Eligible);
+            assert!(joined <= 100 * h as u64, "hour {h}: {joined}");
+        }
+        assert!(at_hour(&r, 5, S::Eligible) >= 300);
+        assert_eq!(at_hour(&r, 12, S::Eligible), 1000);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use enrollment::randomization_window;
 pub use results::EspOutcome;
 pub use results::{
     BreakdownRow, Bucket, COUNTERS, Counter, Detail, EventCapture, EventRecord, GatewayRow,
-    RunOptions, RunResult, STATES, counter_names,
+    INTUNE_ELIGIBILITY, RunOptions, RunResult, STATES, counter_names,
 };
 pub use results::{Decision, DecisionSource};
 pub use run::{RunError, check, run};

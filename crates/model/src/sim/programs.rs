@@ -52,6 +52,7 @@ impl DeviceShard {
         }
         d.phase = Phase::Path1;
         d.path = CoPath::Path1;
+        d.late = ctx.co_management_at.is_some_and(|at| now > at);
         let p = d.profile;
         let in_scope = d.in_scope;
         if p.join == JoinType::OnPremisesAd {
@@ -67,13 +68,10 @@ impl DeviceShard {
             d.join = JoinStage::Joined;
         }
         if let (Some(at), true) = (ctx.co_management_at, in_scope) {
-            let poll = ctx.site_poll[usize::from(p.site)];
-            let t = ctx.calendar.next_online_tick(
-                &sched,
-                at.max(now),
-                poll,
-                Minute::from(p.poll_phase) % poll,
-            );
+            let (poll, phase) = ctx.poll_of(&p);
+            let t = ctx
+                .calendar
+                .next_online_tick(&sched, at.max(now), poll, phase);
             Self::schedule(q, t, local, Kind::PolicyPoll);
         }
     }

@@ -231,6 +231,17 @@ pub struct RunResult {
     pub gateway: Vec<GatewayRow>,
     /// Per path, per hour: co-managed devices at the end of the hour.
     pub co_managed_hourly: [Vec<u64>; PATHS],
+    /// Per hour: co-managed devices among those present at the start (new Path 2 devices
+    /// left out).
+    pub co_managed_hourly_existing: Vec<u64>,
+    /// Eligible devices among those present at the start.
+    pub eligible_existing: u64,
+    /// When co-management was enabled (`None`: never, or a tenant prerequisite is missing).
+    pub co_management_at: Option<Minute>,
+    /// Per row: devices with the ConfigMgr client that are not enrolled in Intune.
+    pub configmgr_only: Vec<u64>,
+    /// When tenant attach uploads ConfigMgr's devices (`None`: never).
+    pub tenant_attach_at: Option<Minute>,
     /// Recorded events, in time order (then device, then order of occurrence).
     pub events: Vec<EventRecord>,
     /// Events the engine handled.
@@ -282,7 +293,75 @@ impl RunResult {
             })
             .map(|h| h as u32 + 1)
     }
+
+    /// Hours from the start until at least `percent`% of the eligible devices present at the
+    /// start were co-managed (new devices left out).
+    pub fn hours_to_co_managed_existing(&self, percent: u64) -> Option<u32> {
+        if self.eligible_existing == 0 {
+            return None;
+        }
+        self.co_managed_hourly_existing
+            .iter()
+            .position(|co| co * 100 >= percent * self.eligible_existing)
+            .map(|h| h as u32 + 1)
+    }
+
+    /// Devices visible in the Intune admin center at the end of row `i`: those enrolled in
+    /// Intune, and, once tenant attach has run, every ConfigMgr client.
+    pub fn cloud_visible(&self, i: usize) -> u64 {
+        let in_intune: u64 = LifecycleState::ALL
+            .iter()
+            .filter(|s| s.in_intune())
+            .map(|s| self.states[i][s.index()])
+            .sum();
+        let row_end = (i as Minute + 1).saturating_mul(self.bucket);
+        let attached = self.tenant_attach_at.is_some_and(|t| t < row_end);
+        in_intune + if attached { self.configmgr_only[i] } else { 0 }
+    }
+
+    /// The ConfigMgr clients at the end in Intune's co-management eligibility states, in the
+    /// order of [`INTUNE_ELIGIBILITY`]: comanaged, eligible, eligibleButNotAzureAdJoined,
+    /// needsOsUpdate, ineligible, scheduledForEnrollment (mapping in MODEL.md).
+    pub fn intune_eligibility(&self) -> [u64; 6] {
+        use IneligibleReason as R;
+        use LifecycleState as S;
+        let st = self.states.last().copied().unwrap_or([0; STATES]);
+        let s = |x: S| st[x.index()];
+        let r = |x: R| self.reasons.get(x.index()).copied().unwrap_or(0);
+        // Ineligible devices without a client are not ConfigMgr devices; Windows 10 below
+        // 1709 needs an OS update; domain joined but out of a DC's reach is not joined yet.
+        let ineligible = (s(S::Ineligible) + s(S::Coexistence))
+            .saturating_sub(r(R::NoConfigMgrClient) + r(R::NoLicense))
+            .saturating_sub(r(R::OsBelow1709) + r(R::NoDomainControllerLineOfSight));
+        [
+            s(S::CoManaged),
+            s(S::Eligible) + s(S::AwaitingCoManagementPolicy),
+            s(S::AwaitingHybridJoin)
+                + s(S::HybridJoinPendingSync)
+                + r(R::NoDomainControllerLineOfSight),
+            s(S::AwaitingOsUpgrade) + r(R::OsBelow1709),
+            ineligible,
+            s(S::Scheduled) + s(S::PendingUserSignIn) + s(S::Enrolling) + s(S::AwaitingRemediation),
+        ]
+    }
+
+    /// `hours` (from the start) counted from the hour in which co-management was enabled
+    /// instead; `None` if it never was.
+    pub fn from_enable(&self, hours: Option<u32>) -> Option<u32> {
+        let at = self.co_management_at?;
+        hours.map(|h| h.saturating_sub(at / 60))
+    }
 }
+
+/// The summary.csv columns of [`RunResult::intune_eligibility`].
+pub const INTUNE_ELIGIBILITY: [&str; 6] = [
+    "intune_comanaged",
+    "intune_eligible",
+    "intune_eligible_but_not_azure_ad_joined",
+    "intune_needs_os_update",
+    "intune_ineligible",
+    "intune_scheduled_for_enrollment",
+];
 
 /// Number of workloads.
 pub(super) const WORKLOADS: usize = Workload::ALL.len();

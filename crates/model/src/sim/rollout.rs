@@ -265,7 +265,7 @@ impl Rollout {
 /// Minutes between barriers while a strategy moves workloads.
 pub(super) const STRATEGY_STEP: Minute = 60;
 
-/// Incremental collection evaluation before a pilot switch reaches devices (DOMAIN.md).
+/// Incremental collection evaluation before a pilot switch reaches devices (`memdocs: configmgr/comanage/how-to-switch-workloads.md`).
 pub(super) const COLLECTION_EVALUATION: Minute = 5;
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         install_always_fails: c.ccmsetup_command_line_length > 1024,
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
+        device_token_errors: crate::sim::enrollment::device_token_errors(&s.errors),
         site_poll: vec![s.timing.policy_poll; s.sites.len()],
         site_workloads: s
             .sites
@@ -168,6 +169,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
             counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
+            co_existing_delta: vec![0; ctx.hours + 1],
             events: Vec::new(),
             gateway_requests: Vec::new(),
             sliders: Sliders::default(),
@@ -175,6 +177,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             ready_delta: vec![0; ctx.rows + 1],
             incident_delta: vec![0; ctx.rows + 1],
             collection_delta: vec![0; (ctx.rows + 1) * s.collections.len()],
+            configmgr_only_delta: vec![0; ctx.rows + 1],
             live: Live::default(),
         })
         .collect();
@@ -267,6 +270,7 @@ pub fn run(
     for c in &counts {
         ranks.push(acc);
         acc.push += c.push_candidates;
+        acc.sync += c.on_premises_managed;
         acc.upgrade += c.upgrade_candidates;
         acc.migration += c.migration_candidates;
     }
@@ -337,15 +341,20 @@ pub fn run(
             }
         }
         let mut by_path = [0u64; PATHS];
+        let mut existing = 0u64;
         let mut blocked = vec![0u64; Prerequisite::ALL.len()];
         let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
-        for d in &shard.devices {
+        for (k, d) in shard.devices.iter().enumerate() {
             if d.phase == Phase::NotArrived {
                 continue;
             }
             match d.reason {
                 Some(r) => reasons[r.index()] += 1,
-                None => by_path[d.path.index()] += 1,
+                None => {
+                    by_path[d.path.index()] += 1;
+                    existing +=
+                        u64::from((shard.first + k as u32) < shard.ctx.scenario.fleet.devices);
+                }
             }
             if d.phase == Phase::IntuneOnlyBlocked {
                 if let Some(p) = shard.ctx.path2_blocker {
@@ -353,12 +362,14 @@ pub fn run(
                 }
             }
         }
-        (t, by_path, blocked, reasons)
+        (t, by_path, blocked, reasons, existing)
     });
     let mut eligible_by_path = [0u64; PATHS];
+    let mut eligible_existing = 0u64;
     let mut blocked = vec![0u64; Prerequisite::ALL.len()];
     let mut reasons = vec![0u64; IneligibleReason::ALL.len()];
-    for (t, by_path, b, r) in tables {
+    for (t, by_path, b, r, e) in tables {
+        eligible_existing += e;
         for (row, counts) in breakdown.iter_mut().zip(t) {
             row.states.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
         }
@@ -377,6 +388,7 @@ pub fn run(
     let mut state_delta = vec![0i64; (rows + 1) * sites * STATES];
     let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
     let mut co_delta = [vec![0i64; hours + 1], vec![0i64; hours + 1]];
+    let mut co_existing = vec![0i64; hours + 1];
     let mut events = Vec::new();
     for s in &shards {
         state_delta
@@ -390,6 +402,10 @@ pub fn run(
         for (acc, delta) in co_delta.iter_mut().zip(&s.co_managed_delta) {
             acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
         }
+        co_existing
+            .iter_mut()
+            .zip(&s.co_existing_delta)
+            .for_each(|(a, b)| *a += b);
     }
     // Workloads, Autopatch readiness, incidents and collections: per row, cumulated.
     let ncoll = scenario.collections.len();
@@ -397,6 +413,7 @@ pub fn run(
     let mut ready_delta = vec![0i64; rows + 1];
     let mut incident_delta = vec![0i64; rows + 1];
     let mut collection_delta = vec![0i64; (rows + 1) * ncoll];
+    let mut configmgr_only_delta = vec![0i64; rows + 1];
     let mut live = Live {
         collection_co: vec![0; ncoll],
         collection_members: vec![0; ncoll],
@@ -408,6 +425,7 @@ pub fn run(
         add(&mut ready_delta, &s.ready_delta);
         add(&mut incident_delta, &s.incident_delta);
         add(&mut collection_delta, &s.collection_delta);
+        add(&mut configmgr_only_delta, &s.configmgr_only_delta);
         live.merge(&s.live);
     }
     let per_row = |delta: &[i64], width: usize| -> Vec<Vec<u64>> {
@@ -430,6 +448,10 @@ pub fn run(
         .map(|v| v[0])
         .collect();
     let collection_co_managed = per_row(&collection_delta, ncoll);
+    let configmgr_only = per_row(&configmgr_only_delta, 1)
+        .into_iter()
+        .map(|v| v[0])
+        .collect();
     for s in shards {
         events.extend(s.events);
     }
@@ -480,6 +502,11 @@ pub fn run(
         counters,
         gateway: gateway_rows,
         co_managed_hourly,
+        co_managed_hourly_existing: cumulate(&co_existing),
+        eligible_existing,
+        co_management_at: ctx.co_management_at,
+        configmgr_only,
+        tenant_attach_at: scenario.tenant_attach_at,
         events,
         events_handled,
         randomization_window: ctx.window,
@@ -543,11 +570,14 @@ impl DeviceShard {
                 intune_at: 0,
                 upgrade_at: Minute::MAX,
                 push_at: Minute::MAX,
+                export_at: 0,
                 member: 0,
                 authority: 0,
                 incident: 0,
                 sticky: 0,
                 reconcile_pending: false,
+                causes: crate::sim::enrollment::draw_causes(s, &ctx.streams, id),
+                late: false,
             });
         }
         counts
@@ -607,6 +637,16 @@ impl DeviceShard {
             if d.reason.is_none() {
                 // Program positions, in id order over the whole fleet.
                 let p = &d.profile;
+                if p.join == JoinType::OnPremisesAd && p.identity.is_managed() {
+                    // Azure AD Connect exports at most `aad_connect_export_per_hour`
+                    // certificates an hour: the k-th (in id order) no earlier than k / rate
+                    // hours after the join setting is on.
+                    let rate = u64::from(s.timing.aad_connect_export_per_hour.max(1));
+                    let from = u64::from(s.auto_register_at.unwrap_or(0));
+                    self.devices[i].export_at =
+                        Minute::try_from(from + r.sync * 60 / rate).unwrap_or(Minute::MAX);
+                    r.sync += 1;
+                }
                 if p.os.build().is_some_and(|b| b < 16299) {
                     if let Some((prog, _)) = s.os_upgrade {
                         self.devices[i].upgrade_at = prog.time_of(r.upgrade);

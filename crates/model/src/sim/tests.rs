@@ -10,6 +10,24 @@ pub(super) use crate::scenario::DAY;
 pub(super) use crate::scenario::Scenario;
 use proptest::prelude::*;
 
+/// Sets every lasting enrollment cause (and the device token's fallback) that `extra` does
+/// not name to 0, so that the tests of other rules see no enrollment failure they did not ask
+/// for.
+pub(super) fn without_causes(mut s: Scenario, extra: &str) -> Scenario {
+    let c = &mut s.causes;
+    for (key, v) in [
+        ("device_token_fallback", &mut c.device_token_fallback),
+        ("non_routable_upn", &mut c.non_routable_upn),
+        ("legacy_intune_agent", &mut c.legacy_intune_agent),
+        ("already_enrolled", &mut c.already_enrolled),
+    ] {
+        if !extra.contains(key) {
+            *v = 0.0;
+        }
+    }
+    s
+}
+
 /// A scenario of one kind of device: 1,000 always-on Windows 11 clients, on-premises AD
 /// joined, with the given identity option and extra TOML.
 pub(super) fn uniform(identity: &str, extra: &str) -> Scenario {
@@ -29,6 +47,7 @@ location = {{ corporate_network = 1.0 }}
 usage = {{ always_on = 1.0 }}
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -69,6 +88,7 @@ usage = {{ always_on = 1.0 }}
 enable_date = 2027-01-04
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -112,6 +132,7 @@ action = "enable_co_management"
 date = 2027-01-04
 {extra}"#
     ))
+    .map(|s| without_causes(s, extra))
     .unwrap()
 }
 
@@ -225,4 +246,161 @@ proptest! {
         let last = r.states.last().unwrap();
         prop_assert!(replay.iter().zip(last.iter()).all(|(a, b)| *a == *b as i64));
     }
+}
+
+#[test]
+fn path1_needs_no_user_license_path2_does() {
+    let s = Scenario::from_toml(
+        r#"name = "lic"
+start_date = 2027-01-04
+days = 7
+[fleet]
+devices = 1000
+licensed = 0.0
+third_party_mdm = 0.0
+os = { win11_23h2 = 1.0 }
+join = { hybrid_joined = 0.5, azure_ad_joined = 0.5 }
+configmgr_client = { hybrid_joined = 1.0, azure_ad_joined = 0.0 }
+location = { corporate_network = 1.0 }
+usage = { always_on = 1.0 }
+[co_management]
+enable_date = 2027-01-04
+[enrollment]
+failure_rate = 0.0
+"#,
+    )
+    .map(|s| without_causes(s, ""))
+    .unwrap();
+    let r = hourly(&s);
+    let unlicensed = r.reasons[IneligibleReason::NoLicense.index()];
+    let last = r.states.last().unwrap();
+    // Every hybrid-joined client (Path 1) is co-managed without a license; every Azure AD
+    // joined device without a client (Path 2) is held back by the missing license.
+    assert!((400..=600).contains(&unlicensed), "{unlicensed}");
+    assert_eq!(last[S::CoManaged.index()], 1000 - unlicensed);
+    assert_eq!(last[S::Ineligible.index()], unlicensed);
+}
+
+#[test]
+fn milestones_from_enablement_and_over_the_devices_present_at_the_start() {
+    // Co-management on day 3 (hour 48); 500 new Path 2 devices a day, slower to co-manage,
+    // soon outnumber the 1,000 existing clients.
+    let s = uniform(
+        "federated",
+        "[co_management]\nenable_date = 2027-01-06\n[enrollment]\nfailure_rate = 0.0\n[path2]\ndevices_per_day = 500\n",
+    );
+    let r = hourly(&s);
+    assert_eq!(r.co_management_at, Some(2 * DAY));
+    assert_eq!(r.eligible_existing, 1000);
+    let overall = r.hours_to_co_managed(90, None);
+    let existing = r.hours_to_co_managed_existing(99).unwrap();
+    // Policy within an hour of enablement, then the 60-minute minimum window.
+    assert!((49..=51).contains(&existing), "{existing}");
+    assert_eq!(r.from_enable(Some(existing)), Some(existing - 48));
+    assert_eq!(r.from_enable(None), None);
+    assert!(overall.is_none_or(|h| h > existing + 24), "{overall:?}");
+}
+
+#[test]
+fn events_record_every_completed_hybrid_join() {
+    // Managed domain: the join completes hours after the policy, while most devices show
+    // `scheduled` (a 1-day window): each join still has its row.
+    let s = uniform(
+        "password_hash_sync",
+        "[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[timing]\nrandomization_min_minutes = 1440\n",
+    );
+    let r = run(
+        &s,
+        &RunOptions {
+            threads: 2,
+            bucket: Bucket::Hour,
+            events: EventCapture::Sample(1.0),
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let joins = r
+        .events
+        .iter()
+        .filter(|e| e.detail == Detail::HybridJoined)
+        .count() as u64;
+    assert_eq!(joins, 1000);
+    assert_eq!(
+        r.counters.last().unwrap()[Counter::HybridJoinsCompleted.index()],
+        1000
+    );
+    assert!(r.events.iter().any(|e| e.detail == Detail::HybridJoined
+        && e.from == S::Scheduled
+        && e.to == S::Scheduled));
+}
+
+#[test]
+fn tenant_attach_makes_every_configmgr_client_visible() {
+    // 20% servers (never co-managed, but ConfigMgr clients), no co-management: nothing is in
+    // Intune until tenant attach on day 2 uploads every client.
+    let s = Scenario::from_toml(
+        r#"name = "ta"
+start_date = 2027-01-04
+days = 4
+[fleet]
+devices = 1000
+licensed = 1.0
+third_party_mdm = 0.0
+os = { win11_23h2 = 0.8, windows_server = 0.2 }
+join = { hybrid_joined = 1.0 }
+configmgr_client = { hybrid_joined = 1.0 }
+location = { corporate_network = 1.0 }
+usage = { always_on = 1.0 }
+[tenant_attach]
+date = 2027-01-05
+"#,
+    )
+    .unwrap();
+    let r = hourly(&s);
+    assert_eq!(r.cloud_visible(23), 0);
+    assert_eq!(r.cloud_visible(24), 1000);
+    let servers = r.reasons[IneligibleReason::Server.index()];
+    assert!((150..=250).contains(&servers), "{servers}");
+    // Intune's view: the servers ineligible, the rest eligible (co-management never enabled).
+    assert_eq!(
+        r.intune_eligibility(),
+        [0, 1000 - servers, 0, 0, servers, 0]
+    );
+}
+
+#[test]
+fn intune_eligibility_counts_every_configmgr_client_once() {
+    let s = uniform(
+        "password_hash_sync",
+        "[co_management]\nenable_date = 2027-01-04\n[timing]\nrandomization_min_minutes = 1440\n",
+    );
+    let mut s = s;
+    s.set_days(1).unwrap();
+    let r = hourly(&s);
+    let e = r.intune_eligibility();
+    assert_eq!(e.iter().sum::<u64>(), 1000);
+    assert!(e[0] > 0 && e[5] > 0, "{e:?}");
+}
+
+#[test]
+fn domains_set_identity_and_upn_suffix() {
+    // corp: federated, routable; legacy: password hash sync with a .local suffix, never fixed.
+    let s = uniform(
+        "federated",
+        "[[domains]]\nname = \"corp.example.com\"\nshare = 0.6\nidentity = \"federated\"\n[[domains]]\nname = \"legacy.local\"\nshare = 0.4\nidentity = \"password_hash_sync\"\nupn_routable = false\n[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n[remediation]\n\"0x8018002B_upn\" = { never = true }\n",
+    );
+    let r = hourly(&s);
+    let devices = |value: &str| {
+        r.breakdown
+            .iter()
+            .find(|b| b.dimension == "identity" && b.value == value)
+            .map(|b| b.states.iter().sum::<u64>())
+            .unwrap()
+    };
+    let legacy = devices("password_hash_sync");
+    assert!((320..=480).contains(&legacy), "{legacy}");
+    assert_eq!(devices("federated"), 1000 - legacy);
+    let last = r.states.last().unwrap();
+    assert_eq!(last[S::AwaitingRemediation.index()], legacy);
+    assert_eq!(last[S::CoManaged.index()], 1000 - legacy);
 }

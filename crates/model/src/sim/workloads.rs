@@ -71,13 +71,11 @@ impl DeviceShard {
         }
         let sched = self.schedule_of(i);
         let p = self.devices[i].profile;
-        let poll = self.ctx.site_poll[usize::from(p.site)];
-        let t = self.ctx.calendar.next_online_tick(
-            &sched,
-            from,
-            poll,
-            Minute::from(p.poll_phase) % poll,
-        );
+        let (poll, phase) = self.ctx.poll_of(&p);
+        let t = self
+            .ctx
+            .calendar
+            .next_online_tick(&sched, from, poll, phase);
         if t.is_some() {
             self.devices[i].reconcile_pending = true;
         }
