@@ -663,7 +663,7 @@ fn report_escapes_text_from_the_runs() {
 
 /// A Path 1 scenario like `tiny` before it gained Path 2 devices and programs: 2,000 devices,
 /// no gateway, no strategy, so the report's absent sections show.
-const P1: &str = "name = \"tiny\"\nseed = 7\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 2_000\njoin = { on_premises_ad = 0.72, hybrid_joined = 0.2, azure_ad_registered = 0.03, workgroup = 0.05 }\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"all\"\n[remediation]\ndefault = { mean_days = 5 }\n";
+const P1: &str = "name = \"tiny\"\nseed = 7\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 2_000\njoin = { on_premises_ad = 0.72, hybrid_joined = 0.2, azure_ad_registered = 0.03, workgroup = 0.05 }\nlocation = { corporate_network = 0.65, vpn = 0.35 }\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"all\"\n[remediation]\ndefault = { mean_days = 5 }\n";
 
 /// Runs `fleetsim run <P1> ARGS` in `d`.
 fn run_p1(d: &Dir, args: &[&str]) -> std::process::Output {

@@ -1,6 +1,6 @@
 //! The preflight: which prerequisite of DOMAIN.md blocks which devices, before running.
 
-use crate::domain::{CoPath, IneligibleReason, JoinType, OsRelease, Prerequisite};
+use crate::domain::{CoPath, IneligibleReason, JoinType, Location, OsRelease, Prerequisite};
 use crate::fleet::Profile;
 use crate::scenario::{AutoEnrollmentScope, Scenario};
 
@@ -51,6 +51,10 @@ pub struct FleetCounts {
     pub upgrade_candidates: u64,
     /// Devices waiting for MDM migration.
     pub migration_candidates: u64,
+    /// Path 1 devices on the internet only (they reach their site through the gateway).
+    pub path1_internet: u64,
+    /// Existing ConfigMgr clients on the internet only (each holds a gateway connection online).
+    pub internet_clients: u64,
     /// Devices with the ConfigMgr client at the start, per site.
     pub clients_by_site: Vec<u64>,
     /// Devices stopped by their site's version, per site.
@@ -83,6 +87,7 @@ impl FleetCounts {
         self.arrivals += u64::from(arrival);
         if p.client && !arrival {
             self.clients_by_site[site] += 1;
+            self.internet_clients += u64::from(p.location == Location::InternetOnly);
         }
         if let Some(r) = reason {
             self.reasons[r.index()] += 1;
@@ -99,6 +104,7 @@ impl FleetCounts {
             self.path2_candidates += 1;
         } else {
             self.path1_candidates += 1;
+            self.path1_internet += u64::from(p.location == Location::InternetOnly);
             if p.join == JoinType::OnPremisesAd {
                 self.on_premises += 1;
                 self.on_premises_managed += u64::from(p.identity.is_managed());
@@ -120,6 +126,8 @@ impl FleetCounts {
         self.arrivals += o.arrivals;
         self.path1_candidates += o.path1_candidates;
         self.path1_in_scope += o.path1_in_scope;
+        self.path1_internet += o.path1_internet;
+        self.internet_clients += o.internet_clients;
         self.path2_candidates += o.path2_candidates;
         self.on_premises += o.on_premises;
         self.on_premises_managed += o.on_premises_managed;
@@ -240,6 +248,38 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
     }
     if cl.cmg_vms == 0 {
         add(Blocker, P::CloudManagementGateway, p2, n2, "there is no cloud management gateway: Path 2 devices cannot get the client (cloud.cmg_vms)".into());
+    }
+    if !cl.gateway_serves() && s.co_management_at.is_some() {
+        add(
+            Blocker,
+            P::CloudManagementGateway,
+            Some(CoPath::Path1),
+            c.path1_internet,
+            format!(
+                "{} internet-only clients reach their site only through a cloud management gateway and have none{}: they never receive the co-management policy or workload switches (cloud.cmg_vms)",
+                c.path1_internet,
+                if cl.management_points_for_cmg {
+                    ""
+                } else {
+                    " serving them (cloud.management_points_for_cmg)"
+                }
+            ),
+        );
+    }
+    let needed = cl.cmg_vms.div_ceil(4);
+    if cl.cmg_connection_points < needed {
+        add(
+            Warning,
+            P::CloudManagementGateway,
+            None,
+            c.internet_clients + c.path2_candidates,
+            format!(
+                "{} VMs need {needed} CMG connection points (4 VMs each); with {} only {} VMs serve clients (cloud.cmg_connection_points)",
+                cl.cmg_vms,
+                cl.cmg_connection_points,
+                cl.served_vms()
+            ),
+        );
     }
     if !t.subscription_manager {
         add(Blocker, P::SubscriptionManager, p2, n2, "creating the cloud management gateway needs a Subscription Manager in Azure (admin_roles.subscription_manager)".into());

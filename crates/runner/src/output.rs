@@ -52,6 +52,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|c| format!("coll_{}_co_managed", c.slug())),
     );
     header.extend(counter_names());
+    header.extend(["gateway_capacity", "gateway_queue"].map(String::from));
     let mut rows = vec![header];
     for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
     {
@@ -64,6 +65,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         row.push(r.incidents_active[i].to_string());
         row.extend(r.collection_co_managed[i].iter().map(u64::to_string));
         row.extend(counters.iter().map(u64::to_string));
+        row.extend([g.capacity, g.peak_queued].map(|x| x.to_string()));
         rows.push(row);
     }
     rows
@@ -288,6 +290,7 @@ fn detail_text(d: Detail) -> String {
         Detail::Reprovisioning => "autopilot provisioning again".into(),
         Detail::ClientAppReceived => "configmgr client app received".into(),
         Detail::GatewayConnection => "gateway connection".into(),
+        Detail::NoSiteContact => "no site contact (internet, no gateway)".into(),
         Detail::ClientInstall(true) => "client installed".into(),
         Detail::ClientInstall(false) => "client install failed".into(),
         Detail::ClientRegistered => "client registered".into(),

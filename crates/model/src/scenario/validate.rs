@@ -396,6 +396,22 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             format!("expected 0 to 16 VM instances (the CMG maximum), found {vms}"),
         ));
     }
+    let points = match &cl.cmg_connection_points {
+        None => vms.div_ceil(4).max(1),
+        Some(p) => {
+            let n = p.get_ref().0;
+            if !(1..=16).contains(&n) {
+                return Err(at(
+                    p.span(),
+                    "cloud.cmg_connection_points",
+                    format!(
+                        "expected 1 to 16 connection points (each serves up to 4 VMs), found {n}"
+                    ),
+                ));
+            }
+            n
+        }
+    };
     let cloud = Cloud {
         enhanced_http: cl.enhanced_http,
         cloud_services: cl.cloud_services,
@@ -406,6 +422,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             RawVmSize::Standard => 6_000,
             RawVmSize::Large => 10_000,
         },
+        cmg_connection_points: points,
         client_app_at: cl.client_app_date.map_or(0, minute_of),
         client_install: positive(cl.client_install_minutes, "cloud.client_install_minutes")?,
         client_install_failure_rate: cl.client_install_failure_rate.0,

@@ -97,6 +97,7 @@ impl DeviceShard {
         } else {
             self.count(now, Counter::ClientInstallsCompleted);
             self.devices[i].profile.client = true;
+            self.join_channels(i);
             self.devices[i].phase = Phase::AwaitingPolicy;
             Self::schedule(
                 q,

@@ -164,6 +164,8 @@ pub(super) struct Context {
     pub(super) sample: Option<f64>,
     /// When co-management is effectively enabled (None: never, or a blocker stops it).
     pub(super) co_management_at: Option<Minute>,
+    /// Internet clients reach their site: the gateway has capacity and management points.
+    pub(super) gateway_serves: bool,
     /// The first missing Path 2 prerequisite.
     pub(super) path2_blocker: Option<Prerequisite>,
     /// Every client install fails (command line over 1,024 characters).
@@ -199,6 +201,8 @@ pub struct DeviceShard {
     pub(super) events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     pub(super) gateway_requests: Vec<(Minute, u32)>,
+    /// Internet clients holding a notification channel, and when they are online today.
+    pub(super) channels: super::gateway::Channels,
     /// The workload sliders as the shard knows them (set at barriers).
     pub(super) sliders: Sliders,
     /// Per row and workload: change of devices with Intune authority.

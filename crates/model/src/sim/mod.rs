@@ -64,6 +64,7 @@ impl Shard for DeviceShard {
         let detail = match ev.kind {
             Kind::JoinTask => self.on_join_task(&ctx, now, i, &sched, q),
             Kind::JoinComplete => self.join_completed(now, i, q),
+            Kind::PolicyPoll if !self.reaches_site(i) => Detail::NoSiteContact,
             Kind::PolicyPoll => self.on_policy_poll(&ctx, now, i, q),
             Kind::EnrollDue => self.on_enroll_due(now, i, q),
             Kind::Attempt => self.attempt(now, i, q),

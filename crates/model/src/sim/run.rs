@@ -130,6 +130,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         },
         co_management_at: s.co_management_at.filter(|_| tenant_ok),
         path2_blocker,
+        gateway_serves: c.gateway_serves(),
         install_always_fails: c.ccmsetup_command_line_length > 1024,
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
@@ -170,6 +171,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
             events: Vec::new(),
             gateway_requests: Vec::new(),
+            channels: Default::default(),
             sliders: Sliders::default(),
             wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
             ready_delta: vec![0; ctx.rows + 1],
@@ -278,7 +280,8 @@ pub fn run(
     let horizon = scenario.horizon();
     let bucket = ctx.bucket;
     let rows = ctx.rows;
-    let uses_gateway = ctx.path2_blocker.is_none() && (all.path2_candidates > 0);
+    let uses_gateway = ctx.gateway_serves
+        && ((ctx.path2_blocker.is_none() && all.path2_candidates > 0) || all.internet_clients > 0);
     let uses_strategy = scenario.strategy.steps.iter().any(|st| {
         !matches!(
             st.action,
@@ -351,6 +354,15 @@ pub fn run(
                 if let Some(p) = shard.ctx.path2_blocker {
                     blocked[p.index()] += 1;
                 }
+            }
+            if d.reason.is_none()
+                && d.path == CoPath::Path1
+                && shard.ctx.co_management_at.is_some()
+                && !shard.ctx.gateway_serves
+                && d.profile.location == Location::InternetOnly
+                && d.state() != Some(crate::domain::LifecycleState::CoManaged)
+            {
+                blocked[Prerequisite::CloudManagementGateway.index()] += 1;
             }
         }
         (t, by_path, blocked, reasons)
@@ -637,6 +649,7 @@ impl DeviceShard {
             } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
                 self.devices[i].phase = Phase::Coexistence;
             }
+            self.join_channels(i);
             let state = self.devices[i].state();
             self.move_state(0, i, None, state);
             if self.devices[i].record {
