@@ -288,6 +288,7 @@ fn detail_text(d: Detail) -> String {
             "autopilot provisioning timed out 0x800705B4".into()
         }
         Detail::Reprovisioning => "autopilot provisioning again".into(),
+        Detail::EspAlreadyEnded => "esp already ended".into(),
         Detail::ClientAppReceived => "configmgr client app received".into(),
         Detail::GatewayConnection => "gateway connection".into(),
         Detail::NoSiteContact => "no site contact (internet, no gateway)".into(),

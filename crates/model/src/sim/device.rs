@@ -45,7 +45,6 @@ pub(super) enum Phase {
     AwaitingClientPush,
     Path1,
     Provisioning,
-    ProvisioningFailed,
     IntuneOnly,
     IntuneOnlyBlocked,
     InstallQueued,
@@ -85,6 +84,8 @@ pub(super) struct Device {
     pub(super) sticky: u8,
     /// A workload reconciliation is scheduled.
     pub(super) reconcile_pending: bool,
+    /// Into co-management: its Enrollment Status Page waits for the client install.
+    pub(super) in_esp: bool,
 }
 
 impl Device {
@@ -97,7 +98,6 @@ impl Device {
             Phase::AwaitingOsUpgrade => S::AwaitingOsUpgrade,
             Phase::AwaitingClientPush => S::AwaitingClientPush,
             Phase::Provisioning => S::AutopilotProvisioning,
-            Phase::ProvisioningFailed => S::ProvisioningFailed,
             Phase::IntuneOnly => S::IntuneOnly,
             Phase::IntuneOnlyBlocked => S::IntuneOnlyBlocked,
             Phase::InstallQueued => S::ClientInstallQueued,
@@ -129,7 +129,6 @@ pub(super) enum Kind {
     Remediated,
     Arrive,
     EspDone(EspOutcome),
-    Reprovision,
     ClientApp,
     InstallDone,
     Registered,

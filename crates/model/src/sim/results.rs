@@ -149,6 +149,8 @@ pub enum Detail {
     Provisioned(EspOutcome),
     /// Provisioning started again after a failure.
     Reprovisioning,
+    /// The ESP's deadline came after it had ended (into co-management).
+    EspAlreadyEnded,
     /// The ConfigMgr client app reached the device at an Intune check-in.
     ClientAppReceived,
     /// The gateway gave the device a connection.

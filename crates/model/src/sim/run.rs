@@ -560,6 +560,7 @@ impl DeviceShard {
                 incident: 0,
                 sticky: 0,
                 reconcile_pending: false,
+                in_esp: false,
             });
         }
         counts
