@@ -432,6 +432,9 @@ named_enum! {
         AutopilotIntoCoManagement => "autopilot_into_co_management_2111",
         /// Enough management points: each serves 25,000 clients.
         ManagementPointCapacity => "management_point_capacity",
+        /// Supported site sizes: clients per primary, management points per primary,
+        /// Windows desktops per CAS.
+        SiteScale => "site_scale",
     }
 }
 
