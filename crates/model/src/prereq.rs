@@ -49,6 +49,8 @@ pub struct FleetCounts {
     pub push_candidates: u64,
     /// Devices waiting for the OS upgrade program.
     pub upgrade_candidates: u64,
+    /// Windows 7 and 8.1 devices waiting for the OS upgrade program's legacy rate.
+    pub legacy_candidates: u64,
     /// Devices waiting for MDM migration.
     pub migration_candidates: u64,
     /// Path 1 devices on the internet only (they reach their site through the gateway).
@@ -129,6 +131,8 @@ impl FleetCounts {
                     .is_some_and(|b| b < OsRelease::Win10_1709.build().unwrap_or(0)),
         );
         self.migration_candidates += u64::from(p.third_party_mdm);
+        self.legacy_candidates +=
+            u64::from(!arrival && matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81));
     }
 
     /// Adds another shard's counts.
@@ -144,6 +148,7 @@ impl FleetCounts {
         self.on_premises_managed += o.on_premises_managed;
         self.push_candidates += o.push_candidates;
         self.upgrade_candidates += o.upgrade_candidates;
+        self.legacy_candidates += o.legacy_candidates;
         self.migration_candidates += o.migration_candidates;
         let add = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         add(&mut self.clients_by_site, &o.clients_by_site);

@@ -208,6 +208,7 @@ pub(super) struct RawOsUpgrade {
     pub(super) devices_per_week: Option<Days>,
     pub(super) start_date: Option<Date>,
     pub(super) target: OsRelease,
+    pub(super) legacy_devices_per_week: Option<Spanned<Days>>,
 }
 
 impl Default for RawOsUpgrade {
@@ -217,6 +218,7 @@ impl Default for RawOsUpgrade {
             devices_per_week: None,
             start_date: None,
             target: OsRelease::Win10_22H2,
+            legacy_devices_per_week: None,
         }
     }
 }

@@ -345,6 +345,28 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             None,
         ));
     }
+    let legacy_upgrade = match &u.legacy_devices_per_week {
+        None => None,
+        Some(w) => {
+            let n = w.get_ref().0;
+            if n > 1_000_000.0 {
+                return Err(at(
+                    w.span(),
+                    "os_upgrade.legacy_devices_per_week",
+                    format!("expected 0 to 1,000,000 devices per week, found {n}"),
+                ));
+            }
+            program_of(None, Some(*w.get_ref()), u.start_date, "os_upgrade")?.map(|(per, start)| {
+                (
+                    Program {
+                        start: start.map_or(0, minute_of),
+                        minutes_per_device: per,
+                    },
+                    u.target,
+                )
+            })
+        }
+    };
     let p2 = &raw.path2;
     let day_of = |d: Date| minute_of(d) / DAY;
     let mut batches: Vec<(Minute, u32)> = p2
@@ -477,6 +499,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         path2,
         client_push,
         os_upgrade,
+        legacy_upgrade,
         mdm_migration,
         name,
         description: raw.description,

@@ -186,6 +186,7 @@ pub(super) struct Context {
 pub(super) struct Ranks {
     pub(super) push: u64,
     pub(super) upgrade: u64,
+    pub(super) legacy: u64,
     pub(super) migration: u64,
 }
 

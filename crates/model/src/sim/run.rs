@@ -270,6 +270,7 @@ pub fn run(
         ranks.push(acc);
         acc.push += c.push_candidates;
         acc.upgrade += c.upgrade_candidates;
+        acc.legacy += c.legacy_candidates;
         acc.migration += c.migration_candidates;
     }
     engine.par_each(|i, shard, q| {
@@ -624,6 +625,12 @@ impl DeviceShard {
                     if let Some((prog, _)) = s.os_upgrade {
                         self.devices[i].upgrade_at = prog.time_of(r.upgrade);
                         r.upgrade += 1;
+                    }
+                }
+                if matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81) {
+                    if let Some((prog, _)) = s.legacy_upgrade {
+                        self.devices[i].upgrade_at = prog.time_of(r.legacy);
+                        r.legacy += 1;
                     }
                 }
                 if !p.client && p.join != JoinType::AzureAdJoined {
