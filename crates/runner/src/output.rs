@@ -203,6 +203,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map(|x| format!("blocked_{}", x.name())),
     );
     header.extend(counter_names());
+    header.extend(
+        fleetsim_model::domain::COEXISTENCE_CONFIGMGR_OFF
+            .iter()
+            .map(|f| format!("coexistence_configmgr_off_{f}")),
+    );
     let pct = (co * 10_000 + r.eligible / 2)
         .checked_div(r.eligible)
         .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
@@ -247,6 +252,12 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     }));
     row.extend(r.blocked.iter().map(u64::to_string));
     row.extend(last_counters.iter().map(u64::to_string));
+    let coexistence = last_states[LifecycleState::Coexistence.index()];
+    row.extend(
+        fleetsim_model::domain::COEXISTENCE_CONFIGMGR_OFF
+            .iter()
+            .map(|_| coexistence.to_string()),
+    );
     vec![header, row]
 }
 

@@ -654,7 +654,11 @@ impl DeviceShard {
                 } else {
                     self.advance(0, i, q);
                 }
-            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
+            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm)
+                && crate::domain::coexistence_applies(d.profile.os, d.profile.join)
+            {
+                // Other devices under a third-party MDM stay `ineligible`: ConfigMgr does not
+                // enter coexistence on them.
                 self.devices[i].phase = Phase::Coexistence;
             }
             self.join_channels(i);
