@@ -461,13 +461,26 @@ fn report_draws_workloads_gateway_bands_and_decisions_when_present() {
     let gw = chart(&html, "gateway");
     assert_eq!(series(gw, "gateway_queue")[..4], [1.0, 2.0, 0.0, 1.0]);
     assert_eq!(series(gw, "gateway_concurrent_clients")[0], 999.0);
-    // The capacity: summary.csv's gateway_capacity, drawn dashed over every row.
-    let s = csv_rows(&d.read("run/summary.csv"));
-    let cap: f64 = s[1][s[0].iter().position(|h| h == "gateway_capacity").unwrap()]
-        .parse()
-        .unwrap();
-    if cap > 0.0 {
-        assert!(series(gw, "gateway_capacity").iter().all(|v| *v == cap));
+    // The capacity: timeline.csv's gateway_capacity per row (summary.csv's value when the
+    // timeline has no such column), drawn dashed.
+    let t = csv_rows(&d.read("run/timeline.csv"));
+    let drawn = series(gw, "gateway_capacity");
+    match t[0].iter().position(|h| h == "gateway_capacity") {
+        Some(k) => {
+            let want: Vec<f64> = t[1..].iter().map(|r| r[k].parse().unwrap()).collect();
+            if want.iter().any(|v| *v > 0.0) {
+                assert_eq!(drawn, want);
+            }
+        }
+        None => {
+            let s = csv_rows(&d.read("run/summary.csv"));
+            let cap: f64 = s[1][s[0].iter().position(|h| h == "gateway_capacity").unwrap()]
+                .parse()
+                .unwrap();
+            if cap > 0.0 {
+                assert!(drawn.iter().all(|v| *v == cap));
+            }
+        }
     }
     let status = chart(&html, "co-management-status");
     assert!(status.contains("class=\"band\" data-series=\"enrolled\""));
@@ -687,7 +700,7 @@ fn report_escapes_text_from_the_runs() {
 
 /// A Path 1 scenario like `tiny` before it gained Path 2 devices and programs: 2,000 devices,
 /// no gateway, no strategy, so the report's absent sections show.
-const P1: &str = "name = \"tiny\"\nseed = 7\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 2_000\njoin = { on_premises_ad = 0.72, hybrid_joined = 0.2, azure_ad_registered = 0.03, workgroup = 0.05 }\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"all\"\n[remediation]\ndefault = { mean_days = 5 }\n";
+const P1: &str = "name = \"tiny\"\nseed = 7\nstart_date = 2027-01-04\ndays = 30\n[fleet]\ndevices = 2_000\njoin = { on_premises_ad = 0.72, hybrid_joined = 0.2, azure_ad_registered = 0.03, workgroup = 0.05 }\nlocation = { corporate_network = 0.65, vpn = 0.35 }\n[co_management]\nenable_date = 2027-01-04\nauto_enrollment = \"all\"\n[remediation]\ndefault = { mean_days = 5 }\n";
 
 /// Runs `fleetsim run <P1> ARGS` in `d`.
 fn run_p1(d: &Dir, args: &[&str]) -> std::process::Output {

@@ -474,7 +474,30 @@ named_enum! {
         AutopilotIntoCoManagement => "autopilot_into_co_management_2111",
         /// Enough management points: each serves 25,000 clients.
         ManagementPointCapacity => "management_point_capacity",
+        /// Supported site sizes: clients per primary, management points per primary,
+        /// Windows desktops per CAS.
+        SiteScale => "site_scale",
     }
+}
+
+/// What ConfigMgr switches off on a device in coexistence with a third-party MDM (memdocs:
+/// configmgr/comanage/coexistence.md), as summary.csv names them.
+pub const COEXISTENCE_CONFIGMGR_OFF: [&str; 7] = [
+    "resource_access",
+    "apps",
+    "software_updates",
+    "endpoint_protection",
+    "compliance",
+    "device_configuration",
+    "office_c2r",
+];
+
+/// Whether ConfigMgr treats a device under a third-party MDM as coexistence: Windows 10
+/// 1709 or later (or Windows 11), Azure AD joined or hybrid joined (memdocs:
+/// configmgr/comanage/coexistence.md).
+pub fn coexistence_applies(os: OsRelease, join: JoinType) -> bool {
+    os.build().is_some_and(|b| b >= 16299)
+        && matches!(join, JoinType::AzureAdJoined | JoinType::HybridJoined)
 }
 
 named_enum! {

@@ -192,7 +192,7 @@ pub fn permanent_reason(
     use IneligibleReason as R;
     use OsRelease::*;
     Some(match p.os {
-        Windows7 | Windows81 => R::LegacyOs,
+        Windows7 | Windows81 if s.legacy_upgrade.is_none() => R::LegacyOs,
         WindowsServer => R::Server,
         Win10Mobile => R::Win10Mobile,
         WindowsHome => R::HomeEdition,

@@ -1,6 +1,6 @@
 //! The preflight: which documented prerequisite blocks which devices, before running.
 
-use crate::domain::{CoPath, IneligibleReason, JoinType, OsRelease, Prerequisite};
+use crate::domain::{CoPath, IneligibleReason, JoinType, Location, OsRelease, Prerequisite};
 use crate::fleet::Profile;
 use crate::scenario::{AutoEnrollmentScope, Scenario};
 
@@ -49,8 +49,18 @@ pub struct FleetCounts {
     pub push_candidates: u64,
     /// Devices waiting for the OS upgrade program.
     pub upgrade_candidates: u64,
+    /// Windows 7 and 8.1 devices waiting for the OS upgrade program's legacy rate.
+    pub legacy_candidates: u64,
     /// Devices waiting for MDM migration.
     pub migration_candidates: u64,
+    /// Path 1 devices on the internet only (they reach their site through the gateway).
+    pub path1_internet: u64,
+    /// Existing ConfigMgr clients on the internet only (each holds a gateway connection online).
+    pub internet_clients: u64,
+    /// Devices per site, existing and new (all become its clients or could).
+    pub devices_by_site: Vec<u64>,
+    /// Of them, Windows desktops (not servers or Windows 10 Mobile).
+    pub desktops_by_site: Vec<u64>,
     /// Devices with the ConfigMgr client at the start, per site.
     pub clients_by_site: Vec<u64>,
     /// Devices stopped by their site's version, per site.
@@ -68,6 +78,8 @@ impl FleetCounts {
     pub fn new(sites: usize, collections: usize) -> Self {
         Self {
             clients_by_site: vec![0; sites],
+            devices_by_site: vec![0; sites],
+            desktops_by_site: vec![0; sites],
             site_blocked: vec![0; sites],
             reasons: vec![0; IneligibleReason::ALL.len()],
             collection_matching: vec![0; collections],
@@ -81,8 +93,14 @@ impl FleetCounts {
         let site = usize::from(p.site);
         self.devices += 1;
         self.arrivals += u64::from(arrival);
+        self.devices_by_site[site] += 1;
+        self.desktops_by_site[site] += u64::from(!matches!(
+            p.os,
+            OsRelease::WindowsServer | OsRelease::Win10Mobile
+        ));
         if p.client && !arrival {
             self.clients_by_site[site] += 1;
+            self.internet_clients += u64::from(p.location == Location::InternetOnly);
         }
         if let Some(r) = reason {
             self.reasons[r.index()] += 1;
@@ -99,6 +117,7 @@ impl FleetCounts {
             self.path2_candidates += 1;
         } else {
             self.path1_candidates += 1;
+            self.path1_internet += u64::from(p.location == Location::InternetOnly);
             if p.join == JoinType::OnPremisesAd {
                 self.on_premises += 1;
                 self.on_premises_managed += u64::from(p.identity.is_managed());
@@ -112,6 +131,8 @@ impl FleetCounts {
                     .is_some_and(|b| b < OsRelease::Win10_1709.build().unwrap_or(0)),
         );
         self.migration_candidates += u64::from(p.third_party_mdm);
+        self.legacy_candidates +=
+            u64::from(!arrival && matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81));
     }
 
     /// Adds another shard's counts.
@@ -120,14 +141,19 @@ impl FleetCounts {
         self.arrivals += o.arrivals;
         self.path1_candidates += o.path1_candidates;
         self.path1_in_scope += o.path1_in_scope;
+        self.path1_internet += o.path1_internet;
+        self.internet_clients += o.internet_clients;
         self.path2_candidates += o.path2_candidates;
         self.on_premises += o.on_premises;
         self.on_premises_managed += o.on_premises_managed;
         self.push_candidates += o.push_candidates;
         self.upgrade_candidates += o.upgrade_candidates;
+        self.legacy_candidates += o.legacy_candidates;
         self.migration_candidates += o.migration_candidates;
         let add = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         add(&mut self.clients_by_site, &o.clients_by_site);
+        add(&mut self.devices_by_site, &o.devices_by_site);
+        add(&mut self.desktops_by_site, &o.desktops_by_site);
         add(&mut self.site_blocked, &o.site_blocked);
         add(&mut self.reasons, &o.reasons);
         add(&mut self.collection_matching, &o.collection_matching);
@@ -241,6 +267,38 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
     if cl.cmg_vms == 0 {
         add(Blocker, P::CloudManagementGateway, p2, n2, "there is no cloud management gateway: Path 2 devices cannot get the client (cloud.cmg_vms)".into());
     }
+    if !cl.gateway_serves() && s.co_management_at.is_some() {
+        add(
+            Blocker,
+            P::CloudManagementGateway,
+            Some(CoPath::Path1),
+            c.path1_internet,
+            format!(
+                "{} internet-only clients reach their site only through a cloud management gateway and have none{}: they never receive the co-management policy or workload switches (cloud.cmg_vms)",
+                c.path1_internet,
+                if cl.management_points_for_cmg {
+                    ""
+                } else {
+                    " serving them (cloud.management_points_for_cmg)"
+                }
+            ),
+        );
+    }
+    let needed = cl.cmg_vms.div_ceil(4);
+    if cl.cmg_connection_points < needed {
+        add(
+            Warning,
+            P::CloudManagementGateway,
+            None,
+            c.internet_clients + c.path2_candidates,
+            format!(
+                "{} VMs need {needed} CMG connection points (4 VMs each); with {} only {} VMs serve clients (cloud.cmg_connection_points)",
+                cl.cmg_vms,
+                cl.cmg_connection_points,
+                cl.served_vms()
+            ),
+        );
+    }
     if !t.subscription_manager {
         add(Blocker, P::SubscriptionManager, p2, n2, "creating the cloud management gateway needs a Subscription Manager in Azure (admin_roles.subscription_manager)".into());
     }
@@ -279,6 +337,7 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
             );
         }
     }
+    site_scale(s, c, &mut add);
     for (i, site) in s.sites.iter().enumerate() {
         let cap = u64::from(site.management_points) * 25_000;
         if c.clients_by_site[i] > cap {
@@ -300,4 +359,130 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Clients a stand-alone primary site supports, and a primary under a CAS; management points
+/// per primary; Windows desktops per CAS (memdocs:
+/// configmgr/core/plan-design/configs/size-and-scale-numbers.md).
+pub const PRIMARY_CLIENTS: u64 = 175_000;
+/// Clients a primary site under a CAS supports.
+pub const CHILD_PRIMARY_CLIENTS: u64 = 150_000;
+/// Management points a primary site supports.
+pub const PRIMARY_MANAGEMENT_POINTS: u32 = 15;
+/// Windows desktops a CAS supports.
+pub const CAS_DESKTOPS: u64 = 700_000;
+
+/// Whether site `i` is a primary under a central administration site: its hierarchy has
+/// several primary sites (a hierarchy with more than one primary needs a CAS).
+pub fn under_cas(s: &Scenario, i: usize) -> bool {
+    let h = &s.sites[i].hierarchy;
+    s.sites.iter().filter(|x| &x.hierarchy == h).count() > 1
+}
+
+/// Site scale: warnings for sites beyond the supported numbers.
+fn site_scale(
+    s: &Scenario,
+    c: &FleetCounts,
+    add: &mut impl FnMut(Severity, Prerequisite, Option<CoPath>, u64, String),
+) {
+    use Prerequisite as P;
+    for (i, site) in s.sites.iter().enumerate() {
+        let cas = under_cas(s, i);
+        let limit = if cas {
+            CHILD_PRIMARY_CLIENTS
+        } else {
+            PRIMARY_CLIENTS
+        };
+        let n = c.devices_by_site[i];
+        if n > limit {
+            add(
+                Severity::Warning,
+                P::SiteScale,
+                None,
+                n,
+                format!(
+                    "primary site {} has {n} clients; a primary {} supports {limit}: split it into more primary sites (sites)",
+                    site.code,
+                    if cas { "under a CAS" } else { "stand-alone" }
+                ),
+            );
+        }
+        if site.management_points > PRIMARY_MANAGEMENT_POINTS {
+            add(
+                Severity::Warning,
+                P::SiteScale,
+                None,
+                n,
+                format!(
+                    "primary site {} has {} management points; a primary supports {PRIMARY_MANAGEMENT_POINTS} (sites.management_points)",
+                    site.code, site.management_points
+                ),
+            );
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, site) in s.sites.iter().enumerate() {
+        if !under_cas(s, i) || seen.contains(&site.hierarchy.as_str()) {
+            continue;
+        }
+        seen.push(&site.hierarchy);
+        let desktops: u64 = s
+            .sites
+            .iter()
+            .zip(&c.desktops_by_site)
+            .filter(|(x, _)| x.hierarchy == site.hierarchy)
+            .map(|(_, n)| n)
+            .sum();
+        if desktops > CAS_DESKTOPS {
+            add(
+                Severity::Warning,
+                P::SiteScale,
+                None,
+                desktops,
+                format!(
+                    "the CAS of hierarchy {} has {desktops} Windows desktops; a CAS supports {CAS_DESKTOPS}: split it into more hierarchies (sites.hierarchy)",
+                    site.hierarchy
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    fn scale(sites: &str, devices: &[u64], desktops: &[u64]) -> Vec<Finding> {
+        let s = Scenario::from_toml(&format!(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 1\n[co_management]\nenable_date = 2027-01-04\n{sites}"
+        ))
+        .unwrap();
+        let mut c = FleetCounts::new(s.sites.len(), 0);
+        c.devices_by_site = devices.to_vec();
+        c.desktops_by_site = desktops.to_vec();
+        preflight(&s, &c)
+            .into_iter()
+            .filter(|f| f.prerequisite == Prerequisite::SiteScale)
+            .collect()
+    }
+
+    #[test]
+    fn site_scale_follows_the_supported_numbers() {
+        let one = "[[sites]]\ncode = \"A\"\nshare = 1.0\nmanagement_points = 15\n";
+        assert!(scale(one, &[175_000], &[175_000]).is_empty());
+        let f = scale(one, &[175_001], &[175_001]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].devices, 175_001);
+        assert_eq!(f[0].severity, Severity::Warning);
+        let many = one.replace("= 15", "= 16");
+        assert_eq!(scale(&many, &[1_000], &[1_000]).len(), 1);
+        // Two primaries in one hierarchy sit under a CAS: 150,000 each, 700,000 desktops.
+        let two = "[[sites]]\ncode = \"A\"\nshare = 0.5\nhierarchy = \"H\"\n[[sites]]\ncode = \"B\"\nshare = 0.5\nhierarchy = \"H\"\n";
+        assert!(scale(two, &[150_000, 150_000], &[150_000, 150_000]).is_empty());
+        assert_eq!(scale(two, &[150_001, 1], &[1, 1]).len(), 1);
+        let f = scale(two, &[100_000, 100_000], &[350_001, 350_000]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].devices, 700_001);
+        assert!(f[0].message.contains("CAS"), "{}", f[0].message);
+    }
 }

@@ -52,7 +52,7 @@ impl Calendar {
 
     /// The online window that starts on `day`, if the device is used that day.
     #[inline]
-    fn window(&self, d: &DeviceSchedule, day: u32) -> Option<(Minute, Minute)> {
+    pub fn window(&self, d: &DeviceSchedule, day: u32) -> Option<(Minute, Minute)> {
         if !self.is_workday(day) {
             return None;
         }

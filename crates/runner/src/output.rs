@@ -53,6 +53,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     );
     header.extend(counter_names());
     header.push("cloud_visible".into());
+    header.extend(["gateway_capacity", "gateway_queue"].map(String::from));
     let mut rows = vec![header];
     for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
     {
@@ -66,6 +67,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         row.extend(r.collection_co_managed[i].iter().map(u64::to_string));
         row.extend(counters.iter().map(u64::to_string));
         row.push(r.cloud_visible(i).to_string());
+        row.extend([g.capacity, g.peak_queued].map(|x| x.to_string()));
         rows.push(row);
     }
     rows
@@ -220,6 +222,11 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     );
     header.push("cloud_visible_pct_of_devices".into());
     header.extend(fleetsim_model::sim::INTUNE_ELIGIBILITY.map(String::from));
+    header.extend(
+        fleetsim_model::domain::COEXISTENCE_CONFIGMGR_OFF
+            .iter()
+            .map(|f| format!("coexistence_configmgr_off_{f}")),
+    );
     let pct = (co * 10_000 + r.eligible / 2)
         .checked_div(r.eligible)
         .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
@@ -292,6 +299,12 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100)),
     );
     row.extend(r.intune_eligibility().map(|x| x.to_string()));
+    let coexistence = last_states[LifecycleState::Coexistence.index()];
+    row.extend(
+        fleetsim_model::domain::COEXISTENCE_CONFIGMGR_OFF
+            .iter()
+            .map(|_| coexistence.to_string()),
+    );
     vec![header, row]
 }
 
@@ -333,8 +346,10 @@ fn detail_text(d: Detail) -> String {
             "autopilot provisioning timed out 0x800705B4".into()
         }
         Detail::Reprovisioning => "autopilot provisioning again".into(),
+        Detail::EspAlreadyEnded => "esp already ended".into(),
         Detail::ClientAppReceived => "configmgr client app received".into(),
         Detail::GatewayConnection => "gateway connection".into(),
+        Detail::NoSiteContact => "no site contact (internet, no gateway)".into(),
         Detail::ClientInstall(true) => "client installed".into(),
         Detail::ClientInstall(false) => "client install failed".into(),
         Detail::ClientRegistered => "client registered".into(),

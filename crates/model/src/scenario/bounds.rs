@@ -201,6 +201,7 @@ pub const BOUNDS: &[Bound] = &[
     b("usage.workday_minutes", Unit::Minutes, 1.0, 1440.0),
     b("remediation.*.mean_days", Unit::Days, 0.0, LONG),
     b("cloud.cmg_vms", Unit::Count, 0.0, 16.0),
+    b("cloud.cmg_connection_points", Unit::Count, 1.0, 16.0),
     b("cloud.client_install_minutes", Unit::Minutes, 1.0, WEEK_MIN),
     b(
         "cloud.ccmsetup_command_line_length",
@@ -226,6 +227,12 @@ pub const BOUNDS: &[Bound] = &[
         Unit::DevicesPerWeek,
         0.0,
         7.0 * DEV,
+    ),
+    b(
+        "os_upgrade.legacy_devices_per_week",
+        Unit::DevicesPerWeek,
+        0.0,
+        1_000_000.0,
     ),
     b(
         "mdm_migration.devices_per_day",

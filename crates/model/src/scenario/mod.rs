@@ -104,6 +104,16 @@ mod tests {
     }
 
     #[test]
+    fn cmg_connection_points_outside_1_16_are_refused() {
+        let e = err("[cloud]\ncmg_vms = 16\ncmg_connection_points = 17\n");
+        assert_eq!(e.line, Some(8));
+        assert_eq!(e.field.as_deref(), Some("cloud.cmg_connection_points"));
+        assert!(e.message.contains("1 to 16"), "{e}");
+        let e = err("[cloud]\ncmg_connection_points = 0\n");
+        assert_eq!(e.field.as_deref(), Some("cloud.cmg_connection_points"));
+    }
+
+    #[test]
     fn mix_not_summing_to_1_is_refused() {
         let e = err("[fleet.usage]\noffice_hours = 0.5\nalways_on = 0.2\n");
         assert!(

@@ -146,6 +146,7 @@ pub(super) struct RawCloud {
     pub(super) management_points_for_cmg: bool,
     pub(super) cmg_vms: Spanned<Whole>,
     pub(super) cmg_vm_size: RawVmSize,
+    pub(super) cmg_connection_points: Option<Spanned<Whole>>,
     pub(super) client_app_date: Option<Date>,
     pub(super) client_install_minutes: Whole,
     pub(super) client_install_failure_rate: Share,
@@ -162,6 +163,7 @@ impl Default for RawCloud {
             management_points_for_cmg: true,
             cmg_vms: Spanned::new(0..0, Whole(1)),
             cmg_vm_size: RawVmSize::Standard,
+            cmg_connection_points: None,
             client_app_date: None,
             client_install_minutes: Whole(30),
             client_install_failure_rate: Share(0.03),
@@ -232,6 +234,7 @@ pub(super) struct RawOsUpgrade {
     pub(super) devices_per_week: Option<Rate>,
     pub(super) start_date: Option<Date>,
     pub(super) target: OsRelease,
+    pub(super) legacy_devices_per_week: Option<Spanned<Days>>,
 }
 
 impl Default for RawOsUpgrade {
@@ -241,6 +244,7 @@ impl Default for RawOsUpgrade {
             devices_per_week: None,
             start_date: None,
             target: OsRelease::Win10_22H2,
+            legacy_devices_per_week: None,
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct Scenario {
     pub client_push: Option<Program>,
     /// OS upgrade of Windows 10 below 1709, and the release it moves them to.
     pub os_upgrade: Option<(Program, OsRelease)>,
+    /// Upgrade or replacement of Windows 7 and 8.1 devices, at its own rate, to the same
+    /// target (`None`: they stay ineligible).
+    pub legacy_upgrade: Option<(Program, OsRelease)>,
     /// Migration off third-party MDM.
     pub mdm_migration: Option<Program>,
     /// Devices in the Test ring of the ring scheme.

@@ -52,6 +52,8 @@ pub struct Cloud {
     pub cmg_vms: u32,
     /// Concurrent clients per VM: 6,000 Standard, 10,000 Large.
     pub clients_per_vm: u32,
+    /// CMG connection points; each serves up to 4 VMs (default: enough for every VM).
+    pub cmg_connection_points: u32,
     /// When Intune starts assigning the ConfigMgr client app.
     pub client_app_at: Minute,
     /// How long a client install holds a gateway connection.
@@ -65,9 +67,22 @@ pub struct Cloud {
 }
 
 impl Cloud {
-    /// Concurrent clients the gateway serves at once.
+    /// VMs the connection points can serve: 4 per connection point.
+    pub fn served_vms(&self) -> u32 {
+        self.cmg_vms
+            .min(self.cmg_connection_points.saturating_mul(4))
+    }
+
+    /// Concurrent clients the gateway serves at once: the VMs its connection points serve,
+    /// times the clients per VM.
     pub fn capacity(&self) -> u64 {
-        u64::from(self.cmg_vms) * u64::from(self.clients_per_vm)
+        u64::from(self.served_vms()) * u64::from(self.clients_per_vm)
+    }
+
+    /// Whether internet clients can reach their site: a gateway with a VM, a connection point
+    /// and management points enabled for it.
+    pub fn gateway_serves(&self) -> bool {
+        self.capacity() > 0 && self.management_points_for_cmg
     }
 }
 

@@ -343,6 +343,7 @@ fn resolve_programs(
         Option<Program>,
         Option<Program>,
         Option<(Program, OsRelease)>,
+        Option<(Program, OsRelease)>,
     ),
     Located,
 > {
@@ -388,7 +389,26 @@ fn resolve_programs(
             None,
         ));
     }
-    Ok((client_push, mdm_migration, os_upgrade))
+    let legacy_upgrade = match &u.legacy_devices_per_week {
+        None => None,
+        Some(w) => {
+            let per_week = w.get_ref().0;
+            spanned(
+                check("os_upgrade.legacy_devices_per_week", per_week),
+                w.span(),
+            )?;
+            (per_week > 0.0).then(|| {
+                (
+                    Program {
+                        start: u.start_date.map_or(0, |d| cal.minute(d)),
+                        minutes_per_device: 7.0 * f64::from(DAY) / per_week,
+                    },
+                    u.target,
+                )
+            })
+        }
+    };
+    Ok((client_push, mdm_migration, os_upgrade, legacy_upgrade))
 }
 
 /// `[path2]`: new devices, and the fleet plus them within [`MAX_DEVICES`].
@@ -449,6 +469,10 @@ fn resolve_cloud(cl: &RawCloud, cal: &Calendar) -> Result<Cloud, Located> {
         whole("cloud.cmg_vms", *cl.cmg_vms.get_ref()),
         cl.cmg_vms.span(),
     )?;
+    let points = match &cl.cmg_connection_points {
+        None => vms.div_ceil(4).max(1),
+        Some(p) => spanned(whole("cloud.cmg_connection_points", *p.get_ref()), p.span())?,
+    };
     Ok(Cloud {
         enhanced_http: cl.enhanced_http,
         cloud_services: cl.cloud_services,
@@ -459,6 +483,7 @@ fn resolve_cloud(cl: &RawCloud, cal: &Calendar) -> Result<Cloud, Located> {
             RawVmSize::Standard => 6_000,
             RawVmSize::Large => 10_000,
         },
+        cmg_connection_points: points,
         client_app_at: cl.client_app_date.map_or(0, |d| cal.minute(d)),
         client_install: whole("cloud.client_install_minutes", cl.client_install_minutes)?,
         client_install_failure_rate: cl.client_install_failure_rate.0,
@@ -527,7 +552,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
     let timing = resolve_timing(&raw.timing)?;
     let usage = resolve_usage(&raw.usage)?;
     let remediation = resolve_remediation(&raw.remediation, &cal)?;
-    let (client_push, mdm_migration, os_upgrade) = resolve_programs(&raw, &cal)?;
+    let (client_push, mdm_migration, os_upgrade, legacy_upgrade) = resolve_programs(&raw, &cal)?;
     let path2 = resolve_path2(&raw.path2, &cal, days, devices)?;
     let cloud = resolve_cloud(&raw.cloud, &cal)?;
     let tenant = resolve_tenant(&raw);
@@ -548,6 +573,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         path2,
         client_push,
         os_upgrade,
+        legacy_upgrade,
         mdm_migration,
         name,
         description: raw.description,

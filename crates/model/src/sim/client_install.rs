@@ -14,6 +14,10 @@ use std::sync::Arc;
 
 pub(super) const INSTALL: Purpose = Purpose::named("client-install");
 
+/// Minutes from an app's assignment to the notified device's check-in (assumption: "Intune
+/// immediately notifies the device to check in"; a few minutes for the notification).
+pub const PUSH_DELAY: Minute = 5;
+
 /// The next Intune check-in at or after `t` of a device enrolled at `enrolled`: every 3 min
 /// for 15 min, every 15 min until 2 h, then every 8 h (`memdocs: intune/configuration/device-profile-troubleshoot.md`).
 pub fn intune_check_in(enrolled: Minute, t: Minute) -> Minute {
@@ -43,10 +47,16 @@ impl DeviceShard {
             return;
         }
         d.phase = Phase::IntuneOnly;
-        let from = now.max(ctx.scenario.cloud.client_app_at);
-        let t = ctx
-            .calendar
-            .next_online(&sched, intune_check_in(d.intune_at, from));
+        let assigned = ctx.scenario.cloud.client_app_at;
+        let t = if assigned > now {
+            // Intune notifies the device when the app is assigned: it checks in within
+            // minutes, or when it is next online.
+            ctx.calendar.next_online(&sched, assigned + PUSH_DELAY)
+        } else {
+            // Already assigned: it comes at the device's next unprompted check-in.
+            ctx.calendar
+                .next_online(&sched, intune_check_in(d.intune_at, now))
+        };
         Self::schedule(q, t, i as u32, Kind::ClientApp);
     }
 
@@ -83,6 +93,11 @@ impl DeviceShard {
                 self.count(now, Counter::ClientInstallCommandLineErrors);
             }
             self.devices[i].phase = Phase::InstallFailed;
+            if self.devices[i].in_esp {
+                // Into co-management: the ESP shows the failed install (assumption).
+                self.devices[i].in_esp = false;
+                self.count(now, Counter::EspFailures);
+            }
             if !ctx.install_always_fails {
                 // Intune retries the app at a later check-in.
                 let t = intune_check_in(self.devices[i].intune_at, now + 1);
@@ -97,6 +112,7 @@ impl DeviceShard {
         } else {
             self.count(now, Counter::ClientInstallsCompleted);
             self.devices[i].profile.client = true;
+            self.join_channels(i);
             self.devices[i].phase = Phase::AwaitingPolicy;
             Self::schedule(
                 q,
@@ -118,6 +134,7 @@ impl DeviceShard {
         sched: &DeviceSchedule,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
+        self.esp_client_registered(now, i, q);
         if let Some(at) = ctx.co_management_at {
             let p = self.devices[i].profile;
             let (poll, phase) = ctx.poll_of(&p);
@@ -165,6 +182,19 @@ mod tests {
             r.counters.last().unwrap()[Counter::ClientInstallsCompleted.index()],
             0
         );
+    }
+
+    #[test]
+    fn an_assigned_app_is_pushed_to_online_devices_within_minutes() {
+        // Enrolled long before (8 h check-ins), the app assigned on day 3 at 00:00: always-on
+        // devices are notified and take it within minutes, not at their next 8 h check-in.
+        let s = path2(
+            300,
+            "[cloud]\nclient_app_date = 2027-01-06\nclient_install_minutes = 30\n",
+        );
+        let r = hourly(&s);
+        assert_eq!(at_hour(&r, 48, S::IntuneOnly), 300);
+        assert_eq!(at_hour(&r, 49, S::IntuneOnly), 0);
     }
 
     #[test]

@@ -47,7 +47,6 @@ pub(super) enum Phase {
     AwaitingClientPush,
     Path1,
     Provisioning,
-    ProvisioningFailed,
     IntuneOnly,
     IntuneOnlyBlocked,
     InstallQueued,
@@ -95,6 +94,8 @@ pub(super) struct Device {
     /// It entered Path 1 after co-management was enabled (brought in by a program): not part
     /// of the first wave, so it enrolls at its first policy poll, without randomization.
     pub(super) late: bool,
+    /// Into co-management: its Enrollment Status Page waits for the client install.
+    pub(super) in_esp: bool,
 }
 
 impl Device {
@@ -107,7 +108,6 @@ impl Device {
             Phase::AwaitingOsUpgrade => S::AwaitingOsUpgrade,
             Phase::AwaitingClientPush => S::AwaitingClientPush,
             Phase::Provisioning => S::AutopilotProvisioning,
-            Phase::ProvisioningFailed => S::ProvisioningFailed,
             Phase::IntuneOnly => S::IntuneOnly,
             Phase::IntuneOnlyBlocked => S::IntuneOnlyBlocked,
             Phase::InstallQueued => S::ClientInstallQueued,
@@ -139,7 +139,6 @@ pub(super) enum Kind {
     Remediated,
     Arrive,
     EspDone(EspOutcome),
-    Reprovision,
     ClientApp,
     InstallDone,
     Registered,
@@ -174,6 +173,8 @@ pub(super) struct Context {
     pub(super) sample: Option<f64>,
     /// When co-management is effectively enabled (None: never, or a blocker stops it).
     pub(super) co_management_at: Option<Minute>,
+    /// Internet clients reach their site: the gateway has capacity and management points.
+    pub(super) gateway_serves: bool,
     /// The first missing Path 2 prerequisite.
     pub(super) path2_blocker: Option<Prerequisite>,
     /// Every client install fails (command line over 1,024 characters).
@@ -199,6 +200,7 @@ pub(super) struct Ranks {
     pub(super) push: u64,
     pub(super) sync: u64,
     pub(super) upgrade: u64,
+    pub(super) legacy: u64,
     pub(super) migration: u64,
 }
 
@@ -228,6 +230,8 @@ pub struct DeviceShard {
     pub(super) events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     pub(super) gateway_requests: Vec<(Minute, u32)>,
+    /// Internet clients holding a notification channel, and when they are online today.
+    pub(super) channels: super::gateway::Channels,
     /// The workload sliders as the shard knows them (set at barriers).
     pub(super) sliders: Sliders,
     /// Per row and workload: change of devices with Intune authority.

@@ -1,19 +1,25 @@
-//! Gateway: the cloud management gateway's concurrent connections, the queue of client
-//! installs waiting for one, and its load per timeline row. Connections are granted at
-//! barriers in order of request time, then device id, so the order never depends on threads.
+//! Gateway: the cloud management gateway's load and the queue of client installs waiting for
+//! it. Every online ConfigMgr client on the internet holds a connection (its notification
+//! channel); installs from Intune add theirs for their duration. The capacity is the VMs its
+//! connection points serve (4 per point) times the clients per VM. Over capacity the gateway
+//! still serves, with a delay that grows with the overload (MODEL.md, "Cloud management
+//! gateway"). Online clients are counted per shard at barriers, from a per-day table of their
+//! online windows; connections are granted in order of request time, then device id, so
+//! nothing depends on threads.
 //!
 //! Leaves to others: what the install does once connected ([`client_install`](super::client_install)).
 
 use super::device::*;
 use super::results::*;
-use crate::scenario::{Minute, Scenario};
+use crate::domain::{Location, UsagePattern};
+use crate::scenario::{DAY, Minute, Scenario};
 use fleetsim_engine::{Engine, EventQueue};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::ops::Range;
 
-/// The gateway: a fixed number of concurrent connections, granted at barriers in order of
-/// request time, then device id, so the order never depends on threads.
+/// The gateway: its capacity, the installs holding a connection and the queue, granted at
+/// barriers in order of request time, then device id, so the order never depends on threads.
 pub(super) struct Gateway {
     capacity: u64,
     hold: Minute,
@@ -24,10 +30,110 @@ pub(super) struct Gateway {
 /// Minutes between two barriers when the gateway is in use.
 pub(super) const GATEWAY_STEP: Minute = 15;
 
+/// Barrier instants in a day.
+pub(super) const SLOTS: usize = (DAY / GATEWAY_STEP) as usize;
+
+/// A shard's internet clients and the table of when they are online today.
+#[derive(Clone, Debug)]
+pub(super) struct Channels {
+    /// Devices (local index) holding a notification channel while online.
+    clients: Vec<u32>,
+    /// The day the table is for (`u32::MAX`: none yet).
+    day: u32,
+    /// Per barrier instant of the day: change of online clients (a difference table).
+    diff: [i32; SLOTS + 1],
+    /// Always-on clients (online at every instant).
+    always: u64,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            day: u32::MAX,
+            diff: [0; SLOTS + 1],
+            always: 0,
+        }
+    }
+}
+
+/// How long a request waits when the gateway carries `load` connections for `capacity`: no
+/// wait up to the capacity; above it, the overload's share of the capacity times the hold of
+/// an install (assumption, MODEL.md: at twice the capacity a request waits one install).
+pub fn overload_delay(load: u64, capacity: u64, hold: Minute) -> Minute {
+    if load < capacity || capacity == 0 {
+        return 0;
+    }
+    ((load - capacity) * u64::from(hold) / capacity).min(u64::from(DAY)) as Minute
+}
+
 impl DeviceShard {
     pub(super) fn request_gateway(&mut self, now: Minute, i: usize) {
         self.devices[i].phase = Phase::InstallQueued;
         self.gateway_requests.push((now, self.first + i as u32));
+    }
+
+    /// Whether device `i`'s ConfigMgr client reaches its site: on the corporate network or
+    /// VPN always, on the internet only through a gateway that serves clients.
+    #[inline]
+    pub(super) fn reaches_site(&self, i: usize) -> bool {
+        self.ctx.gateway_serves || self.devices[i].profile.location != Location::InternetOnly
+    }
+
+    /// Device `i` now holds a notification channel while online, if it is an internet client
+    /// and the gateway serves clients.
+    pub(super) fn join_channels(&mut self, i: usize) {
+        let p = self.devices[i].profile;
+        if !(p.client && p.location == Location::InternetOnly && self.ctx.gateway_serves) {
+            return;
+        }
+        self.channels.clients.push(i as u32);
+        if self.channels.day != u32::MAX {
+            self.add_online_window(i, self.channels.day);
+        }
+    }
+
+    fn add_online_window(&mut self, i: usize, day: u32) {
+        let sched = self.schedule_of(i);
+        if sched.usage == UsagePattern::AlwaysOn {
+            self.channels.always += 1;
+            return;
+        }
+        let d0 = day * DAY;
+        for dd in [day.wrapping_sub(1), day] {
+            if dd == u32::MAX {
+                continue;
+            }
+            if let Some((s, e)) = self.ctx.calendar.window(&sched, dd) {
+                let (s, e) = (s.max(d0), e.min(d0 + DAY));
+                if s < e {
+                    let from = (s - d0).div_ceil(GATEWAY_STEP) as usize;
+                    let to = (e - d0).div_ceil(GATEWAY_STEP) as usize;
+                    self.channels.diff[from] += 1;
+                    self.channels.diff[to] -= 1;
+                }
+            }
+        }
+    }
+
+    /// Internet clients of this shard online at barrier `t` (a multiple of the step).
+    pub(super) fn online_channels(&mut self, t: Minute) -> u64 {
+        let day = t / DAY;
+        if self.channels.day != day {
+            self.channels.day = day;
+            self.channels.diff = [0; SLOTS + 1];
+            self.channels.always = 0;
+            for k in 0..self.channels.clients.len() {
+                let i = self.channels.clients[k] as usize;
+                self.add_online_window(i, day);
+            }
+        }
+        let slot = ((t % DAY) / GATEWAY_STEP) as usize;
+        let online: i64 = self.channels.diff[..=slot]
+            .iter()
+            .map(|x| i64::from(*x))
+            .sum();
+        self.channels.always + online.max(0) as u64
     }
 
     /// The gateway gives device `local` a connection at `now` (called at a barrier).
@@ -57,8 +163,9 @@ impl Gateway {
         }
     }
 
-    /// At the barrier closing at `next`: takes the shards' requests, records the load of the
-    /// row it closes, and grants connections up to the capacity.
+    /// At the barrier closing at `next`: takes the shards' requests, counts the online
+    /// clients, records the load of the row it closes, and grants connections: at once under
+    /// the capacity, after the overload delay above it.
     pub(super) fn barrier(
         &mut self,
         engine: &mut Engine<DeviceShard>,
@@ -68,8 +175,10 @@ impl Gateway {
         gateway_rows: &mut [GatewayRow],
     ) {
         let mut requests = Vec::new();
+        let mut online = 0u64;
         for (shard, _) in engine.shards_mut() {
             requests.append(&mut shard.gateway_requests);
+            online += shard.online_channels(next);
         }
         requests.sort_unstable();
         self.queue.extend(requests);
@@ -83,9 +192,11 @@ impl Gateway {
             self.in_flight.pop();
         }
         let g = &mut gateway_rows[((next - 1) / bucket) as usize];
-        g.concurrent = self.in_flight.len() as u64;
+        g.concurrent = online + self.in_flight.len() as u64;
         g.queued = self.queue.len() as u64;
         g.peak = g.peak.max(g.concurrent);
+        g.peak_queued = g.peak_queued.max(g.queued);
+        g.capacity = self.capacity;
         while self
             .in_flight
             .peek()
@@ -93,28 +204,108 @@ impl Gateway {
         {
             self.in_flight.pop();
         }
-        while (self.in_flight.len() as u64) < self.capacity {
-            let Some((_, id)) = self.queue.pop_front() else {
+        let mut load = online + self.in_flight.len() as u64;
+        while let Some(&(at, id)) = self.queue.front() {
+            if at + overload_delay(load, self.capacity, self.hold) > next {
                 break;
-            };
+            }
+            self.queue.pop_front();
             let shard = ranges.partition_point(|r| r.end <= id);
             let (sh, q) = engine.shard_mut(shard);
             let local = id - sh.first;
             sh.grant(local, next, q);
             self.in_flight.push(Reverse(next + self.hold));
+            load += 1;
         }
         if let Some(g) = gateway_rows.get_mut((next / bucket) as usize) {
-            g.peak = g.peak.max(self.in_flight.len() as u64);
+            g.peak = g.peak.max(load);
+            g.peak_queued = g.peak_queued.max(self.queue.len() as u64);
+            g.capacity = self.capacity;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::overload_delay;
     use crate::sim::tests::*;
 
+    /// `devices` hybrid-joined ConfigMgr clients on the internet only, office hours, with
+    /// the given extra TOML.
+    fn clients_at(location: &str, devices: u32, extra: &str) -> Scenario {
+        Scenario::from_toml(&format!(
+            "name = \"i\"\nstart_date = 2027-01-04\ndays = 7\n[fleet]\ndevices = {devices}\nlicensed = 1.0\nthird_party_mdm = 0.0\nos = {{ win11_23h2 = 1.0 }}\njoin = {{ hybrid_joined = 1.0 }}\nconfigmgr_client = {{ hybrid_joined = 1.0 }}\nlocation = {{ {location} = 1.0 }}\nusage = {{ office_hours = 1.0 }}\n[usage]\nworkday_start_spread_minutes = 0\n[co_management]\nenable_date = 2027-01-04\n{extra}"
+        ))
+        .unwrap()
+    }
+
     #[test]
-    fn gateway_never_exceeds_capacity_and_matches_the_states() {
+    fn the_delay_grows_with_the_overload() {
+        assert_eq!(overload_delay(5_999, 6_000, 30), 0);
+        assert_eq!(overload_delay(6_000, 6_000, 30), 0);
+        assert_eq!(overload_delay(9_000, 6_000, 30), 15);
+        assert_eq!(overload_delay(12_000, 6_000, 30), 30);
+        assert_eq!(overload_delay(24_000, 6_000, 30), 90);
+    }
+
+    #[test]
+    fn every_online_internet_client_holds_a_connection() {
+        let s = clients_at("internet_only", 2_000, "[cloud]\ncmg_vms = 1\n");
+        let r = hourly(&s);
+        // Monday 2027-01-04: workday from 07:00 for 8 h (no spread): all 2,000 online from the
+        // row of 07:00 to the row of 15:00, none at night or on the weekend.
+        assert_eq!(r.gateway[3].peak, 0);
+        assert_eq!(r.gateway[8].peak, 2_000);
+        assert_eq!(r.gateway[8].concurrent, 2_000);
+        assert_eq!(r.gateway[20].concurrent, 0);
+        assert_eq!(r.gateway[5 * 24 + 10].peak, 0, "Saturday");
+        assert!(r.gateway.iter().all(|g| g.capacity == 6_000));
+        // They are co-managed through the gateway.
+        assert!(r.states.last().unwrap()[S::CoManaged.index()] > 1_900);
+    }
+
+    #[test]
+    fn internet_clients_without_a_gateway_never_get_the_policy() {
+        let s = clients_at("internet_only", 500, "[cloud]\ncmg_vms = 0\n");
+        let r = hourly(&s);
+        let last = r.states.last().unwrap();
+        assert_eq!(last[S::CoManaged.index()], 0);
+        assert_eq!(r.blocked[Prerequisite::CloudManagementGateway.index()], 500);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| {
+                f.prerequisite == Prerequisite::CloudManagementGateway
+                    && f.path == Some(crate::domain::CoPath::Path1)
+            })
+            .expect("check names the missing gateway for Path 1");
+        assert_eq!(f.devices, 500);
+        assert_eq!(f.severity, crate::prereq::Severity::Blocker);
+        // On VPN (modelled as up whenever the device is online) they reach the site without one.
+        let s = clients_at("vpn", 500, "[cloud]\ncmg_vms = 0\n");
+        let r = hourly(&s);
+        assert_eq!(r.blocked[Prerequisite::CloudManagementGateway.index()], 0);
+        assert!(r.states.last().unwrap()[S::CoManaged.index()] > 450);
+    }
+
+    #[test]
+    fn connection_points_limit_the_vms_that_serve() {
+        let s = path2(10, "[cloud]\ncmg_vms = 8\ncmg_connection_points = 1\n");
+        assert_eq!(s.cloud.capacity(), 4 * 6_000);
+        let r = hourly(&s);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.prerequisite == Prerequisite::CloudManagementGateway
+                    && f.severity == crate::prereq::Severity::Warning)
+        );
+        let s = path2(10, "[cloud]\ncmg_vms = 8\n");
+        assert_eq!(s.cloud.cmg_connection_points, 2);
+        assert_eq!(s.cloud.capacity(), 8 * 6_000);
+    }
+
+    #[test]
+    fn over_capacity_the_gateway_still_serves_and_a_queue_forms_and_drains() {
         let s = path2(
             3000,
             "[cloud]\ncmg_vms = 1\nclient_install_minutes = 120\n[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 4000 }, { date = 2027-01-06, devices = 7000 } ]\n",
@@ -122,17 +313,19 @@ mod tests {
         assert_eq!(s.cloud.capacity(), 6000);
         let r = hourly(&s);
         let mut queued_somewhere = false;
+        let mut over = false;
         for (st, g) in r.states.iter().zip(&r.gateway) {
-            assert!(g.concurrent <= 6000 && g.peak <= 6000);
-            assert_eq!(g.concurrent, st[S::ClientInstalling.index()]);
+            // The load is the installs plus the installed clients online (always on here).
+            let installed = st[S::CoManaged.index()] + st[S::AwaitingCoManagementPolicy.index()];
+            assert_eq!(g.concurrent, st[S::ClientInstalling.index()] + installed);
             assert_eq!(g.queued, st[S::ClientInstallQueued.index()]);
+            assert!(g.peak_queued >= g.queued);
             queued_somewhere |= g.queued > 100;
+            over |= g.peak > 6000;
         }
-        assert!(
-            queued_somewhere,
-            "7,000 installs of 2 h in one morning through 6,000 connections must queue"
-        );
-        assert!(r.gateway.iter().any(|g| g.peak == 6000));
+        assert!(queued_somewhere, "installs over capacity must wait");
+        assert!(over, "over capacity the gateway still serves");
+        assert_eq!(r.gateway.last().unwrap().queued, 0, "the queue drains");
         let last = r.states.last().unwrap();
         assert_eq!(last.iter().sum::<u64>(), 14_000);
         assert!(last[S::CoManaged.index()] > 13_000, "{last:?}");

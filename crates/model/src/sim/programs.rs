@@ -21,7 +21,8 @@ impl DeviceShard {
         let sched = self.schedule_of(i);
         let local = i as u32;
         let d = &mut self.devices[i];
-        if d.profile.os.build().is_some_and(|b| b < 16299) {
+        let legacy = matches!(d.profile.os, OsRelease::Windows7 | OsRelease::Windows81);
+        if legacy || d.profile.os.build().is_some_and(|b| b < 16299) {
             d.phase = Phase::AwaitingOsUpgrade;
             let at = Some(d.upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
             Self::schedule(
@@ -98,7 +99,10 @@ impl DeviceShard {
     ) -> Detail {
         let s = &ctx.scenario;
         self.count(now, Counter::OsUpgrades);
-        self.devices[i].profile.os = s.os_upgrade.map_or(OsRelease::Win10_22H2, |u| u.1);
+        self.devices[i].profile.os = s
+            .os_upgrade
+            .or(s.legacy_upgrade)
+            .map_or(OsRelease::Win10_22H2, |u| u.1);
         self.advance(now, i, q);
         Detail::OsUpgraded
     }
@@ -132,5 +136,30 @@ mod tests {
         assert!(c(240, Counter::OsUpgrades) <= 240 && c(240, Counter::OsUpgrades) > 100);
         assert!(c(240, Counter::ClientPushes) <= 480 && c(240, Counter::ClientPushes) > 100);
         assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn windows_7_and_8_1_are_upgraded_at_their_own_rate() {
+        let toml = |upgrade: &str| {
+            Scenario::from_toml(&format!(
+                "name = \"p\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 1000\nlicensed = 1.0\nthird_party_mdm = 0.0\nos = {{ windows_7 = 0.5, windows_8_1 = 0.3, win11_23h2 = 0.2 }}\njoin = {{ hybrid_joined = 1.0 }}\nconfigmgr_client = {{ hybrid_joined = 1.0 }}\nlocation = {{ corporate_network = 1.0 }}\nusage = {{ always_on = 1.0 }}\n[co_management]\nenable_date = 2027-01-04\n{upgrade}"
+            ))
+        };
+        let r = hourly(&toml("").unwrap());
+        let legacy = r.reasons[IneligibleReason::LegacyOs.index()];
+        assert!((750..=850).contains(&legacy), "{legacy}");
+        // 70 a week = 10 a day, from the start: 100 by day 10 (of about 800).
+        let s = toml("[os_upgrade]\nlegacy_devices_per_week = 70\n").unwrap();
+        let r = hourly(&s);
+        assert_eq!(r.reasons[IneligibleReason::LegacyOs.index()], 0);
+        let c = r.counters.last().unwrap()[Counter::OsUpgrades.index()];
+        assert!((95..=100).contains(&c), "{c}");
+        assert_eq!(at_hour(&r, 240, S::AwaitingOsUpgrade), legacy - c);
+        // Past the range: refused with the field.
+        let e = toml("[os_upgrade]\nlegacy_devices_per_week = 1000001\n").unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("os_upgrade.legacy_devices_per_week")
+        );
     }
 }

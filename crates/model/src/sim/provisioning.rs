@@ -1,5 +1,8 @@
 //! Provisioning (Path 2): new devices arriving, Windows Autopilot and the Enrollment Status
-//! Page (success, failure, timeout 0x800705B4, reprovisioning at the next sign-in).
+//! Page. In user-driven Autopilot the device is Azure AD joined and enrolled in Intune before
+//! the ESP shows, so a device whose ESP fails or times out (0x800705B4) is in Intune and
+//! continues from there. Into co-management (2111+) the ConfigMgr client install and its
+//! registration run inside the ESP and count against its timeout.
 //!
 //! Leaves to others: the ConfigMgr client installed from Intune after provisioning
 //! ([`client_install`](super::client_install)) and the gateway it goes through
@@ -9,23 +12,45 @@ use super::device::*;
 use super::results::*;
 use crate::domain::CoPath;
 use crate::scenario::Minute;
-use crate::schedule::DeviceSchedule;
 use fleetsim_engine::{EventQueue, Purpose};
 use std::sync::Arc;
 
 pub(super) const ESP: Purpose = Purpose::named("autopilot-esp");
 
 impl DeviceShard {
-    /// Starts an Autopilot provisioning: the outcome is drawn now, the end comes after the ESP
+    /// Starts an Autopilot provisioning: the device is enrolled in Intune at once (before the
+    /// ESP shows). Into co-management the client install is requested now and the ESP's
+    /// deadline is set; otherwise the outcome is drawn now, the end comes after the ESP
     /// duration (success, failure) or its timeout.
     pub(super) fn provision(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
         let ctx = Arc::clone(&self.ctx);
         let p2 = &ctx.scenario.path2;
         let id = self.first + i as u32;
+        let p = self.devices[i].profile;
+        let straight = p2.into_co_management
+            && ctx.site_into_co_management[usize::from(p.site)]
+            && p.os.supports_autopilot_into_co_management()
+            && ctx.path2_blocker.is_none();
         let d = &mut self.devices[i];
         let u = ctx.streams.unit(id, ESP, u64::from(d.installs));
         d.installs = d.installs.saturating_add(1);
+        d.intune_at = now;
         d.phase = Phase::Provisioning;
+        let horizon = ctx.calendar.horizon;
+        if straight && u >= p2.esp_failure_rate {
+            // 2111+: the ESP waits for the client install and registration (through the
+            // gateway's queue); the deadline is the ESP timeout.
+            d.in_esp = true;
+            self.request_gateway(now, i);
+            Self::schedule(
+                q,
+                // Past the timeout: an ESP that ends exactly at it succeeds.
+                Some(now + p2.esp_timeout + 1).filter(|t| *t < horizon),
+                i as u32,
+                Kind::EspDone(EspOutcome::Timeout),
+            );
+            return;
+        }
         let (outcome, took) = if u < p2.esp_failure_rate {
             (EspOutcome::Failure, p2.esp.min(p2.esp_timeout))
         } else if u < p2.esp_failure_rate + p2.esp_timeout_rate {
@@ -35,10 +60,24 @@ impl DeviceShard {
         };
         Self::schedule(
             q,
-            Some(now + took).filter(|t| *t < ctx.calendar.horizon),
+            Some(now + took).filter(|t| *t < horizon),
             i as u32,
             Kind::EspDone(outcome),
         );
+    }
+
+    /// Into co-management: the client registered inside the ESP, which goes on for its own
+    /// `esp_minutes` and succeeds unless the deadline comes first.
+    pub(super) fn esp_client_registered(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+        if self.devices[i].in_esp {
+            let t = now + self.ctx.scenario.path2.esp;
+            Self::schedule(
+                q,
+                Some(t).filter(|t| *t < self.ctx.calendar.horizon),
+                i as u32,
+                Kind::EspDone(EspOutcome::Success),
+            );
+        }
     }
 
     // Event handlers, called from the dispatch in `super`.
@@ -56,68 +95,36 @@ impl DeviceShard {
         Detail::Arrived
     }
 
-    /// [`Kind::EspDone`]: The Enrollment Status Page ends: on success the client comes (straight into
-    /// co-management at 2111+, else as an Intune app); on failure or timeout the device
-    /// reprovisions at the next sign-in.
+    /// [`Kind::EspDone`]: The Enrollment Status Page ends. The device is in Intune whatever
+    /// the outcome: the client comes as an Intune app at a check-in. Into co-management the
+    /// ESP ends with the client: a success once the client registered and the rest of the
+    /// ESP ran in time, a timeout (0x800705B4) at the deadline otherwise, after which the
+    /// install and registration go on.
     #[inline]
     pub(super) fn on_esp_done(
         &mut self,
-        ctx: &Context,
         now: Minute,
         i: usize,
         outcome: EspOutcome,
-        sched: &DeviceSchedule,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        let s = &ctx.scenario;
-        match outcome {
-            EspOutcome::Success => {
-                self.count(now, Counter::AutopilotProvisionings);
-                let p = self.devices[i].profile;
-                self.devices[i].intune_at = now;
-                let straight = s.path2.into_co_management
-                    && ctx.site_into_co_management[usize::from(p.site)]
-                    && p.os.supports_autopilot_into_co_management()
-                    && ctx.path2_blocker.is_none();
-                if straight {
-                    // 2111+: the client installs during provisioning.
-                    self.request_gateway(now, i);
-                } else {
-                    self.intune_only(now, i, q);
-                }
+        let counter = match outcome {
+            EspOutcome::Success => Counter::AutopilotProvisionings,
+            EspOutcome::Failure => Counter::EspFailures,
+            EspOutcome::Timeout => Counter::EspTimeouts,
+        };
+        if self.devices[i].phase != Phase::Provisioning {
+            // Into co-management: the ESP waited for the client.
+            if !self.devices[i].in_esp {
+                return Detail::EspAlreadyEnded;
             }
-            EspOutcome::Failure | EspOutcome::Timeout => {
-                self.count(
-                    now,
-                    if outcome == EspOutcome::Failure {
-                        Counter::EspFailures
-                    } else {
-                        Counter::EspTimeouts
-                    },
-                );
-                self.devices[i].phase = Phase::ProvisioningFailed;
-                // The user (or a technician) starts again at the next sign-in.
-                Self::schedule(
-                    q,
-                    ctx.calendar.next_sign_in(sched, now + 1),
-                    i as u32,
-                    Kind::Reprovision,
-                );
-            }
+            self.devices[i].in_esp = false;
+            self.count(now, counter);
+            return Detail::Provisioned(outcome);
         }
+        self.count(now, counter);
+        self.intune_only(now, i, q);
         Detail::Provisioned(outcome)
-    }
-
-    /// [`Kind::Reprovision`]: The user starts Autopilot again.
-    #[inline]
-    pub(super) fn on_reprovision(
-        &mut self,
-        now: Minute,
-        i: usize,
-        q: &mut EventQueue<Ev>,
-    ) -> Detail {
-        self.provision(now, i, q);
-        Detail::Reprovisioning
     }
 }
 
@@ -126,20 +133,55 @@ mod tests {
     use crate::sim::tests::*;
 
     #[test]
-    fn esp_timeout_fails_after_60_minutes_and_retries_at_sign_in() {
+    fn a_device_whose_esp_times_out_is_in_intune_and_gets_the_client() {
         let s = path2(
             0,
             "[path2]\nusage = { always_on = 1.0 }\nbatches = [ { date = 2027-01-04, devices = 100 } ]\nesp_failure_rate = 0.0\nesp_timeout_rate = 1.0\n",
         );
         let r = hourly(&s);
         let c = |h: usize| r.counters[h - 1][Counter::EspTimeouts.index()];
-        // Always-on devices arrive at their workday start (07:00-09:00): no timeout before 08:00,
-        // all 100 timed out by 10:00, and each retries at the next sign-in (08:00 next day) and
-        // times out again at 09:00.
+        // Always-on devices arrive at their workday start (07:00-09:00): no timeout before
+        // 08:00, all 100 timed out by 10:00, once only: they are enrolled already.
         assert_eq!(c(8), 0);
         assert_eq!(c(10), 100);
-        assert_eq!(c(24 + 9), 100);
-        assert_eq!(c(24 + 10), 200);
-        assert_eq!(at_hour(&r, 12, S::ProvisioningFailed), 100);
+        assert_eq!(c(24 + 10), 100);
+        assert_eq!(at_hour(&r, 12, S::ProvisioningFailed), 0);
+        // They continue in Intune: the client app, then co-management.
+        let last = r.states.last().unwrap();
+        assert!(last[S::CoManaged.index()] > 90, "{last:?}");
+    }
+
+    #[test]
+    fn into_co_management_the_esp_times_out_from_the_gateway_queue_not_a_draw() {
+        // 3,000 devices at once through one VM: installs of 50 min plus registration 15 min
+        // inside a 60-min ESP time out whatever the draw (the timeout rate is 0).
+        let esp = |install: u32, esp: u32| {
+            path2(
+                0,
+                &format!(
+                    "[cloud]\ncmg_vms = 1\nclient_install_minutes = {install}\n[path2]\nusage = {{ always_on = 1.0 }}\nbatches = [ {{ date = 2027-01-04, devices = 3000 }} ]\nesp_failure_rate = 0.0\nesp_timeout_rate = 0.0\nesp_minutes = {esp}\nautopilot_into_co_management = true\nos = {{ win11_24h2 = 1.0 }}\n"
+                ),
+            )
+        };
+        let r = hourly(&esp(50, 40));
+        let c = r.counters.last().unwrap();
+        // Every ESP ends in a timeout, but for the installs that failed (3 %) inside it.
+        assert_eq!(
+            c[Counter::EspTimeouts.index()] + c[Counter::EspFailures.index()],
+            3000
+        );
+        assert!(c[Counter::EspTimeouts.index()] > 2800);
+        assert_eq!(c[Counter::AutopilotProvisionings.index()], 0);
+        // The devices go on: the client installs, registers and they are co-managed.
+        assert!(r.states.last().unwrap()[S::CoManaged.index()] > 2900);
+        // A short install fits: the wait for the next barrier (at most 15) + install 20 +
+        // registration 15 + the rest of the ESP 10 = at most 60 minutes.
+        let r = hourly(&esp(20, 10));
+        let c = r.counters.last().unwrap();
+        assert_eq!(c[Counter::EspTimeouts.index()], 0);
+        assert_eq!(
+            c[Counter::AutopilotProvisionings.index()] + c[Counter::EspFailures.index()],
+            3000
+        );
     }
 }

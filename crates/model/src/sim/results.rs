@@ -149,10 +149,14 @@ pub enum Detail {
     Provisioned(EspOutcome),
     /// Provisioning started again after a failure.
     Reprovisioning,
+    /// The ESP's deadline came after it had ended (into co-management).
+    EspAlreadyEnded,
     /// The ConfigMgr client app reached the device at an Intune check-in.
     ClientAppReceived,
     /// The gateway gave the device a connection.
     GatewayConnection,
+    /// An internet-only client polled for policy with no gateway to reach its site.
+    NoSiteContact,
     /// A client install finished, succeeded or not.
     ClientInstall(bool),
     /// The client registered with its site.
@@ -202,8 +206,12 @@ pub struct GatewayRow {
     pub concurrent: u64,
     /// Clients waiting for a connection at the end of the row.
     pub queued: u64,
-    /// Most clients holding a connection at once during the row.
+    /// Most clients holding a connection at once during the row (sampled at every barrier).
     pub peak: u64,
+    /// Most install requests waiting at once during the row.
+    pub peak_queued: u64,
+    /// Concurrent clients the gateway serves without delay.
+    pub capacity: u64,
 }
 
 /// What a run produces: counts only, in a fixed order, independent of threads.
@@ -219,7 +227,8 @@ pub struct RunResult {
     pub eligible_by_path: [u64; PATHS],
     /// Devices per ineligibility reason (indexed by `IneligibleReason::index`).
     pub reasons: Vec<u64>,
-    /// Devices stuck on Path 2 per missing prerequisite (indexed by `Prerequisite::index`).
+    /// Devices stuck per missing prerequisite (indexed by `Prerequisite::index`): Path 2 devices
+    /// `intune_only_blocked`, and internet-only Path 1 clients with no gateway to their site.
     pub blocked: Vec<u64>,
     /// Per row: devices in each state at the end of the row.
     pub states: Vec<[u64; STATES]>,

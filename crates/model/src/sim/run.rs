@@ -130,6 +130,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         },
         co_management_at: s.co_management_at.filter(|_| tenant_ok),
         path2_blocker,
+        gateway_serves: c.gateway_serves(),
         install_always_fails: c.ccmsetup_command_line_length > 1024,
         site_reason,
         site_into_co_management: s.sites.iter().map(|x| x.version >= 2111).collect(),
@@ -172,6 +173,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             co_existing_delta: vec![0; ctx.hours + 1],
             events: Vec::new(),
             gateway_requests: Vec::new(),
+            channels: Default::default(),
             sliders: Sliders::default(),
             wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
             ready_delta: vec![0; ctx.rows + 1],
@@ -272,6 +274,7 @@ pub fn run(
         acc.push += c.push_candidates;
         acc.sync += c.on_premises_managed;
         acc.upgrade += c.upgrade_candidates;
+        acc.legacy += c.legacy_candidates;
         acc.migration += c.migration_candidates;
     }
     engine.par_each(|i, shard, q| {
@@ -282,7 +285,8 @@ pub fn run(
     let horizon = scenario.horizon();
     let bucket = ctx.bucket;
     let rows = ctx.rows;
-    let uses_gateway = ctx.path2_blocker.is_none() && (all.path2_candidates > 0);
+    let uses_gateway = ctx.gateway_serves
+        && ((ctx.path2_blocker.is_none() && all.path2_candidates > 0) || all.internet_clients > 0);
     let uses_strategy = scenario.strategy.steps.iter().any(|st| {
         !matches!(
             st.action,
@@ -360,6 +364,15 @@ pub fn run(
                 if let Some(p) = shard.ctx.path2_blocker {
                     blocked[p.index()] += 1;
                 }
+            }
+            if d.reason.is_none()
+                && d.path == CoPath::Path1
+                && shard.ctx.co_management_at.is_some()
+                && !shard.ctx.gateway_serves
+                && d.profile.location == Location::InternetOnly
+                && d.state() != Some(crate::domain::LifecycleState::CoManaged)
+            {
+                blocked[Prerequisite::CloudManagementGateway.index()] += 1;
             }
         }
         (t, by_path, blocked, reasons, existing)
@@ -578,6 +591,7 @@ impl DeviceShard {
                 reconcile_pending: false,
                 causes: crate::sim::enrollment::draw_causes(s, &ctx.streams, id),
                 late: false,
+                in_esp: false,
             });
         }
         counts
@@ -653,6 +667,12 @@ impl DeviceShard {
                         r.upgrade += 1;
                     }
                 }
+                if matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81) {
+                    if let Some((prog, _)) = s.legacy_upgrade {
+                        self.devices[i].upgrade_at = prog.time_of(r.legacy);
+                        r.legacy += 1;
+                    }
+                }
                 if !p.client && p.join != JoinType::AzureAdJoined {
                     if let Some(prog) = s.client_push {
                         self.devices[i].push_at = prog.time_of(r.push);
@@ -674,9 +694,14 @@ impl DeviceShard {
                 } else {
                     self.advance(0, i, q);
                 }
-            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
+            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm)
+                && crate::domain::coexistence_applies(d.profile.os, d.profile.join)
+            {
+                // Other devices under a third-party MDM stay `ineligible`: ConfigMgr does not
+                // enter coexistence on them.
                 self.devices[i].phase = Phase::Coexistence;
             }
+            self.join_channels(i);
             let state = self.devices[i].state();
             self.move_state(0, i, None, state);
             if self.devices[i].record {

@@ -404,3 +404,24 @@ fn domains_set_identity_and_upn_suffix() {
     assert_eq!(last[S::AwaitingRemediation.index()], legacy);
     assert_eq!(last[S::CoManaged.index()], 1000 - legacy);
 }
+
+#[test]
+fn coexistence_applies_only_to_1709_plus_azure_ad_or_hybrid_joined_devices() {
+    let run_with = |join: &str, os: &str| {
+        let s = Scenario::from_toml(&format!(
+            "name = \"c\"\nstart_date = 2027-01-04\ndays = 2\n[fleet]\ndevices = 300\nlicensed = 1.0\nthird_party_mdm = 1.0\nos = {{ {os} = 1.0 }}\njoin = {{ {join} = 1.0 }}\nconfigmgr_client = {{ {join} = 1.0 }}\nlocation = {{ corporate_network = 1.0 }}\n"
+        ))
+        .unwrap();
+        *hourly(&s).states.last().unwrap()
+    };
+    let st = run_with("hybrid_joined", "win11_23h2");
+    assert_eq!(st[S::Coexistence.index()], 300);
+    let st = run_with("azure_ad_joined", "win10_1709");
+    assert_eq!(st[S::Coexistence.index()], 300);
+    // On-premises AD only, or below 1709: ConfigMgr does not enter coexistence.
+    let st = run_with("on_premises_ad", "win11_23h2");
+    assert_eq!(st[S::Coexistence.index()], 0);
+    assert_eq!(st[S::Ineligible.index()], 300);
+    let st = run_with("hybrid_joined", "win10_1703");
+    assert_eq!(st[S::Coexistence.index()], 0);
+}

@@ -5,7 +5,6 @@
 //! Leaves to others: when the sliders move ([`rollout`](super::rollout)) and how a device became
 //! co-managed (the paths).
 
-use super::client_install::intune_check_in;
 use super::device::*;
 use super::results::*;
 use crate::domain::{LifecycleState, Slider, Workload};
@@ -29,7 +28,7 @@ pub(super) const AUTOPATCH: u8 = bit(Workload::WindowsUpdatePolicies)
 impl Sliders {
     /// Whether a device should have Intune as authority for `w`. `shared_pilot`: for sites
     /// at 1902 or older, the one pilot collection every workload uses.
-    fn intune(&self, member: u32, sticky: u8, shared_pilot: Option<usize>, w: Workload) -> bool {
+    fn intune(&self, member: u32, shared_pilot: Option<usize>, w: Workload) -> bool {
         let own = |w: Workload| match self.slider[w.index()] {
             Slider::ConfigMgr => false,
             Slider::Intune => true,
@@ -42,13 +41,12 @@ impl Sliders {
                 w,
                 Workload::ResourceAccessPolicies | Workload::EndpointProtection
             ) && own(Workload::DeviceConfiguration))
-            || sticky & bit(w) != 0
     }
 
-    fn authority(&self, member: u32, sticky: u8, shared_pilot: Option<usize>) -> u8 {
+    fn authority(&self, member: u32, shared_pilot: Option<usize>) -> u8 {
         Workload::ALL
             .iter()
-            .filter(|w| self.intune(member, sticky, shared_pilot, **w))
+            .filter(|w| self.intune(member, shared_pilot, **w))
             .fold(0, |a, w| a | bit(*w))
     }
 
@@ -92,8 +90,9 @@ impl DeviceShard {
         q: &mut EventQueue<Ev>,
     ) {
         let old = self.sliders;
-        // Leaving a Pilot Intune of Endpoint Protection or device configuration does not
-        // remove the Intune policies from the device.
+        // Leaving a Pilot Intune of Endpoint Protection or device configuration returns the
+        // authority to ConfigMgr, but Intune does not remove its policies from the device:
+        // their settings stay (an incident they caused is not cured by the switch back).
         for w in [Workload::EndpointProtection, Workload::DeviceConfiguration] {
             if old.slider[w.index()] == Slider::PilotIntune
                 && new.slider[w.index()] == Slider::ConfigMgr
@@ -120,7 +119,7 @@ impl DeviceShard {
             let d = &self.devices[i];
             let site = usize::from(d.profile.site);
             let shared = self.ctx.site_shared_pilot[site];
-            let want = new.authority(d.member, d.sticky, shared) & self.ctx.site_workloads[site];
+            let want = new.authority(d.member, shared) & self.ctx.site_workloads[site];
             if d.state() == Some(LifecycleState::CoManaged) && want != d.authority {
                 self.schedule_reconcile(now + evaluation, i, q);
             }
@@ -142,7 +141,7 @@ impl DeviceShard {
         // A workload the site's version does not offer (resource access from 2203) never moves.
         let want = self
             .sliders
-            .authority(d.member, d.sticky, ctx.site_shared_pilot[site])
+            .authority(d.member, ctx.site_shared_pilot[site])
             & ctx.site_workloads[site];
         if want == d.authority {
             return;
@@ -165,8 +164,9 @@ impl DeviceShard {
                     && self.sliders.version[k] == 0
                     && ctx.streams.unit(id, INCIDENT, k as u64) < settings.incident_rate
                 {
-                    // The bad policy lands at the next Intune sync (Office C2R about 24 h later).
-                    let sync = intune_check_in(d.intune_at, now)
+                    // The switch makes the device sync MDM policy at once: the bad policy lands
+                    // now (Office C2R about 24 h later).
+                    let sync = now
                         + if *w == Workload::OfficeClickToRun {
                             DAY
                         } else {
@@ -185,7 +185,9 @@ impl DeviceShard {
                 if *w == Workload::CompliancePolicies {
                     self.live.ca_minutes -= to_horizon;
                 }
-                if d.incident & b != 0 {
+                // The settings of a left Endpoint Protection or device configuration pilot stay
+                // on the device: its incident runs its course.
+                if d.incident & b != 0 && d.sticky & b == 0 {
                     self.end_incident(now, i, *w);
                 }
             }
@@ -285,6 +287,24 @@ mod tests {
     use crate::sim::tests::*;
 
     #[test]
+    fn the_mdm_sync_follows_the_switch_at_once_and_office_waits_a_day() {
+        let s = strategy(
+            "[[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\ndate = 2027-01-06\n\
+             [[strategy.steps]]\nname = \"office\"\naction = \"promote\"\nworkload = \"office_click_to_run\"\ndate = 2027-01-06\n\
+             [workloads.compliance_policies]\nincident_rate = 1.0\nresolution_days = 30\n\
+             [workloads.office_click_to_run]\nincident_rate = 1.0\nresolution_days = 30\n",
+        );
+        let r = hourly(&s);
+        // The switch reaches every device at its hourly poll on day 3 and the MDM sync (and
+        // its bad compliance policy) follows at once, not at the next 8 h check-in; the Office
+        // policy lands about 24 h later.
+        assert_eq!(r.incidents_active[47], 0);
+        assert_eq!(r.incidents_active[48], 2000);
+        assert_eq!(r.incidents_active[71], 2000);
+        assert_eq!(r.incidents_active[73], 4000);
+    }
+
+    #[test]
     fn a_promotion_reaches_devices_at_their_next_policy_poll() {
         let s = strategy(
             "[[strategy.steps]]\nname = \"all\"\naction = \"promote\"\nworkload = \"compliance_policies\"\ndate = 2027-01-06\n",
@@ -338,19 +358,24 @@ mod tests {
         let s = strategy(
             "[[strategy.steps]]\nname = \"pilot\"\naction = \"pilot\"\nworkload = \"endpoint_protection\"\ncollection = \"Pilot\"\ndate = 2027-01-06\n\
              [[strategy.steps]]\nname = \"never\"\naction = \"promote\"\nworkload = \"endpoint_protection\"\nafter = \"pilot\"\ngate = \"g\"\n\
-             [[strategy.gates]]\nname = \"g\"\nmetric = \"tickets_per_day\"\ninterval_hours = 24\nsuccess_at_most = -1.0\nfailure_above = -1.0\non_failure = \"rollback\"\nremediation_days = 100\n",
+             [[strategy.gates]]\nname = \"g\"\nmetric = \"tickets_per_day\"\ninterval_hours = 24\nsuccess_at_most = -1.0\nfailure_above = -1.0\non_failure = \"rollback\"\nremediation_days = 100\n\
+             [workloads.endpoint_protection]\nincident_rate = 1.0\nresolution_days = 30\n",
         );
         let r = hourly(&s);
         assert!(r.decisions.iter().any(|d| d.decision == "rollback"));
         let members = r.collection_members[0];
-        // The slider went back to ConfigMgr, but the pilot devices keep Intune's policies.
+        // The bad policy's settings stay: its incidents are not cured by the switch back.
+        assert_eq!(*r.incidents_active.last().unwrap(), members);
+        // The slider went back to ConfigMgr: the pilot devices no longer count at Intune
+        // (their settings stay on the device).
+        assert!(members > 0);
         assert_eq!(
             *r.workloads
                 .last()
                 .unwrap()
                 .get(Workload::EndpointProtection.index())
                 .unwrap(),
-            members
+            0
         );
     }
 }
