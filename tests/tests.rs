@@ -452,7 +452,7 @@ fn check_names_blockers_and_exits_1() {
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("BLOCKER: Path 2, 60 devices: there is no cloud management gateway"),
+        out.contains("BLOCKER: Path 2, 54 devices: there is no cloud management gateway"),
         "{out}"
     );
     assert!(
@@ -1747,5 +1747,92 @@ fn bad_shard_arguments_are_rejected_before_running() {
         d.path()
             .join("results/compare-tiny-shard-2-of-2/manifest.json")
             .is_file()
+    );
+}
+
+/// The number after `label` in `text` (digits only), such as "Path 2: " -> 671.
+fn number_after(text: &str, label: &str) -> u64 {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {text}"))
+        + label.len();
+    text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {text}"))
+}
+
+#[test]
+fn check_run_summary_and_breakdown_count_the_same_devices_overall_and_per_path() {
+    let d = Dir::new();
+    // A scenario whose Path 2 arrivals go on to the last day, with office-hours devices (whose
+    // last days' arrivals wait past the horizon), no-client Azure AD joined devices (Path 2
+    // without arriving) and ineligible devices on both paths.
+    let late = d.write(
+        "late.toml",
+        "name = \"late\"\nseed = 11\nstart_date = 2027-01-04\ndays = 12\n[fleet]\ndevices = 1500\n\
+         [path2]\ndevices_per_day = 40\n[co_management]\nenable_date = 2027-01-04\n",
+    );
+    let scenarios: Vec<(String, &[&str])> = vec![
+        ("tiny".into(), &[]),
+        ("path2-autopilot-internet".into(), &[]),
+        ("mixed-enterprise-1m".into(), &["--devices", "20000"]),
+        (late.to_str().unwrap().to_string(), &["--threads", "3"]),
+    ];
+    let mut late_arrivals = 0;
+    for (k, (name, extra)) in scenarios.iter().enumerate() {
+        let o = d.fleetsim(&[&["check", name.as_str()], *extra].concat());
+        let check = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{check}");
+        let devices = number_after(&check, ": ");
+        let path1 = number_after(&check, "Path 1: ");
+        let path2 = number_after(&check, "Path 2: ");
+        let eligible1 = number_after(&check, &format!("Path 1: {path1} devices ("));
+        let eligible2 = number_after(&check, &format!("Path 2: {path2} devices ("));
+        if check.contains("more planned arrive after the end") {
+            late_arrivals += 1;
+        }
+        let out = format!("out-{k}");
+        let o = d.fleetsim(&[&["run", name.as_str(), "--out", &out], *extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = stderr(&o);
+        assert!(
+            line.contains(&format!(
+                ": {devices} devices, {} eligible,",
+                eligible1 + eligible2
+            )),
+            "{name}: check says {check}; run says {line}"
+        );
+        let summary = csv_rows(&d.read(&format!("{out}/summary.csv")));
+        let col = |h: &str| -> u64 {
+            let c = summary[0].iter().position(|x| x == h).unwrap();
+            summary[1][c].parse().unwrap()
+        };
+        assert_eq!(
+            (col("devices"), col("eligible_path1"), col("eligible_path2")),
+            (devices, eligible1, eligible2),
+            "{name}: summary.csv against check: {check}"
+        );
+        let breakdown = csv_rows(&d.read(&format!("{out}/breakdown.csv")));
+        let row = |value: &str| -> u64 {
+            breakdown
+                .iter()
+                .find(|r| r[0] == "path" && r[1] == value)
+                .unwrap_or_else(|| panic!("no path row {value}"))[2]
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(
+            (row("path1"), row("path2")),
+            (path1, path2),
+            "{name}: breakdown.csv's path rows against check: {check}"
+        );
+        assert_eq!(path1 + path2, devices, "{name}: {check}");
+    }
+    assert!(
+        late_arrivals >= 2,
+        "the test needs scenarios with arrivals after the end"
     );
 }

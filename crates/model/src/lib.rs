@@ -39,10 +39,10 @@ pub use domain::{
     CoPath, EnrollmentError, IneligibleReason, JoinType, LifecycleState, OsRelease, Prerequisite,
     Retry, Workload,
 };
-pub use prereq::{Finding, Severity};
+pub use prereq::{Finding, FleetCounts, Present, Severity};
 pub use scenario::strategy;
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::{
     Bucket, COUNTERS, DecisionSource, Detail, EspOutcome, EventCapture, RunError, RunOptions,
-    RunResult, check, counter_names, run,
+    RunResult, check, counter_names, run, run_with_findings,
 };

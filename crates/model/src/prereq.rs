@@ -71,6 +71,28 @@ pub struct FleetCounts {
     pub collection_matching: Vec<u64>,
     /// Per collection: members.
     pub collection_members: Vec<u64>,
+    /// What the run's outputs count: the devices present at the end of the run (every existing
+    /// device, and each new device whose arrival, at its first online minute from its planned
+    /// day, falls before the horizon).
+    pub present: Present,
+}
+
+/// The devices present at the end of the run, the one count that `check`, the run's stderr
+/// line, summary.csv and breakdown.csv share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Present {
+    /// Devices present.
+    pub devices: u64,
+    /// Of them, new Path 2 devices that arrived.
+    pub arrivals: u64,
+    /// Per path (Path 1, Path 2): devices present, eligible or not (breakdown.csv's `path`
+    /// rows).
+    pub by_path: [u64; 2],
+    /// Per path: devices present with no permanent reason (summary.csv's `eligible_path1`,
+    /// `eligible_path2`).
+    pub eligible_by_path: [u64; 2],
+    /// Devices present with a permanent reason.
+    pub ineligible: u64,
 }
 
 impl FleetCounts {
@@ -135,8 +157,29 @@ impl FleetCounts {
             u64::from(!arrival && matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81));
     }
 
+    /// Counts one device present at the end of the run on `path`.
+    pub fn add_present(&mut self, path: CoPath, eligible: bool, arrival: bool) {
+        let p = &mut self.present;
+        p.devices += 1;
+        p.arrivals += u64::from(arrival);
+        p.by_path[path.index()] += 1;
+        if eligible {
+            p.eligible_by_path[path.index()] += 1;
+        } else {
+            p.ineligible += 1;
+        }
+    }
+
     /// Adds another shard's counts.
     pub fn merge(&mut self, o: &FleetCounts) {
+        let (p, q) = (&mut self.present, &o.present);
+        p.devices += q.devices;
+        p.arrivals += q.arrivals;
+        p.ineligible += q.ineligible;
+        for k in 0..2 {
+            p.by_path[k] += q.by_path[k];
+            p.eligible_by_path[k] += q.eligible_by_path[k];
+        }
         self.devices += o.devices;
         self.arrivals += o.arrivals;
         self.path1_candidates += o.path1_candidates;
@@ -165,7 +208,10 @@ impl FleetCounts {
 pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
     use Prerequisite as P;
     use Severity::*;
-    let all = c.path1_candidates + c.path2_candidates;
+    // Path 2 devices as the outputs count them: those present at the end of the run (a new
+    // device that would arrive after the horizon is stopped by nothing).
+    let path2 = c.present.eligible_by_path[CoPath::Path2.index()];
+    let all = c.path1_candidates + path2;
     let mut out = Vec::new();
     let mut add = |severity, prerequisite, path, devices: u64, message: String| {
         if devices > 0 {
@@ -233,7 +279,7 @@ pub fn preflight(s: &Scenario, c: &FleetCounts) -> Vec<Finding> {
     }
     let cl = &s.cloud;
     let p2 = Some(CoPath::Path2);
-    let n2 = c.path2_candidates;
+    let n2 = path2;
     if !cl.enhanced_http {
         add(
             Blocker,

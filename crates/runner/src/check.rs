@@ -29,14 +29,25 @@ pub fn check(args: CheckArgs) -> Result<(), Failure> {
             Ok(())
         };
     }
+    // The devices present at the end of the run: the count the run's stderr line,
+    // summary.csv and breakdown.csv give (docs/OUTPUTS.md, "One count of devices").
+    let p = &counts.present;
+    let late = counts.arrivals - p.arrivals;
     println!(
-        "scenario {}: {} devices ({} new over the run); Path 1: {} devices, Path 2: {} devices; {} can never be co-managed",
+        "scenario {}: {} devices at the end of the run ({} new over the run{}); Path 1: {} devices ({} eligible), Path 2: {} devices ({} eligible); {} can never be co-managed",
         scenario.name,
-        counts.devices,
-        counts.arrivals,
-        counts.path1_candidates,
-        counts.path2_candidates,
-        counts.reasons.iter().sum::<u64>()
+        p.devices,
+        p.arrivals,
+        if late == 0 {
+            String::new()
+        } else {
+            format!("; {late} more planned arrive after the end")
+        },
+        p.by_path[0],
+        p.eligible_by_path[0],
+        p.by_path[1],
+        p.eligible_by_path[1],
+        p.ineligible
     );
     let mut stdout = std::io::stdout();
     print_findings(&mut stdout, &findings);

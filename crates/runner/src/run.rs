@@ -86,33 +86,31 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         events,
     };
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let mut progress = RunProgress::new(show, scenario.days, u64::from(scenario.fleet.devices));
-    // The preflight's findings come before the run: the model reports them only with the
-    // result, so the fleet is drawn once more for them (`check`'s work) when they are shown.
-    let early = if args.quiet {
-        None
-    } else {
-        progress.stage("checking prerequisites (drawing the fleet)");
-        let (findings, _) =
-            fleetsim_model::sim::check(&scenario, args.overrides.threads).map_err(run_failure)?;
-        let mut text = Vec::new();
-        print_findings(&mut text, &findings);
-        progress.println(&String::from_utf8_lossy(&text));
-        Some(findings)
-    };
-    progress.stage("drawing the fleet");
+    let progress = RunProgress::new(show, scenario.days, u64::from(scenario.fleet.devices));
+    // The preflight's findings come before the run: the model hands them over once the fleet
+    // is drawn, before day 1 (the fleet is drawn once).
+    progress.stage("drawing the fleet and checking prerequisites");
     let started = Instant::now();
-    let result = fleetsim_model::run(&scenario, &options, |day, _| progress.day(day))
-        .map_err(run_failure)?;
+    let quiet = args.quiet;
+    let progress = std::cell::RefCell::new(progress);
+    let result = fleetsim_model::run_with_findings(
+        &scenario,
+        &options,
+        |findings, _| {
+            if !quiet {
+                let mut text = Vec::new();
+                print_findings(&mut text, findings);
+                progress
+                    .borrow_mut()
+                    .println(&String::from_utf8_lossy(&text));
+            }
+        },
+        |day, _| progress.borrow_mut().day(day),
+    )
+    .map_err(run_failure)?;
+    let progress = progress.into_inner();
     progress.finish();
     let elapsed = started.elapsed();
-    if let Some(early) = &early
-        && *early != result.findings
-    {
-        // Never expected (the same fleet is drawn twice); if it happens, the run's own
-        // findings are the ones that count.
-        print_findings(&mut std::io::stderr(), &result.findings);
-    }
     output::write_run(
         &out,
         args.force,

@@ -49,7 +49,7 @@ pub use results::{
     INTUNE_ELIGIBILITY, RunOptions, RunResult, STATES, counter_names,
 };
 pub use results::{Decision, DecisionSource};
-pub use run::{RunError, check, run};
+pub use run::{RunError, check, run, run_with_findings};
 
 use device::*;
 

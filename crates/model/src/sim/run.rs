@@ -236,8 +236,21 @@ pub fn check(scenario: &Scenario, threads: usize) -> Result<(Vec<Finding>, Fleet
 pub fn run(
     scenario: &Scenario,
     options: &RunOptions,
+    progress: impl FnMut(u32, u64),
+) -> Result<RunResult, RunError> {
+    run_with_findings(scenario, options, |_, _| {}, progress)
+}
+
+/// Runs `scenario` as [`run()`] does, and hands the preflight's findings and the fleet's counts
+/// (what [`check`] returns) to `findings` once the fleet is drawn, before day 1: a caller shows
+/// them before the run without drawing the fleet twice.
+pub fn run_with_findings(
+    scenario: &Scenario,
+    options: &RunOptions,
+    findings: impl FnOnce(&[Finding], &FleetCounts),
     mut progress: impl FnMut(u32, u64),
 ) -> Result<RunResult, RunError> {
+    let on_findings = findings;
     let Prepared {
         mut engine,
         mut ctx,
@@ -246,6 +259,7 @@ pub fn run(
     } = prepare(scenario, options)?;
     let all = total_counts(&counts, ctx.sites);
     let findings = preflight(scenario, &all);
+    on_findings(&findings, &all);
     let t = &scenario.timing;
     ctx.window = randomization_window(
         all.path1_in_scope,
@@ -564,6 +578,29 @@ impl DeviceShard {
                 Some(share) => share >= 1.0 || ctx.streams.unit(id, SAMPLE, 0) < share,
             };
             counts.add(&profile, reason, arrival);
+            // The path a device takes is fixed by its draw (the process modules set the same
+            // value when the device reaches it); the outputs count devices by it.
+            let path = if arrival || (!profile.client && profile.join == JoinType::AzureAdJoined) {
+                CoPath::Path2
+            } else {
+                CoPath::Path1
+            };
+            // A new device arrives at its first online minute from its planned day (as `start`
+            // schedules it), if that is before the horizon; the outputs count only those.
+            let present = !arrival || {
+                let sched = crate::schedule::DeviceSchedule {
+                    device: id,
+                    usage: profile.usage,
+                    day_start: profile.day_start,
+                };
+                let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
+                ctx.calendar
+                    .next_online(&sched, day_start + Minute::from(profile.day_start))
+                    .is_some()
+            };
+            if present {
+                counts.add_present(path, reason.is_none(), arrival);
+            }
             self.devices.push(Device {
                 profile,
                 reason,
@@ -574,7 +611,7 @@ impl DeviceShard {
                 },
                 join: JoinStage::Joined,
                 enroll: EnrollStage::None,
-                path: CoPath::Path1,
+                path,
                 tries: 0,
                 in_scope: false,
                 record,

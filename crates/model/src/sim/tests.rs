@@ -425,3 +425,30 @@ fn coexistence_applies_only_to_1709_plus_azure_ad_or_hybrid_joined_devices() {
     let st = run_with("hybrid_joined", "win10_1703");
     assert_eq!(st[S::Coexistence.index()], 0);
 }
+
+#[test]
+fn findings_come_before_day_1_and_match_check_and_the_run() {
+    let s = path2(500, "");
+    let order = std::cell::RefCell::new(Vec::new());
+    let handed = std::cell::RefCell::new(None);
+    let r = run_with_findings(
+        &s,
+        &RunOptions::default(),
+        |f, c| {
+            order.borrow_mut().push(0);
+            *handed.borrow_mut() = Some((f.to_vec(), c.clone()));
+        },
+        |day, _| order.borrow_mut().push(day),
+    )
+    .unwrap();
+    let order = order.into_inner();
+    assert_eq!(order.first(), Some(&0), "findings before day 1: {order:?}");
+    assert_eq!(order.iter().filter(|d| **d == 0).count(), 1);
+    let (findings, counts) = handed.into_inner().unwrap();
+    assert_eq!(findings, r.findings);
+    let (checked, check_counts) = check(&s, 3).unwrap();
+    assert_eq!((findings, counts.clone()), (checked, check_counts));
+    // The run counts the devices present at the end, as the counts say.
+    assert_eq!(r.devices, counts.present.devices);
+    assert_eq!(r.eligible_by_path, counts.present.eligible_by_path);
+}
