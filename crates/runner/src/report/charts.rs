@@ -764,11 +764,15 @@ const GATEWAY_COLUMNS: [(&str, &str, &str); 5] = [
         "Connections at the end of the row",
         "#7fa7d6",
     ),
-    ("gateway_queue", "Queue", "#d62728"),
+    (
+        "gateway_queue",
+        "Most waiting at once in the row",
+        "#d62728",
+    ),
     (
         "gateway_queue_length",
-        "Queue at the end of the row",
-        "#d62728",
+        "Waiting at the end of the row",
+        "#f4a3a3",
     ),
     ("gateway_queue_peak", "Peak queue in the day", "#f28e2b"),
 ];
