@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod compare;
 mod diff;
+mod inventory;
 mod list;
 mod merge;
 mod output;
