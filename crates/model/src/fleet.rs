@@ -358,4 +358,32 @@ mod tests {
             Some(IneligibleReason::NoConfigMgrClient)
         );
     }
+
+    #[test]
+    fn an_inventory_row_sets_its_attributes_and_leaves_the_rest_to_the_draw() {
+        let mut s = Scenario::from_toml(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 3\n",
+        )
+        .unwrap();
+        let streams = RandomStreams::new(s.seed);
+        let before: Vec<Profile> = (0..3)
+            .map(|i| draw_profile(&s.fleet, &s, &streams, i))
+            .collect();
+        let mut row = [ABSENT; 8];
+        row[0] = OsRelease::Windows7.index() as u8;
+        row[6] = 1;
+        s.set_inventory(Inventory {
+            rows: vec![row, [ABSENT; 8]],
+        })
+        .unwrap();
+        assert_eq!(s.fleet.devices, 2);
+        let p = draw_profile(&s.fleet, &s, &streams, 0);
+        assert_eq!(p.os, OsRelease::Windows7);
+        assert!(p.third_party_mdm);
+        assert_eq!(
+            (p.join, p.usage, p.day_start),
+            (before[0].join, before[0].usage, before[0].day_start)
+        );
+        assert_eq!(draw_profile(&s.fleet, &s, &streams, 1), before[1]);
+    }
 }
