@@ -1816,3 +1816,48 @@ fn an_unknown_inventory_value_exits_2_names_row_column_values_and_writes_nothing
     );
     assert!(!d.path().join("o").exists());
 }
+
+#[test]
+fn inventory_summarize_counts_and_writes_a_fragment_that_loads() {
+    let d = Dir::new();
+    example_inventory(&d);
+    let o = d.fleetsim(&[
+        "inventory",
+        "summarize",
+        "devices.csv",
+        "--scenario",
+        "inv.toml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("devices = 300") && text.contains("# os: "),
+        "{text}"
+    );
+    let o = d.fleetsim(&[
+        "inventory",
+        "summarize",
+        "devices.csv",
+        "--scenario",
+        "inv.toml",
+        "--out",
+        "frag.toml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(d.read("frag.toml"), text);
+    let again = d.fleetsim(&[
+        "inventory",
+        "summarize",
+        "devices.csv",
+        "--out",
+        "frag.toml",
+    ]);
+    assert_eq!(again.status.code(), Some(2), "kept without --force");
+    d.write(
+        "f.toml",
+        &format!("name = \"f\"\nstart_date = 2027-01-04\ndays = 2\n{text}"),
+    );
+    let o = d.fleetsim(&["check", "f.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("300 devices"), "{out}{}", stderr(&o));
+}
