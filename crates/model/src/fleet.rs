@@ -39,21 +39,53 @@ pub struct Profile {
     pub poll_phase: u16,
 }
 
+/// One inventory row's attributes, each `ABSENT` when the inventory leaves it to the mixes:
+/// `[os, join, client, site, location, usage, third_party_mdm, licensed]` (enums by index,
+/// booleans as 0/1, the site as its index in `[[sites]]`). Eight bytes a device.
+pub type Row = [u8; 8];
+
+/// A `Row` field the inventory leaves to the scenario's mixes.
+pub const ABSENT: u8 = u8::MAX;
+
+/// The devices of an inventory export, in row order (device `i` is row `i`). No device name or
+/// id is kept: only these attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// One row per device.
+    pub rows: Vec<Row>,
+}
+
 /// Draws device `id` of a fleet. The draws are taken in a fixed order from the device's own
 /// stream, so the same seed and id give the same device whatever the mix (a share that changes
 /// moves only the devices near its threshold).
 pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
     let mut rng = streams.stream(id, FLEET);
     let unit = |rng: &mut rand_chacha::ChaCha8Rng| to_unit(rng.next_u64());
+    // An inventory row replaces the draws it gives; every draw is still taken, in order, so the
+    // attributes it leaves out come out as without an inventory.
+    let row = spec
+        .overrides
+        .as_ref()
+        .and_then(|inv| inv.rows.get(id as usize).copied())
+        .unwrap_or([ABSENT; 8]);
+    let given = |i: usize| (row[i] != ABSENT).then_some(row[i]);
     let os = spec.os.sample(rng.next_u64());
+    let os = given(0).map_or(os, |v| OsRelease::from_index(usize::from(v)));
     let join = spec.join.sample(rng.next_u64());
+    let join = given(1).map_or(join, |v| JoinType::from_index(usize::from(v)));
     let client = unit(&mut rng) < spec.configmgr_client[join.index()];
+    let client = given(2).map_or(client, |v| v != 0);
     let identity = spec.identity.sample(rng.next_u64());
     let location = spec.location.sample(rng.next_u64());
+    let location = given(4).map_or(location, |v| Location::from_index(usize::from(v)));
     let usage = spec.usage.sample(rng.next_u64());
+    let usage = given(5).map_or(usage, |v| UsagePattern::from_index(usize::from(v)));
     let licensed = unit(&mut rng) < spec.licensed;
+    let licensed = given(7).map_or(licensed, |v| v != 0);
     let third_party_mdm = unit(&mut rng) < spec.third_party_mdm;
+    let third_party_mdm = given(6).map_or(third_party_mdm, |v| v != 0);
     let site = spec.sites.sample(rng.next_u64());
+    let site = given(3).unwrap_or(site);
     let spread = u64::from(s.usage.workday_start_spread.max(1));
     let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
     let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
@@ -325,5 +357,33 @@ mod tests {
             permanent_reason(&p, &s, None),
             Some(IneligibleReason::NoConfigMgrClient)
         );
+    }
+
+    #[test]
+    fn an_inventory_row_sets_its_attributes_and_leaves_the_rest_to_the_draw() {
+        let mut s = Scenario::from_toml(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 3\n",
+        )
+        .unwrap();
+        let streams = RandomStreams::new(s.seed);
+        let before: Vec<Profile> = (0..3)
+            .map(|i| draw_profile(&s.fleet, &s, &streams, i))
+            .collect();
+        let mut row = [ABSENT; 8];
+        row[0] = OsRelease::Windows7.index() as u8;
+        row[6] = 1;
+        s.set_inventory(Inventory {
+            rows: vec![row, [ABSENT; 8]],
+        })
+        .unwrap();
+        assert_eq!(s.fleet.devices, 2);
+        let p = draw_profile(&s.fleet, &s, &streams, 0);
+        assert_eq!(p.os, OsRelease::Windows7);
+        assert!(p.third_party_mdm);
+        assert_eq!(
+            (p.join, p.usage, p.day_start),
+            (before[0].join, before[0].usage, before[0].day_start)
+        );
+        assert_eq!(draw_profile(&s.fleet, &s, &streams, 1), before[1]);
     }
 }

@@ -73,6 +73,7 @@ pub fn load_with(
             source.origin
         ))
     })?;
+    crate::inventory::attach(&mut s, source.dir.as_deref()).map_err(bad)?;
     apply_overrides(&mut s, o)?;
     Ok(s)
 }

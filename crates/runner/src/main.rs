@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod compare;
 mod diff;
+mod inventory;
 mod list;
 mod merge;
 mod output;
@@ -70,6 +71,8 @@ enum Command {
     /// Write an HTML dashboard (and optionally chart images) of run folders, or of compare and
     /// sweep folders.
     Report(report::ReportArgs),
+    /// Work with a device inventory export (docs/INVENTORY.md): `summarize` counts it.
+    Inventory(inventory::InventoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => merge::merge(args),
         Command::Report(args) => report::report(args),
+        Command::Inventory(args) => inventory::command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,6 +40,8 @@ pub struct Source {
     pub origin: String,
     /// The TOML text.
     pub text: String,
+    /// The scenario file's folder (paths in it are relative to it); `None` when built in.
+    pub dir: Option<PathBuf>,
 }
 
 /// A scenario that could not be loaded.
@@ -51,6 +53,8 @@ pub enum LoadError {
     Unreadable(PathBuf, std::io::Error),
     /// The text is not a valid scenario.
     Invalid(String, Box<ScenarioError>),
+    /// Its `[fleet] inventory` could not be read.
+    Inventory(String),
 }
 
 impl std::fmt::Display for LoadError {
@@ -72,6 +76,7 @@ impl std::fmt::Display for LoadError {
                 write!(f, "cannot read scenario file {}: {e}", p.display())
             }
             LoadError::Invalid(origin, e) => write!(f, "invalid scenario {origin}: {e}"),
+            LoadError::Inventory(e) => write!(f, "{e}"),
         }
     }
 }
@@ -92,7 +97,8 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
             let text = Scenario::text_of(&bytes)
                 .map_err(|e| LoadError::Invalid(origin.clone(), Box::new(e)))?
                 .to_string();
-            return Ok(Source { origin, text });
+            let dir = candidate.parent().map(Path::to_path_buf);
+            return Ok(Source { origin, text, dir });
         }
     }
     if looks_like_path {
@@ -107,6 +113,7 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
         .map(|n| Source {
             origin: format!("{} (built in)", n.name),
             text: n.text.to_string(),
+            dir: None,
         })
         .ok_or_else(|| LoadError::Unknown(name.to_string()))
 }
@@ -114,8 +121,9 @@ pub fn find(arg: Option<&str>) -> Result<Source, LoadError> {
 /// Finds and validates a scenario.
 pub fn load(arg: Option<&str>) -> Result<(Source, Scenario), LoadError> {
     let source = find(arg)?;
-    let scenario = Scenario::from_toml(&source.text)
+    let mut scenario = Scenario::from_toml(&source.text)
         .map_err(|e| LoadError::Invalid(source.origin.clone(), Box::new(e)))?;
+    crate::inventory::attach(&mut scenario, source.dir.as_deref()).map_err(LoadError::Inventory)?;
     Ok((source, scenario))
 }
 

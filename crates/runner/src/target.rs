@@ -77,6 +77,8 @@ pub enum Signature {
     Svg,
     /// A chart image: a PNG with a `tEXt` chunk `Software` = `fleetsim …`.
     Png,
+    /// A scenario fragment from `fleetsim inventory summarize`: its first line.
+    Toml,
 }
 
 /// The `tEXt` keyword of [`png_signed`].
@@ -98,6 +100,7 @@ impl Signature {
                 ) && head.contains(" data-chart=\"")
             }
             Self::Png => png_text(bytes, PNG_KEYWORD).is_some_and(|v| v.starts_with("fleetsim ")),
+            Self::Toml => bytes.starts_with(crate::inventory::FRAGMENT_HEAD.as_bytes()),
             Self::Xlsx => {
                 let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
                     return false;
@@ -118,6 +121,7 @@ impl Signature {
             Self::Xlsx => "a workbook fleetsim wrote (its title `fleetsim results`)",
             Self::Svg => "a chart fleetsim drew",
             Self::Png => "a chart fleetsim drew (its Software tag)",
+            Self::Toml => "a fleetsim inventory summary (its first line)",
         }
     }
 }

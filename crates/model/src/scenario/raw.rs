@@ -261,6 +261,7 @@ pub(super) struct RawFleet {
     pub(super) identity: Mix<IdentityOption>,
     pub(super) location: Mix<Location>,
     pub(super) usage: Mix<UsagePattern>,
+    pub(super) inventory: Option<String>,
 }
 
 impl Default for RawFleet {
@@ -313,6 +314,7 @@ impl Default for RawFleet {
                 (UsagePattern::LaptopIntermittent, 0.30),
             ])
             .expect("default usage mix sums to 1"),
+            inventory: None,
         }
     }
 }

@@ -104,6 +104,19 @@ impl Scenario {
         self.seed = seed;
     }
 
+    /// Makes the fleet the inventory's devices (one per row; the runner reads the file).
+    pub fn set_inventory(&mut self, inv: crate::fleet::Inventory) -> Result<(), ScenarioError> {
+        let n = u32::try_from(inv.rows.len()).unwrap_or(u32::MAX);
+        self.set_devices(n).map_err(|e| {
+            ScenarioError::plain(format!(
+                "[fleet] inventory: {n} devices: {}",
+                e.to_string().trim_start_matches("--devices: ")
+            ))
+        })?;
+        self.fleet.overrides = Some(std::sync::Arc::new(inv));
+        Ok(())
+    }
+
     /// Changes the fleet size.
     pub fn set_devices(&mut self, devices: u32) -> Result<(), ScenarioError> {
         let arrivals = self.path2.arrivals();

@@ -183,6 +183,11 @@ pub struct FleetSpec {
     pub usage: Mix<UsagePattern>,
     /// Site shares (index into [`Scenario::sites`](super::Scenario::sites)).
     pub sites: Mix<u8>,
+    /// `inventory`: the path of a device inventory CSV, relative to the scenario file (the
+    /// runner reads it; see docs/INVENTORY.md).
+    pub inventory: Option<String>,
+    /// The inventory's per-device attributes, once the runner has read it.
+    pub overrides: Option<std::sync::Arc<crate::fleet::Inventory>>,
 }
 
 /// Every timing of the model, in minutes unless named otherwise.

@@ -597,6 +597,8 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             location: raw.fleet.location,
             usage: raw.fleet.usage,
             sites: site_mix,
+            inventory: raw.fleet.inventory.clone(),
+            overrides: None,
         },
         sites,
         collections,

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Writes a synthetic device inventory (no real data) for fleetsim's `[fleet] inventory`.
+
+Usage: make-inventory.py [ROWS] [OUT]   (defaults: 300 rows, examples/inventory/devices.csv)
+Deterministic: the same ROWS give the same file. Some cells are left empty on purpose
+(fleetsim draws those from the scenario's mixes).
+"""
+import csv
+import random
+import sys
+
+rows = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+out = sys.argv[2] if len(sys.argv) > 2 else "examples/inventory/devices.csv"
+rng = random.Random(20270104)
+OS = ["win10_22h2", "win11_23h2", "win11_24h2", "win10_21h2", "windows_7"]
+JOIN = ["on_premises_ad", "hybrid_joined", "azure_ad_joined", "workgroup"]
+LOC = ["corporate_network", "vpn", "internet_only"]
+USAGE = ["office_hours", "always_on", "laptop_intermittent"]
+
+
+def pick(values, weights, blank=0.05):
+    return "" if rng.random() < blank else rng.choices(values, weights)[0]
+
+
+with open(out, "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["device_id", "device_name", "os", "join", "configmgr_client", "site",
+                "location", "usage", "third_party_mdm", "licensed"])
+    for i in range(rows):
+        w.writerow([
+            f"SYNTH-{rng.getrandbits(40):010x}",
+            f"pc-{i:05d}.example.invalid",
+            pick(OS, [50, 30, 12, 6, 2]),
+            pick(JOIN, [60, 30, 6, 4]),
+            pick(["true", "false"], [92, 8]),
+            pick(["P01", "P02"], [70, 30]),
+            pick(LOC, [60, 35, 5]),
+            pick(USAGE, [55, 15, 30]),
+            pick(["true", "false"], [1, 99]),
+            pick(["true", "false"], [99, 1]),
+        ])
