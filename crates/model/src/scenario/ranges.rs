@@ -85,6 +85,115 @@ impl Dist {
     }
 }
 
+impl Dist {
+    /// The value at cumulative probability `u` (0 < u < 1): how a forecast turns a uniform
+    /// draw into a sample.
+    pub fn quantile(&self, u: f64) -> f64 {
+        let u = u.clamp(1e-12, 1.0 - 1e-12);
+        match *self {
+            Dist::Uniform { low, high } => low + u * (high - low),
+            Dist::Triangular { low, mode, high } => {
+                let width = high - low;
+                if width <= 0.0 {
+                    return low;
+                }
+                let c = (mode - low) / width;
+                if u < c {
+                    low + (u * width * (mode - low)).sqrt()
+                } else {
+                    high - ((1.0 - u) * width * (high - mode)).sqrt()
+                }
+            }
+            Dist::LogNormal { median, p90 } => {
+                let sigma = (p90 / median).ln() / Z90;
+                median * (sigma * inverse_normal(u)).exp()
+            }
+        }
+    }
+}
+
+/// The standard normal's quantile function (Acklam's rational approximation, relative error
+/// below 1.2e-9).
+pub fn inverse_normal(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.024_25 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.024_25 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// A counter-based 64-bit draw (SplitMix64's finaliser over seed, dimension, sample and
+/// purpose): the same inputs give the same draw on any thread, in any order.
+fn draw(seed: u64, dim: u64, sample: u64, purpose: u64) -> u64 {
+    let mut z = seed
+        ^ dim.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ sample.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        ^ purpose.wrapping_mul(0x94D0_49BB_1331_11EB);
+    for _ in 0..2 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
+
+/// A seeded Latin hypercube: `samples` points in `(0, 1)^dims`, each dimension's values one in
+/// each of `samples` equal strata. `result[i][d]` is sample `i`'s value in dimension `d`.
+/// Deterministic in `seed`, and independent of any thread count.
+pub fn latin_hypercube(seed: u64, samples: usize, dims: usize) -> Vec<Vec<f64>> {
+    let mut out = vec![vec![0.0; dims]; samples];
+    #[allow(clippy::needless_range_loop)] // `d` also seeds the draws
+    for d in 0..dims {
+        let mut order: Vec<usize> = (0..samples).collect();
+        order.sort_by_key(|&i| (draw(seed, d as u64, i as u64, 0), i));
+        for (stratum, &i) in order.iter().enumerate() {
+            // 53 random bits: a uniform in [0, 1).
+            let jitter = (draw(seed, d as u64, i as u64, 1) >> 11) as f64 / (1u64 << 53) as f64;
+            out[i][d] = (stratum as f64 + jitter) / samples as f64;
+        }
+    }
+    out
+}
+
 /// One value given as a range: its key (such as `remediation.default.mean_days`) and
 /// distribution.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,6 +228,15 @@ fn limits(key: &str) -> (f64, f64) {
 /// Replaces every range in `text` by its centre and lists the ranges. Text without ranges is
 /// returned unchanged (and unparsed beyond a quick check).
 pub(crate) fn extract(text: &str) -> Result<(String, Vec<Ranged>), ScenarioError> {
+    extract_with(text, None)
+}
+
+/// As [`extract`], but the `i`th range found takes `values[i]` instead of its centre (a
+/// forecast's sample); missing values take the centre.
+pub(crate) fn extract_with(
+    text: &str,
+    values: Option<&[f64]>,
+) -> Result<(String, Vec<Ranged>), ScenarioError> {
     let quick = ["low", "high", "median", "p90", "mode"]
         .iter()
         .any(|w| text.contains(w));
@@ -151,8 +269,10 @@ pub(crate) fn extract(text: &str) -> Result<(String, Vec<Ranged>), ScenarioError
             continue;
         };
         let dist = parse(&key, table)?;
-        let center = dist.center();
-        *item = Item::Value(Value::from(center));
+        let value = values
+            .and_then(|v| v.get(ranges.len()).copied())
+            .unwrap_or_else(|| dist.center());
+        *item = Item::Value(Value::from(value));
         ranges.push(Ranged { key, dist });
     }
     if ranges.is_empty() {
@@ -251,6 +371,7 @@ fn parse(key: &str, table: &dyn toml_edit::TableLike) -> Result<Dist, ScenarioEr
 
 #[cfg(test)]
 mod tests {
+    use super::Dist;
     use crate::Scenario;
 
     const HEAD: &str = "name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 100\n";
@@ -295,6 +416,54 @@ mod tests {
             notes[2]
         );
         assert_eq!(s.ranges.len(), 3);
+    }
+
+    #[test]
+    fn quantiles_match_their_distributions() {
+        let u = Dist::Uniform {
+            low: 1.0,
+            high: 6.0,
+        };
+        assert!((u.quantile(0.5) - 3.5).abs() < 1e-12);
+        let t = Dist::Triangular {
+            low: 1.0,
+            mode: 3.0,
+            high: 6.0,
+        };
+        assert!((t.quantile(0.4) - 3.0).abs() < 1e-9, "{}", t.quantile(0.4));
+        let l = Dist::LogNormal {
+            median: 3.0,
+            p90: 6.0,
+        };
+        assert!((l.quantile(0.5) - 3.0).abs() < 1e-9);
+        assert!((l.quantile(0.9) - 6.0).abs() < 1e-6, "{}", l.quantile(0.9));
+        assert!((super::inverse_normal(0.975) - 1.959_963_985).abs() < 1e-8);
+        assert!((super::inverse_normal(0.001) + 3.090_232_306).abs() < 1e-8);
+    }
+
+    #[test]
+    fn latin_hypercube_fills_every_stratum_once_and_repeats() {
+        let a = super::latin_hypercube(7, 10, 3);
+        assert_eq!(a, super::latin_hypercube(7, 10, 3));
+        assert_ne!(a, super::latin_hypercube(8, 10, 3));
+        for d in 0..3 {
+            let mut strata: Vec<usize> = a.iter().map(|p| (p[d] * 10.0) as usize).collect();
+            strata.sort_unstable();
+            assert_eq!(strata, (0..10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_sample_sets_the_ranged_values() {
+        let text = format!("{HEAD}[timing]\nrandomization_max_days = {{ low = 1, high = 6 }}\n");
+        let s = Scenario::from_toml_sample(&text, &[2.0]).unwrap();
+        assert_eq!(
+            s.timing,
+            load("[timing]\nrandomization_max_days = 2\n")
+                .unwrap()
+                .timing
+        );
+        assert_eq!(s.ranges.len(), 1);
     }
 
     #[test]
