@@ -261,6 +261,11 @@ fn bad_scenarios_exit_2_name_file_line_field_and_write_nothing() {
             "line 10",
             "cannot be negative",
         ),
+        (
+            "[enrollment]\nfailure_rate = { low = 0.5, high = 0.2 }\n",
+            "line 10",
+            "low <= high",
+        ),
         ("[[collections]]\nname = \"A\"\nshare = 0.1\n", "", ""),
     ];
     for (extra, place, what) in cases {
@@ -296,6 +301,32 @@ fn bad_scenarios_exit_2_name_file_line_field_and_write_nothing() {
         "{e}"
     );
     assert_eq!(d.entries(), ["bad.toml"]);
+}
+
+#[test]
+fn ranged_values_run_at_their_centre_and_say_so() {
+    let d = Dir::new();
+    let ranged = d.write(
+        "ranged.toml",
+        &format!("{TINY}[timing]\nrandomization_days_per_100k = {{ low = 1, high = 6 }}\n"),
+    );
+    let plain = d.write(
+        "plain.toml",
+        &format!("{TINY}[timing]\nrandomization_days_per_100k = 3.5\n"),
+    );
+    let o = d.fleetsim(&["run", ranged.to_str().unwrap(), "--out", "r"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("ranged values: timing.randomization_days_per_100k = 3.5 (midpoint of 1..6)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.fleetsim(&["run", plain.to_str().unwrap(), "--out", "p", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(d.read("r/timeline.csv"), d.read("p/timeline.csv"));
+    let o = d.fleetsim(&["run", ranged.to_str().unwrap(), "--out", "q", "-q"]);
+    assert!(!stderr(&o).contains("ranged values"), "{}", stderr(&o));
 }
 
 #[test]

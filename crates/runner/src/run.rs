@@ -50,6 +50,12 @@ pub enum BucketArg {
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let scenario = load_with(args.scenario.as_deref(), &args.overrides, &args.settings)?;
+    if !args.quiet {
+        // A single run uses each range's centre: say which, so no one mistakes it for a fact.
+        for r in &scenario.ranges {
+            eprintln!("{}", r.note());
+        }
+    }
     let events = match args.events {
         None => EventCapture::Off,
         Some(s) if s > 0.0 && s <= 1.0 => EventCapture::Sample(s),

@@ -18,6 +18,7 @@
 
 pub mod bounds;
 pub mod error;
+pub mod ranges;
 pub mod raw;
 pub mod resolved;
 pub mod sections;
@@ -45,7 +46,28 @@ impl Scenario {
     }
 
     /// Parses and validates a scenario from TOML text.
+    ///
+    /// A value written as a range ([`ranges`]) is read as its centre and listed in
+    /// [`Scenario::ranges`].
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
+        let (plain, found) = ranges::extract(text).map_err(|e| e.locate(text, None))?;
+        let mut s = Self::from_plain_toml(&plain)?;
+        s.ranges = found;
+        Ok(s)
+    }
+
+    /// As [`Scenario::from_toml`], but the ranges (in the order of [`Scenario::ranges`]) take
+    /// `values` instead of their centres: one sample of a forecast. The values are checked as
+    /// plain values.
+    pub fn from_toml_sample(text: &str, values: &[f64]) -> Result<Self, ScenarioError> {
+        let (plain, found) =
+            ranges::extract_with(text, Some(values)).map_err(|e| e.locate(text, None))?;
+        let mut s = Self::from_plain_toml(&plain)?;
+        s.ranges = found;
+        Ok(s)
+    }
+
+    fn from_plain_toml(text: &str) -> Result<Self, ScenarioError> {
         let raw: raw::RawScenario = toml::from_str(text).map_err(|e| {
             let mut err = ScenarioError::plain(e.message().trim_end());
             err.field = None;

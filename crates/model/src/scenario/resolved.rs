@@ -58,6 +58,9 @@ pub struct Scenario {
     pub remediation: Vec<Remediation>,
     /// Tenant prerequisites and admin roles.
     pub tenant: Tenant,
+    /// Values given as ranges (each also set to its centre above), in key order of
+    /// [`super::ranges::RANGED_KEYS`]; empty when every value is plain.
+    pub ranges: Vec<super::ranges::Ranged>,
     /// Path 2 site prerequisites and the gateway.
     pub cloud: Cloud,
     /// New devices.

@@ -569,6 +569,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         workloads,
         strategy,
         tenant,
+        ranges: Vec::new(),
         cloud,
         path2,
         client_push,
