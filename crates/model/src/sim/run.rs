@@ -552,6 +552,21 @@ pub fn run_with_findings(
     })
 }
 
+/// The minute new device `id` arrives: its first online minute from its workday start on its
+/// planned day, or `None` when that falls after the horizon. `populate` counts only the
+/// devices that arrive; `start` schedules their arrival at this minute.
+fn arrival_at(ctx: &Context, id: u32, p: &crate::fleet::Profile) -> Option<Minute> {
+    let s = &ctx.scenario;
+    let sched = crate::schedule::DeviceSchedule {
+        device: id,
+        usage: p.usage,
+        day_start: p.day_start,
+    };
+    let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
+    ctx.calendar
+        .next_online(&sched, day_start + Minute::from(p.day_start))
+}
+
 impl DeviceShard {
     /// Draws the shard's devices and counts them for the preflight and the programs.
     pub(super) fn populate(&mut self, range: Range<u32>) -> FleetCounts {
@@ -587,17 +602,7 @@ impl DeviceShard {
             };
             // A new device arrives at its first online minute from its planned day (as `start`
             // schedules it), if that is before the horizon; the outputs count only those.
-            let present = !arrival || {
-                let sched = crate::schedule::DeviceSchedule {
-                    device: id,
-                    usage: profile.usage,
-                    day_start: profile.day_start,
-                };
-                let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
-                ctx.calendar
-                    .next_online(&sched, day_start + Minute::from(profile.day_start))
-                    .is_some()
-            };
+            let present = !arrival || arrival_at(&ctx, id, &profile).is_some();
             if present {
                 counts.add_present(path, reason.is_none(), arrival);
             }
@@ -677,12 +682,7 @@ impl DeviceShard {
             let id = self.first + i as u32;
             let d = self.devices[i];
             if id >= s.fleet.devices {
-                let day_start = s.path2.arrival_day_start(id - s.fleet.devices);
-                let at = ctx.calendar.next_online(
-                    &self.schedule_of(i),
-                    day_start + Minute::from(d.profile.day_start),
-                );
-                Self::schedule(q, at, i as u32, Kind::Arrive);
+                Self::schedule(q, arrival_at(&ctx, id, &d.profile), i as u32, Kind::Arrive);
                 continue;
             }
             if d.reason.is_none() {
