@@ -124,7 +124,9 @@ impl DeviceShard {
         }
     }
 
-    /// [`Kind::Registered`]: The client registered: it takes the co-management policy at its next policy poll.
+    /// [`Kind::Registered`]: The client registered: inside an Autopilot ESP into
+    /// co-management the ESP applies the co-management policy at once; otherwise the device
+    /// takes it at its next policy poll once co-management is enabled.
     #[inline]
     pub(super) fn on_registered(
         &mut self,
@@ -134,7 +136,9 @@ impl DeviceShard {
         sched: &DeviceSchedule,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        self.esp_client_registered(now, i, q);
+        if self.esp_client_registered(now, i, q) {
+            return Detail::ClientRegistered;
+        }
         if let Some(at) = ctx.co_management_at {
             let p = self.devices[i].profile;
             let (poll, phase) = ctx.poll_of(&p);

@@ -2,7 +2,8 @@
 //! Page. In user-driven Autopilot the device is Azure AD joined and enrolled in Intune before
 //! the ESP shows, so a device whose ESP fails or times out (0x800705B4) is in Intune and
 //! continues from there. Into co-management (2111+) the ConfigMgr client install and its
-//! registration run inside the ESP and count against its timeout.
+//! registration run inside the ESP and count against its timeout, and the ESP applies the
+//! co-management policy right after registration.
 //!
 //! Leaves to others: the ConfigMgr client installed from Intune after provisioning
 //! ([`client_install`](super::client_install)) and the gateway it goes through
@@ -66,18 +67,32 @@ impl DeviceShard {
         );
     }
 
-    /// Into co-management: the client registered inside the ESP, which goes on for its own
-    /// `esp_minutes` and succeeds unless the deadline comes first.
-    pub(super) fn esp_client_registered(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
-        if self.devices[i].in_esp {
-            let t = now + self.ctx.scenario.path2.esp;
-            Self::schedule(
-                q,
-                Some(t).filter(|t| *t < self.ctx.calendar.horizon),
-                i as u32,
-                Kind::EspDone(EspOutcome::Success),
-            );
+    /// Into co-management: the client registered inside the ESP. The ESP applies the
+    /// production co-management policy at once (no wait for a policy poll) if co-management is
+    /// enabled by now, then goes on for its own `esp_minutes` and succeeds unless the deadline
+    /// comes first. Returns whether the ESP applied the policy; if not (the ESP already ended,
+    /// or co-management is not enabled yet), the device takes it at a policy poll.
+    pub(super) fn esp_client_registered(
+        &mut self,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> bool {
+        if !self.devices[i].in_esp {
+            return false;
         }
+        let t = now + self.ctx.scenario.path2.esp;
+        Self::schedule(
+            q,
+            Some(t).filter(|t| *t < self.ctx.calendar.horizon),
+            i as u32,
+            Kind::EspDone(EspOutcome::Success),
+        );
+        let applies = self.ctx.co_management_at.is_some_and(|at| at <= now);
+        if applies {
+            Self::schedule(q, Some(now), i as u32, Kind::CoManagementPolicy);
+        }
+        applies
     }
 
     // Event handlers, called from the dispatch in `super`.
@@ -149,6 +164,67 @@ mod tests {
         // They continue in Intune: the client app, then co-management.
         let last = r.states.last().unwrap();
         assert!(last[S::CoManaged.index()] > 90, "{last:?}");
+    }
+
+    #[test]
+    fn into_co_management_the_esp_applies_the_policy_right_after_registration() {
+        // 100 always-on devices arrive at 07:00 (minute 420) into co-management; one VM is
+        // plenty. The install is granted at the next barrier (435), takes 20 minutes and the
+        // registration 15: registered at 470. Policy polls are daily, so waiting for one
+        // would take hours.
+        let esp = |install: u32, timeout: u32| {
+            let s = path2(
+                0,
+                &format!(
+                    "[cloud]\ncmg_vms = 1\nclient_install_minutes = {install}\nregistration_minutes = 15\nclient_install_failure_rate = 0.0\n[timing]\npolicy_poll_minutes = 1440\n[usage]\nworkday_start_spread_minutes = 0\n[path2]\nusage = {{ always_on = 1.0 }}\nbatches = [ {{ date = 2027-01-04, devices = 100 }} ]\nesp_failure_rate = 0.0\nesp_timeout_rate = 0.0\nesp_minutes = 40\nesp_timeout_minutes = {timeout}\nautopilot_into_co_management = true\nos = {{ win11_24h2 = 1.0 }}\n"
+                ),
+            );
+            run(
+                &s,
+                &RunOptions {
+                    threads: 2,
+                    bucket: Bucket::Hour,
+                    events: EventCapture::Sample(1.0),
+                },
+                |_, _| {},
+            )
+            .unwrap()
+        };
+        let times = |r: &RunResult, detail: Detail| -> Vec<Minute> {
+            let mut t: Vec<_> = r
+                .events
+                .iter()
+                .filter(|e| e.detail == detail)
+                .map(|e| e.time)
+                .collect();
+            t.dedup();
+            t
+        };
+        let r = esp(20, 120);
+        // Co-managed inside the ESP, at registration: the policy is part of the ESP.
+        assert_eq!(times(&r, Detail::ClientInstall(true)), [455]);
+        assert_eq!(times(&r, Detail::PolicyReceived), [470]);
+        assert_eq!(at_hour(&r, 8, S::CoManaged), 100);
+        // Then the ESP goes on for its own 40 minutes and succeeds at 510 (hour 9).
+        let c = |h: usize, k: Counter| r.counters[h - 1][k.index()];
+        assert_eq!(c(8, Counter::AutopilotProvisionings), 0);
+        assert_eq!(c(9, Counter::AutopilotProvisionings), 100);
+        assert_eq!(c(240, Counter::EspTimeouts), 0);
+        // An ESP that timed out before the registration no longer applies the policy: the
+        // device takes it at its next (daily) policy poll, after registering at 435+90+15.
+        let r = esp(90, 60);
+        assert_eq!(
+            r.counters.last().unwrap()[Counter::EspTimeouts.index()],
+            100
+        );
+        assert_eq!(times(&r, Detail::ClientInstall(true)), [525]);
+        let policy = times(&r, Detail::PolicyReceived);
+        assert!(policy.iter().all(|t| *t > 540), "{policy:?}");
+        assert!(
+            at_hour(&r, 10, S::CoManaged) < 20,
+            "{}",
+            at_hour(&r, 10, S::CoManaged)
+        );
     }
 
     #[test]
