@@ -71,12 +71,13 @@ fn check_numbers(html: &str, run: &Dir, dir: &str) {
     for h in t[0].iter().filter(|h| h.starts_with("state_")) {
         assert_eq!(series(states, h), column(&t, h), "{h}");
     }
-    // Eligible: every state but ineligible and coexistence.
+    // Eligible: every state but ineligible and third-party MDM (coexistence or not).
     let eligible: Vec<f64> = (1..t.len())
         .map(|r| {
             column(&t, "devices_total")[r - 1]
                 - column(&t, "state_ineligible")[r - 1]
                 - column(&t, "state_coexistence")[r - 1]
+                - column(&t, "state_awaiting_mdm_migration")[r - 1]
         })
         .collect();
     assert_eq!(series(status, "eligible"), eligible);

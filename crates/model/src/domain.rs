@@ -242,7 +242,8 @@ named_enum! {
     pub enum LifecycleState {
         /// Cannot take Path 1 (see [`IneligibleReason`]).
         Ineligible => "ineligible",
-        /// Under a third-party MDM: coexistence (until migrated, if the scenario migrates).
+        /// Under a third-party MDM, Windows 10 1709+ (or 11) and Azure AD or hybrid joined:
+        /// ConfigMgr runs in coexistence (until migrated, if the scenario migrates).
         Coexistence => "coexistence",
         /// Windows 10 below 1709, waiting for the OS upgrade program.
         AwaitingOsUpgrade => "awaiting_os_upgrade",
@@ -282,6 +283,11 @@ named_enum! {
         AwaitingCoManagementPolicy => "awaiting_co_management_policy",
         /// ConfigMgr client and enrolled in Intune: co-managed.
         CoManaged => "co_managed",
+        /// Under a third-party MDM where coexistence does not apply (below 1709, or neither
+        /// Azure AD nor hybrid joined): it cannot enroll in Intune until it is migrated off
+        /// that MDM, by `[mdm_migration]` if the scenario has one. Last, so that the states
+        /// before it keep their indexes and columns.
+        AwaitingMdmMigration => "awaiting_mdm_migration",
     }
 }
 

@@ -30,15 +30,28 @@ fn date_time(start: NaiveDate, minute: u32) -> String {
     format!("{date} {:02}:{:02}", m / 60, m % 60)
 }
 
+/// How many states have their `state_*` column in each file's block of states: the states the
+/// files had first, `ineligible` to `co_managed`. States added later ([`LifecycleState::ALL`]
+/// after these) get their columns at the end of timeline.csv, summary.csv and
+/// site_timeline.csv, so that the columns before keep their places (breakdown.csv ends with
+/// its block of states anyway).
+pub const STATE_BLOCK: usize = LifecycleState::CoManaged.index() + 1;
+
+/// The states of the block, and the states whose columns end the file.
+fn state_split() -> (&'static [LifecycleState], &'static [LifecycleState]) {
+    LifecycleState::ALL.split_at(STATE_BLOCK)
+}
+
+fn state_headers(states: &[LifecycleState]) -> impl Iterator<Item = String> + '_ {
+    states.iter().map(|st| format!("state_{}", st.name()))
+}
+
 /// The rows of timeline.csv.
 pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let (block, later) = state_split();
     let mut header = row_header(r.bucket);
     header.push("devices_total".into());
-    header.extend(
-        LifecycleState::ALL
-            .iter()
-            .map(|st| format!("state_{}", st.name())),
-    );
+    header.extend(state_headers(block));
     header.extend(GATEWAY_COLUMNS.map(String::from));
     header.extend(
         Workload::ALL
@@ -54,12 +67,13 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
     header.extend(counter_names());
     header.push("cloud_visible".into());
     header.extend(["gateway_capacity", "gateway_queue"].map(String::from));
+    header.extend(state_headers(later));
     let mut rows = vec![header];
     for (i, ((states, counters), g)) in r.states.iter().zip(&r.counters).zip(&r.gateway).enumerate()
     {
         let mut row = row_start(s, r.bucket, i);
         row.push(states.iter().sum::<u64>().to_string());
-        row.extend(states.iter().map(u64::to_string));
+        row.extend(states[..STATE_BLOCK].iter().map(u64::to_string));
         row.extend([g.concurrent, g.queued, g.peak].map(|x| x.to_string()));
         row.extend(r.workloads[i].iter().map(u64::to_string));
         row.push(r.autopatch_ready[i].to_string());
@@ -68,6 +82,7 @@ pub fn timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         row.extend(counters.iter().map(u64::to_string));
         row.push(r.cloud_visible(i).to_string());
         row.extend([g.capacity, g.peak_queued].map(|x| x.to_string()));
+        row.extend(states[STATE_BLOCK..].iter().map(u64::to_string));
         rows.push(row);
     }
     rows
@@ -125,22 +140,21 @@ fn row_header(bucket: u32) -> Vec<String> {
 
 /// The rows of site_timeline.csv: one row per row of the timeline and site.
 pub fn site_timeline(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
+    let (block, later) = state_split();
     let mut header = row_header(r.bucket);
     header.extend(["site", "devices_total"].map(String::from));
-    header.extend(
-        LifecycleState::ALL
-            .iter()
-            .map(|st| format!("state_{}", st.name())),
-    );
+    header.extend(state_headers(block));
     header.push("policy_poll_minutes".into());
+    header.extend(state_headers(later));
     let mut rows = vec![header];
     for i in 0..r.states.len() {
         for (k, (site, states)) in s.sites.iter().zip(&r.site_states).enumerate() {
             let mut row = row_start(s, r.bucket, i);
             row.push(safe_cell(&site.code));
             row.push(states[i].iter().sum::<u64>().to_string());
-            row.extend(states[i].iter().map(u64::to_string));
+            row.extend(states[i][..STATE_BLOCK].iter().map(u64::to_string));
             row.push(r.site_poll[k].to_string());
+            row.extend(states[i][STATE_BLOCK..].iter().map(u64::to_string));
             rows.push(row);
         }
     }
@@ -184,11 +198,8 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
         let suffix = path.map_or(String::new(), |p| format!("_{}", p.name()));
         header.extend(MILESTONES.iter().map(|p| format!("days_to_{p}pct{suffix}")));
     }
-    header.extend(
-        LifecycleState::ALL
-            .iter()
-            .map(|st| format!("state_{}", st.name())),
-    );
+    let (block, later) = state_split();
+    header.extend(state_headers(block));
     header.extend(
         IneligibleReason::ALL
             .iter()
@@ -227,6 +238,7 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .iter()
             .map(|f| format!("coexistence_configmgr_off_{f}")),
     );
+    header.extend(state_headers(later));
     let pct = (co * 10_000 + r.eligible / 2)
         .checked_div(r.eligible)
         .map_or_else(String::new, |bp| format!("{}.{:02}", bp / 100, bp % 100));
@@ -263,7 +275,7 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
                 .unwrap_or_default()
         }));
     }
-    row.extend(last_states.iter().map(u64::to_string));
+    row.extend(last_states[..STATE_BLOCK].iter().map(u64::to_string));
     row.extend(r.reasons.iter().map(u64::to_string));
     row.extend(r.workload_at_intune.iter().map(|t| {
         t.map(|m| days_from_hours(m.div_ceil(60)))
@@ -305,6 +317,7 @@ pub fn summary(s: &Scenario, r: &RunResult) -> Vec<Vec<String>> {
             .iter()
             .map(|_| coexistence.to_string()),
     );
+    row.extend(last_states[STATE_BLOCK..].iter().map(u64::to_string));
     vec![header, row]
 }
 
@@ -450,6 +463,27 @@ mod tests {
         assert_eq!(days_from_hours(36), "1.50");
         assert_eq!(days_from_hours(1), "0.04");
         assert_eq!(days_from_hours(169), "7.04");
+    }
+
+    #[test]
+    fn states_added_later_end_the_files() {
+        const { assert!(STATE_BLOCK < LifecycleState::ALL.len()) };
+        let s = fleetsim_model::Scenario::from_toml(
+            "name = \"u\"\nstart_date = 2027-01-04\ndays = 2\n[fleet]\ndevices = 50\n",
+        )
+        .unwrap();
+        let r = fleetsim_model::run(&s, &fleetsim_model::RunOptions::default(), |_, _| {}).unwrap();
+        let last = "state_awaiting_mdm_migration";
+        for rows in [summary(&s, &r), timeline(&s, &r), site_timeline(&s, &r)] {
+            assert_eq!(rows[0].last().map(String::as_str), Some(last));
+            let states = rows[0].iter().filter(|h| h.starts_with("state_")).count();
+            assert_eq!(states, LifecycleState::ALL.len());
+        }
+        assert_eq!(
+            breakdown(&r)[0].last().map(String::as_str),
+            Some(last),
+            "breakdown.csv ends with its states"
+        );
     }
 
     #[test]

@@ -7,10 +7,23 @@
 
 use super::device::*;
 use super::results::*;
-use crate::domain::{CoPath, JoinType, OsRelease};
+use crate::domain::{CoPath, JoinType, OsRelease, coexistence_applies};
+use crate::fleet::Profile;
 use crate::scenario::Minute;
 use fleetsim_engine::EventQueue;
 use std::sync::Arc;
+
+/// Where a device under a third-party MDM waits until it is migrated (for good when the
+/// scenario has no `[mdm_migration]`): in coexistence when ConfigMgr enters it, that is on
+/// Windows 10 1709+ (or 11), Azure AD or hybrid joined (memdocs:
+/// configmgr/comanage/coexistence.md); otherwise outside it, awaiting the migration.
+pub(super) fn third_party_mdm_phase(p: &Profile) -> Phase {
+    if coexistence_applies(p.os, p.join) {
+        Phase::Coexistence
+    } else {
+        Phase::AwaitingMdmMigration
+    }
+}
 
 impl DeviceShard {
     /// Puts a device on its next step once nothing permanent stands in its way: the OS
@@ -136,6 +149,55 @@ mod tests {
         assert!(c(240, Counter::OsUpgrades) <= 240 && c(240, Counter::OsUpgrades) > 100);
         assert!(c(240, Counter::ClientPushes) <= 480 && c(240, Counter::ClientPushes) > 100);
         assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn third_party_mdm_devices_wait_in_coexistence_only_where_it_applies() {
+        // 300 clients under a third-party MDM; migration one every 10 minutes from day 2, so
+        // none by hour 24 and all 300 by hour 24 + 50.
+        let run_with = |join: &str, os: &str| {
+            let s = Scenario::from_toml(&format!(
+                "name = \"m\"\nstart_date = 2027-01-04\ndays = 5\n[fleet]\ndevices = 300\nlicensed = 1.0\nthird_party_mdm = 1.0\nos = {{ {os} = 1.0 }}\njoin = {{ {join} = 1.0 }}\nconfigmgr_client = {{ {join} = 1.0 }}\nidentity = {{ federated = 1.0 }}\nlocation = {{ corporate_network = 1.0 }}\nusage = {{ always_on = 1.0 }}\n[mdm_migration]\ndevices_per_day = 144\nstart_date = 2027-01-05\n[os_upgrade]\ndevices_per_day = 1440\n[co_management]\nenable_date = 2027-01-04\n[enrollment]\nfailure_rate = 0.0\n"
+            ))
+            .map(|s| without_causes(s, ""))
+            .unwrap();
+            hourly(&s)
+        };
+        let migrated = |r: &RunResult, h: usize| r.counters[h - 1][Counter::MdmMigrations.index()];
+        // Windows 11, hybrid joined: coexistence until migrated.
+        let r = run_with("hybrid_joined", "win11_23h2");
+        assert_eq!(migrated(&r, 24), 0);
+        assert_eq!(at_hour(&r, 24, S::Coexistence), 300);
+        assert_eq!(at_hour(&r, 24, S::AwaitingMdmMigration), 0);
+        // On-premises AD only, or Windows 10 below 1709: not coexistence, awaiting migration.
+        for (join, os) in [
+            ("on_premises_ad", "win11_23h2"),
+            ("hybrid_joined", "win10_1703"),
+        ] {
+            let r = run_with(join, os);
+            assert_eq!(at_hour(&r, 24, S::Coexistence), 0, "{join} {os}");
+            assert_eq!(at_hour(&r, 24, S::AwaitingMdmMigration), 300, "{join} {os}");
+            assert_eq!(r.reasons.iter().sum::<u64>(), 0);
+            // Migrated ones move on (to the OS upgrade, the hybrid join, then enrollment).
+            assert_eq!(
+                at_hour(&r, 36, S::AwaitingMdmMigration),
+                300 - migrated(&r, 36)
+            );
+            assert!(migrated(&r, 36) > 60, "{}", migrated(&r, 36));
+        }
+        // After the migration every kind of device goes on to co-management.
+        for (join, os) in [
+            ("hybrid_joined", "win11_23h2"),
+            ("on_premises_ad", "win11_23h2"),
+            ("hybrid_joined", "win10_1703"),
+        ] {
+            let r = run_with(join, os);
+            let last = r.states.last().unwrap();
+            assert_eq!(migrated(&r, 120), 300);
+            assert_eq!(last[S::Coexistence.index()], 0);
+            assert_eq!(last[S::AwaitingMdmMigration.index()], 0);
+            assert_eq!(last[S::CoManaged.index()], 300, "{join} {os}: {last:?}");
+        }
     }
 
     #[test]

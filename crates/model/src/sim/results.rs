@@ -339,7 +339,8 @@ impl RunResult {
         let r = |x: R| self.reasons.get(x.index()).copied().unwrap_or(0);
         // Ineligible devices without a client are not ConfigMgr devices; Windows 10 below
         // 1709 needs an OS update; domain joined but out of a DC's reach is not joined yet.
-        let ineligible = (s(S::Ineligible) + s(S::Coexistence))
+        // Devices under a third-party MDM, in coexistence or not, are ineligible.
+        let ineligible = (s(S::Ineligible) + s(S::Coexistence) + s(S::AwaitingMdmMigration))
             .saturating_sub(r(R::NoConfigMgrClient) + r(R::NoLicense))
             .saturating_sub(r(R::OsBelow1709) + r(R::NoDomainControllerLineOfSight));
         [

@@ -7,6 +7,7 @@
 use super::device::*;
 use super::enrollment::randomization_window;
 use super::gateway::{GATEWAY_STEP, Gateway};
+use super::programs::third_party_mdm_phase;
 use super::results::*;
 use super::rollout::{COLLECTION_EVALUATION, Rollout, STRATEGY_STEP};
 use super::workloads::bit;
@@ -720,7 +721,7 @@ impl DeviceShard {
                     let prog = s
                         .mdm_migration
                         .expect("third-party MDM without migration is a permanent reason");
-                    self.devices[i].phase = Phase::Coexistence;
+                    self.devices[i].phase = third_party_mdm_phase(p);
                     Self::schedule(
                         q,
                         Some(prog.time_of(r.migration)).filter(|t| *t < ctx.calendar.horizon),
@@ -731,12 +732,9 @@ impl DeviceShard {
                 } else {
                     self.advance(0, i, q);
                 }
-            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm)
-                && crate::domain::coexistence_applies(d.profile.os, d.profile.join)
-            {
-                // Other devices under a third-party MDM stay `ineligible`: ConfigMgr does not
-                // enter coexistence on them.
-                self.devices[i].phase = Phase::Coexistence;
+            } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
+                // No migration program: coexistence where it applies, else stuck until migrated.
+                self.devices[i].phase = third_party_mdm_phase(&d.profile);
             }
             self.join_channels(i);
             let state = self.devices[i].state();

@@ -418,12 +418,17 @@ fn coexistence_applies_only_to_1709_plus_azure_ad_or_hybrid_joined_devices() {
     assert_eq!(st[S::Coexistence.index()], 300);
     let st = run_with("azure_ad_joined", "win10_1709");
     assert_eq!(st[S::Coexistence.index()], 300);
-    // On-premises AD only, or below 1709: ConfigMgr does not enter coexistence.
+    // On-premises AD only: ConfigMgr does not enter coexistence; without a migration program
+    // the device stays under its MDM, outside coexistence, for the whole run.
     let st = run_with("on_premises_ad", "win11_23h2");
     assert_eq!(st[S::Coexistence.index()], 0);
-    assert_eq!(st[S::Ineligible.index()], 300);
+    assert_eq!(st[S::Ineligible.index()], 0);
+    assert_eq!(st[S::AwaitingMdmMigration.index()], 300);
+    // Below 1709 without an OS upgrade program: `os_below_1709` comes first.
     let st = run_with("hybrid_joined", "win10_1703");
     assert_eq!(st[S::Coexistence.index()], 0);
+    assert_eq!(st[S::AwaitingMdmMigration.index()], 0);
+    assert_eq!(st[S::Ineligible.index()], 300);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //!
 //! | stage                | states                                                          |
 //! |----------------------|-----------------------------------------------------------------|
-//! | Eligible             | every state except `ineligible` and `coexistence`               |
+//! | Eligible             | every state except `ineligible`, `coexistence` and `awaiting_mdm_migration` |
 //! | Scheduled            | `scheduled`, `pending_user_sign_in` and everything below        |
 //! | Enrollment initiated | `enrolling`, `awaiting_remediation` and everything below        |
 //! | Enrolled             | `co_managed`                                                    |
@@ -86,7 +86,9 @@ impl Stage {
             return self == Stage::Eligible;
         };
         match self {
-            Stage::Eligible => !matches!(s, S::Ineligible | S::Coexistence),
+            Stage::Eligible => {
+                !matches!(s, S::Ineligible | S::Coexistence | S::AwaitingMdmMigration)
+            }
             Stage::Scheduled => {
                 matches!(
                     s,
@@ -114,6 +116,7 @@ pub fn state_color(state: &str, i: usize) -> &'static str {
     match LifecycleState::from_name(state) {
         Some(S::Ineligible) => "#9e9e9e",
         Some(S::Coexistence) => "#e377c2",
+        Some(S::AwaitingMdmMigration) => "#c994c7",
         Some(S::AwaitingHybridJoin) => "#a0785a",
         Some(S::HybridJoinPendingSync) => "#c9b458",
         Some(S::Eligible) => "#17a2b8",
@@ -142,6 +145,7 @@ pub fn state_label(state: &str) -> String {
     match LifecycleState::from_name(state) {
         Some(S::Ineligible) => "Ineligible".into(),
         Some(S::Coexistence) => "Coexistence (third-party MDM)".into(),
+        Some(S::AwaitingMdmMigration) => "Third-party MDM, awaiting migration".into(),
         Some(S::AwaitingHybridJoin) => "Awaiting hybrid join".into(),
         Some(S::HybridJoinPendingSync) => "Hybrid join pending sync".into(),
         Some(S::Eligible) => "Eligible, not scheduled".into(),
@@ -378,7 +382,9 @@ pub fn funnel_bars(run: &Run, id: &str) -> Option<BarChart> {
 
 fn stage_help(s: Stage) -> &'static str {
     match s {
-        Stage::Eligible => "every device except ineligible ones and third-party MDM coexistence",
+        Stage::Eligible => {
+            "every device except ineligible ones and those under a third-party MDM (in coexistence or awaiting migration)"
+        }
         Stage::Scheduled => {
             "co-management policy received; enrollment scheduled, waiting for sign-in, or later"
         }
@@ -442,9 +448,9 @@ const JOIN_STATUSES: [(&str, &str, &str, &[LifecycleState]); 8] = {
         ),
         (
             "not_eligible",
-            "Ineligible or coexistence",
+            "Ineligible, or under a third-party MDM",
             "#b0b0b0",
-            &[S::Ineligible, S::Coexistence],
+            &[S::Ineligible, S::Coexistence, S::AwaitingMdmMigration],
         ),
     ]
 };
@@ -998,6 +1004,7 @@ mod tests {
         assert!(!Stage::EnrollmentInitiated.includes("pending_user_sign_in"));
         assert!(Stage::EnrollmentInitiated.includes("awaiting_remediation"));
         assert!(!Stage::Eligible.includes("coexistence"));
+        assert!(!Stage::Eligible.includes("awaiting_mdm_migration"));
         assert!(Stage::Eligible.includes("some_future_state"));
         assert!(!Stage::Enrolled.includes("some_future_state"));
     }
@@ -1149,7 +1156,7 @@ fn reason_label(name: &str) -> String {
         "win10_mobile" => "Windows 10 Mobile".into(),
         "home_edition" => "Windows Home edition".into(),
         "os_below_1709" => "Windows 10 below 1709".into(),
-        "third_party_mdm" => "Third-party MDM (coexistence)".into(),
+        "third_party_mdm" => "Third-party MDM".into(),
         "azure_ad_registered_only" => "Azure AD registered only".into(),
         "workgroup" => "Workgroup (not domain joined)".into(),
         "no_configmgr_client" => "No ConfigMgr client".into(),
