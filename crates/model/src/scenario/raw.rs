@@ -359,16 +359,22 @@ impl<'de, K: Deserialize<'de>> Deserialize<'de> for CondKey<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         if let Some(attr) = s.strip_prefix("by_") {
-            return FleetAttr::from_name(attr).map(CondKey::By).ok_or_else(|| {
-                let names: Vec<String> = FleetAttr::ALL
-                    .iter()
-                    .map(|a| format!("by_{}", a.name()))
-                    .collect();
-                de::Error::custom(format!(
-                    "unknown key `{s}`: a mix depends on one of {}",
-                    names.join(", ")
-                ))
-            });
+            // Identity is settled last: nothing may depend on it.
+            let known = |a: &FleetAttr| *a != FleetAttr::Identity;
+            return FleetAttr::from_name(attr)
+                .filter(known)
+                .map(CondKey::By)
+                .ok_or_else(|| {
+                    let names: Vec<String> = FleetAttr::ALL
+                        .iter()
+                        .filter(|a| known(a))
+                        .map(|a| format!("by_{}", a.name()))
+                        .collect();
+                    de::Error::custom(format!(
+                        "unknown key `{s}`: a mix depends on one of {}",
+                        names.join(", ")
+                    ))
+                });
         }
         K::deserialize(de::value::StrDeserializer::<D::Error>::new(&s)).map(CondKey::Value)
     }
