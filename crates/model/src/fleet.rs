@@ -612,4 +612,30 @@ mod tests {
         let (h, n) = count(&f, |_| true, |p| p.location == Location::InternetOnly);
         near("inventory laptops on the internet only", h, n, 0.8);
     }
+
+    /// The commented example of mixed-enterprise-1m.toml, uncommented, is a valid scenario.
+    #[test]
+    fn the_commented_example_of_the_default_scenario_is_valid() {
+        let text = include_str!("../../../scenarios/mixed-enterprise-1m.toml");
+        let from = text
+            .find("# [fleet.location.by_usage")
+            .expect("the example");
+        let last = "# upn_routable = false\n";
+        let to = text.find(last).expect("the domains") + last.len();
+        let block: String = text[from..to]
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let s = Scenario::from_toml(&format!("{}{block}{}", &text[..from], &text[to..])).unwrap();
+        assert_eq!(s.domains.len(), 2);
+        let list = s.fleet.by.list();
+        assert_eq!(
+            list,
+            vec![
+                ("location", FleetAttr::Usage, 1),
+                ("os", FleetAttr::Site, 1),
+                ("join", FleetAttr::Domain, 1)
+            ]
+        );
+    }
 }
