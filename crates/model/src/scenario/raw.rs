@@ -337,8 +337,11 @@ pub(super) struct RawCondMix<K: Copy + Ord> {
     pub(super) all: Option<Mix<K>>,
     /// Per `by_<attribute>` table, in file order: each value's name and mix, with the mix's
     /// place in the file.
-    pub(super) by: Vec<(FleetAttr, Vec<(String, Spanned<Mix<K>>)>)>,
+    pub(super) by: Vec<(FleetAttr, PerValue<K>)>,
 }
+
+/// The mixes of one `by_<attribute>` table: each value's name and mix, with its place.
+pub(super) type PerValue<K> = Vec<(String, Spanned<Mix<K>>)>;
 
 impl<K: Copy + Ord> RawCondMix<K> {
     pub(super) fn plain(all: Mix<K>) -> Self {
