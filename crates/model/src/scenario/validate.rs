@@ -718,7 +718,7 @@ fn resolve_by<K: Copy + Ord>(
     };
     let mut mixes = vec![None; known.len()];
     for (value, mixture) in per {
-        let Some(i) = known.iter().position(|k| *k == value.trim()) else {
+        let Some(i) = known.iter().position(|k| *k == value.as_str()) else {
             let what = match on {
                 FleetAttr::Domain => "a [[domains]] name",
                 FleetAttr::Site => "a [[sites]] code",
