@@ -275,6 +275,21 @@ fn bad_scenarios_exit_2_name_file_line_field_and_write_nothing() {
             "line 10",
             "low <= high",
         ),
+        (
+            "[fleet.location.by_usage.laptop_intermittent]\nvpn = 0.5\n",
+            "fleet.location.by_usage.laptop_intermittent",
+            "sum to 1",
+        ),
+        (
+            "[fleet.os.by_site.P09]\nwindows_7 = 1.0\n",
+            "line 9",
+            "unknown site \"P09\": expected a [[sites]] code: P01",
+        ),
+        (
+            "[fleet.usage.by_os.windows_7]\nalways_on = 1.0\n",
+            "line 9",
+            "drawn before",
+        ),
         ("[[collections]]\nname = \"A\"\nshare = 0.1\n", "", ""),
     ];
     for (extra, place, what) in cases {
@@ -1987,4 +2002,77 @@ fn inventory_summarize_counts_and_writes_a_fragment_that_loads() {
     let o = d.fleetsim(&["check", "f.toml"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("300 devices"), "{out}{}", stderr(&o));
+}
+
+/// The share `hits / n` is `p` within four standard errors.
+fn near(what: &str, hits: f64, n: f64, p: f64, var: f64) {
+    let sigma = var.sqrt() / n;
+    assert!(
+        (hits / n - p).abs() <= 4.0 * sigma,
+        "{what}: {hits} of {n} = {:.4}, expected {p:.4} (4 sigma = {:.4})",
+        hits / n,
+        4.0 * sigma
+    );
+}
+
+#[test]
+fn a_correlated_fleet_draws_its_mixes_per_value() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let d = Dir::new();
+    let scenario = std::fs::read_to_string(root.join("examples/correlated/scenario.toml")).unwrap();
+    d.write("c.toml", &scenario);
+    let o = d.fleetsim(&["check", "c.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{out}{}",
+        stderr(&o)
+    );
+    assert!(
+        out.contains(
+            "correlated fleet mixes: location by usage (1 value), os by site (1 value), identity by domain (2 [[domains]])"
+        ),
+        "{out}"
+    );
+    let o = d.fleetsim(&["run", "c.toml", "--out", "o", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = csv_rows(&d.read("o/breakdown.csv"));
+    let n = |dim: &str, value: &str| -> f64 {
+        rows.iter()
+            .find(|r| r[0] == dim && r[1] == value)
+            .unwrap_or_else(|| panic!("no row {dim},{value}"))[2]
+            .parse()
+            .unwrap()
+    };
+    let all = 20_000.0;
+    // 15% laptops, 70% of them (and no other device) on the internet only.
+    let laptops = n("usage", "laptop_intermittent");
+    near("laptops", laptops, all, 0.15, all * 0.15 * 0.85);
+    let off = n("location", "internet_only");
+    near(
+        "laptops off-network",
+        off,
+        laptops,
+        0.7,
+        laptops * 0.7 * 0.3,
+    );
+    // Windows 7: 30% at P02, the default 1% at P01.
+    let (p1, p2) = (n("site", "P01"), n("site", "P02"));
+    assert_eq!(p1 + p2, all);
+    let expected = 0.3 * p2 + 0.01 * p1;
+    near(
+        "Windows 7",
+        n("os", "windows_7"),
+        all,
+        expected / all,
+        p2 * 0.3 * 0.7 + p1 * 0.01 * 0.99,
+    );
+    // The federated domain's quarter of the fleet.
+    near(
+        "federated",
+        n("identity", "federated"),
+        all,
+        0.25,
+        all * 0.25 * 0.75,
+    );
 }

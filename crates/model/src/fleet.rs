@@ -3,7 +3,7 @@
 use crate::domain::{
     IdentityOption, IneligibleReason, JoinType, Location, OsRelease, UsagePattern,
 };
-use crate::scenario::{Collection, FleetSpec, Scenario};
+use crate::scenario::{ByMix, Collection, FleetAttr, FleetSpec, Mix, Scenario};
 use fleetsim_engine::{Purpose, RandomStreams, stable_hash, to_unit};
 use rand::Rng;
 
@@ -58,40 +58,73 @@ pub struct Inventory {
 /// Draws device `id` of a fleet. The draws are taken in a fixed order from the device's own
 /// stream, so the same seed and id give the same device whatever the mix (a share that changes
 /// moves only the devices near its threshold).
+///
+/// The attributes are then settled in the draw order of [`FleetAttr`] (domain, site, usage,
+/// location, OS, join type, then the client, identity, license and third-party MDM), each from
+/// its own draw: a conditional mix (`[fleet.location.by_usage.laptop_intermittent]`) only
+/// chooses which mix that draw is read against, from the values settled before it. Without
+/// conditional mixes every device is the same as drawing each attribute on its own.
 pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
     let mut rng = streams.stream(id, FLEET);
-    let unit = |rng: &mut rand_chacha::ChaCha8Rng| to_unit(rng.next_u64());
-    // An inventory row replaces the draws it gives; every draw is still taken, in order, so the
-    // attributes it leaves out come out as without an inventory.
+    // The stream's draws, in the fixed order they have always been taken.
+    let d_os = rng.next_u64();
+    let d_join = rng.next_u64();
+    let d_client = to_unit(rng.next_u64());
+    let d_identity = rng.next_u64();
+    let d_location = rng.next_u64();
+    let d_usage = rng.next_u64();
+    let d_licensed = to_unit(rng.next_u64());
+    let d_mdm = to_unit(rng.next_u64());
+    let d_site = rng.next_u64();
+    let spread = u64::from(s.usage.workday_start_spread.max(1));
+    let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
+    let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
+    // An inventory row replaces the values it gives (and the values settled after it depend
+    // on the row's); the attributes it leaves out come out as without an inventory.
     let row = spec
         .overrides
         .as_ref()
         .and_then(|inv| inv.rows.get(id as usize).copied())
         .unwrap_or([ABSENT; 8]);
     let given = |i: usize| (row[i] != ABSENT).then_some(row[i]);
-    let os = spec.os.sample(rng.next_u64());
-    let os = given(0).map_or(os, |v| OsRelease::from_index(usize::from(v)));
-    let join = spec.join.sample(rng.next_u64());
-    let join = given(1).map_or(join, |v| JoinType::from_index(usize::from(v)));
-    let client = unit(&mut rng) < spec.configmgr_client[join.index()];
-    let client = given(2).map_or(client, |v| v != 0);
-    let identity = spec.identity.sample(rng.next_u64());
-    let location = spec.location.sample(rng.next_u64());
-    let location = given(4).map_or(location, |v| Location::from_index(usize::from(v)));
-    let usage = spec.usage.sample(rng.next_u64());
-    let usage = given(5).map_or(usage, |v| UsagePattern::from_index(usize::from(v)));
-    let licensed = unit(&mut rng) < spec.licensed;
-    let licensed = given(7).map_or(licensed, |v| v != 0);
-    let third_party_mdm = unit(&mut rng) < spec.third_party_mdm;
-    let third_party_mdm = given(6).map_or(third_party_mdm, |v| v != 0);
-    let site = spec.sites.sample(rng.next_u64());
-    let site = given(3).unwrap_or(site);
-    let spread = u64::from(s.usage.workday_start_spread.max(1));
-    let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
-    let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
-    // With `[[domains]]`, the user's domain (its own draw, so the fleet's draws don't move)
+    // The values settled so far, by `FleetAttr`, for the conditional mixes.
+    let mut known = [ABSENT; 7];
+    // With `[[domains]]`, the user's domain (its own stream, so the fleet's draws don't move)
     // decides the identity option.
-    let identity = domain_of(s, streams, id).map_or(identity, |d| s.domains[d].identity);
+    let domain = domain_of(s, streams, id);
+    if let Some(d) = domain {
+        known[FleetAttr::Domain as usize] = d as u8;
+    }
+    let by = &spec.by;
+    let site = given(3).unwrap_or_else(|| spec.sites.sample(d_site));
+    known[FleetAttr::Site as usize] = site;
+    let usage = given(5).map_or_else(
+        || pick(&spec.usage, &by.usage, &known).sample(d_usage),
+        |v| UsagePattern::from_index(usize::from(v)),
+    );
+    known[FleetAttr::Usage as usize] = usage.index() as u8;
+    let location = given(4).map_or_else(
+        || pick(&spec.location, &by.location, &known).sample(d_location),
+        |v| Location::from_index(usize::from(v)),
+    );
+    known[FleetAttr::Location as usize] = location.index() as u8;
+    let os = given(0).map_or_else(
+        || pick(&spec.os, &by.os, &known).sample(d_os),
+        |v| OsRelease::from_index(usize::from(v)),
+    );
+    known[FleetAttr::Os as usize] = os.index() as u8;
+    let join = given(1).map_or_else(
+        || pick(&spec.join, &by.join, &known).sample(d_join),
+        |v| JoinType::from_index(usize::from(v)),
+    );
+    known[FleetAttr::Join as usize] = join.index() as u8;
+    let client = given(2).map_or(d_client < spec.configmgr_client[join.index()], |v| v != 0);
+    let identity = match domain {
+        Some(d) => s.domains[d].identity,
+        None => pick(&spec.identity, &by.identity, &known).sample(d_identity),
+    };
+    let licensed = given(7).map_or(d_licensed < spec.licensed, |v| v != 0);
+    let third_party_mdm = given(6).map_or(d_mdm < spec.third_party_mdm, |v| v != 0);
     Profile {
         os,
         join,
@@ -105,6 +138,16 @@ pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id:
         day_start,
         poll_phase,
     }
+}
+
+/// The mix a device draws from: its value's own under `by`, else the fleet-wide one.
+#[inline]
+fn pick<'a, K: Copy + Ord>(
+    all: &'a Mix<K>,
+    by: &'a Option<ByMix<K>>,
+    known: &[u8; 7],
+) -> &'a Mix<K> {
+    by.as_ref().and_then(|b| b.get(known)).unwrap_or(all)
 }
 
 /// The stream a device's user domain is drawn from.
@@ -385,5 +428,214 @@ mod tests {
             (before[0].join, before[0].usage, before[0].day_start)
         );
         assert_eq!(draw_profile(&s.fleet, &s, &streams, 1), before[1]);
+    }
+
+    /// The fleet of `extra` (after a 20,000-device header), drawn.
+    fn fleet_of(extra: &str) -> (Scenario, Vec<Profile>) {
+        let s = Scenario::from_toml(&format!(
+            "name = \"t\"\nseed = 7\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 20000\n{extra}"
+        ))
+        .unwrap();
+        let streams = RandomStreams::new(s.seed);
+        let fleet = (0..s.fleet.devices)
+            .map(|i| draw_profile(&s.fleet, &s, &streams, i))
+            .collect();
+        (s, fleet)
+    }
+
+    /// Asserts that `hits` of `n` is `p` within four standard errors (or exactly, at 0 or 1).
+    fn near(what: &str, hits: usize, n: usize, p: f64) {
+        assert!(n > 0, "{what}: no devices");
+        let share = hits as f64 / n as f64;
+        let sigma = (p * (1.0 - p) / n as f64).sqrt();
+        assert!(
+            (share - p).abs() <= 4.0 * sigma + 1e-12,
+            "{what}: {hits} of {n} = {share:.4}, expected {p} (4 sigma = {:.4})",
+            4.0 * sigma
+        );
+    }
+
+    fn count(
+        f: &[Profile],
+        pick: impl Fn(&Profile) -> bool,
+        hit: impl Fn(&Profile) -> bool,
+    ) -> (usize, usize) {
+        let sel: Vec<&Profile> = f.iter().filter(|p| pick(p)).collect();
+        (sel.iter().filter(|p| hit(p)).count(), sel.len())
+    }
+
+    const LAPTOPS_OFF_NETWORK: &str = "[fleet.usage]\noffice_hours = 0.7\nalways_on = 0.15\nlaptop_intermittent = 0.15\n[fleet.location]\ncorporate_network = 0.7\nvpn = 0.3\n[fleet.location.by_usage.laptop_intermittent]\ninternet_only = 0.8\nvpn = 0.2\n";
+
+    #[test]
+    fn laptops_mostly_off_network() {
+        let (_, f) = fleet_of(LAPTOPS_OFF_NETWORK);
+        let laptop = |p: &Profile| p.usage == UsagePattern::LaptopIntermittent;
+        let (h, n) = count(&f, |_| true, laptop);
+        near("laptops", h, n, 0.15);
+        let (h, n) = count(&f, laptop, |p| p.location == Location::InternetOnly);
+        near("laptops on the internet only", h, n, 0.8);
+        let (h, n) = count(&f, laptop, |p| p.location == Location::Vpn);
+        near("laptops on VPN", h, n, 0.2);
+        let (h, n) = count(&f, |p| !laptop(p), |p| p.location == Location::InternetOnly);
+        near("other devices on the internet only", h, n, 0.0);
+        let (h, n) = count(&f, |p| !laptop(p), |p| p.location == Location::Vpn);
+        near("other devices on VPN", h, n, 0.3);
+    }
+
+    #[test]
+    fn federated_identity_on_one_domain() {
+        let (s, f) = fleet_of(
+            "[[domains]]\nname = \"corp.example.com\"\nshare = 0.75\nidentity = \"password_hash_sync\"\n[[domains]]\nname = \"emea.example.com\"\nshare = 0.25\nidentity = \"federated\"\n[fleet.join.by_domain.\"emea.example.com\"]\nhybrid_joined = 1.0\n",
+        );
+        let streams = RandomStreams::new(s.seed);
+        let (h, n) = count(&f, |_| true, |p| p.identity == IdentityOption::Federated);
+        near("federated devices", h, n, 0.25);
+        for (i, p) in f.iter().enumerate() {
+            let d = domain_of(&s, &streams, i as u32).unwrap();
+            assert_eq!(p.identity, s.domains[d].identity, "device {i}");
+            if d == 1 {
+                assert_eq!(p.join, JoinType::HybridJoined, "device {i}");
+            }
+        }
+        let (h, n) = count(
+            &f,
+            |p| p.identity == IdentityOption::PasswordHashSync,
+            |p| p.join == JoinType::OnPremisesAd,
+        );
+        near("the other domain keeps the fleet-wide join mix", h, n, 0.70);
+    }
+
+    #[test]
+    fn an_old_os_mix_on_one_site() {
+        let (s, f) = fleet_of(
+            "[[sites]]\ncode = \"P01\"\nshare = 0.8\n[[sites]]\ncode = \"P02\"\nshare = 0.2\n[fleet.os.by_site.P02]\nwindows_7 = 0.5\nwin10_1607 = 0.3\nwin10_22h2 = 0.2\n",
+        );
+        assert_eq!(s.sites[1].code, "P02");
+        let (h, n) = count(&f, |_| true, |p| p.site == 1);
+        near("devices at P02", h, n, 0.2);
+        let (h, n) = count(&f, |p| p.site == 1, |p| p.os == OsRelease::Windows7);
+        near("Windows 7 at P02", h, n, 0.5);
+        let (h, n) = count(&f, |p| p.site == 1, |p| p.os == OsRelease::Win10_1607);
+        near("1607 at P02", h, n, 0.3);
+        let (h, n) = count(&f, |p| p.site == 0, |p| p.os == OsRelease::Windows7);
+        near("Windows 7 at P01 (the default mix)", h, n, 0.01);
+        let (h, n) = count(&f, |p| p.site == 0, |p| p.os == OsRelease::Win11_23H2);
+        near("23H2 at P01 (the default mix)", h, n, 0.25);
+    }
+
+    /// Without conditional mixes, each attribute is its own draw from the device's stream in
+    /// the historic order (a reference copy of the draw before conditional mixes), so every
+    /// existing scenario draws the same fleet.
+    #[test]
+    fn without_conditional_mixes_every_device_is_drawn_as_before() {
+        for extra in [
+            "",
+            "[[sites]]\ncode = \"P01\"\nshare = 0.5\n[[sites]]\ncode = \"P02\"\nshare = 0.5\n[[domains]]\nname = \"a\"\nshare = 0.5\nidentity = \"federated\"\n[[domains]]\nname = \"b\"\nshare = 0.5\nidentity = \"pass_through\"\n",
+        ] {
+            let (s, f) = fleet_of(extra);
+            let streams = RandomStreams::new(s.seed);
+            for (id, p) in f.iter().enumerate().take(5000) {
+                let id = id as u32;
+                let spec = &s.fleet;
+                let mut rng = streams.stream(id, FLEET);
+                let os = spec.os.sample(rng.next_u64());
+                let join = spec.join.sample(rng.next_u64());
+                let client = to_unit(rng.next_u64()) < spec.configmgr_client[join.index()];
+                let identity = spec.identity.sample(rng.next_u64());
+                let location = spec.location.sample(rng.next_u64());
+                let usage = spec.usage.sample(rng.next_u64());
+                let licensed = to_unit(rng.next_u64()) < spec.licensed;
+                let third_party_mdm = to_unit(rng.next_u64()) < spec.third_party_mdm;
+                let site = spec.sites.sample(rng.next_u64());
+                let spread = u64::from(s.usage.workday_start_spread.max(1));
+                let day_start = (u64::from(s.usage.workday_start) + rng.next_u64() % spread) as u16;
+                let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
+                let identity =
+                    domain_of(&s, &streams, id).map_or(identity, |d| s.domains[d].identity);
+                let before = Profile {
+                    os,
+                    join,
+                    identity,
+                    location,
+                    usage,
+                    site,
+                    client,
+                    licensed,
+                    third_party_mdm,
+                    day_start,
+                    poll_phase,
+                };
+                assert_eq!(*p, before, "device {id}");
+            }
+        }
+    }
+
+    /// A conditional mix only changes which mix the same draw is read against: every other
+    /// attribute of every device stays, and devices whose value has no mix of its own stay.
+    #[test]
+    fn a_conditional_mix_moves_only_its_own_attribute() {
+        let (_, plain) = fleet_of("[fleet.location]\ncorporate_network = 0.7\nvpn = 0.3\n");
+        let (_, cond) = fleet_of(
+            "[fleet.location]\ncorporate_network = 0.7\nvpn = 0.3\n[fleet.location.by_usage.laptop_intermittent]\ninternet_only = 0.8\nvpn = 0.2\n",
+        );
+        let mut moved = 0;
+        for (a, b) in plain.iter().zip(&cond) {
+            assert_eq!(
+                Profile {
+                    location: b.location,
+                    ..*a
+                },
+                *b
+            );
+            if a.usage != UsagePattern::LaptopIntermittent {
+                assert_eq!(a, b);
+            }
+            moved += usize::from(a.location != b.location);
+        }
+        assert!(moved > 1000, "{moved}");
+    }
+
+    /// An inventory row's values condition the attributes it leaves to the mixes.
+    #[test]
+    fn an_inventory_row_conditions_the_draws_it_leaves_out() {
+        let (mut s, _) = fleet_of(LAPTOPS_OFF_NETWORK);
+        let mut row = [ABSENT; 8];
+        row[5] = UsagePattern::LaptopIntermittent.index() as u8;
+        s.set_inventory(Inventory {
+            rows: vec![row; 20_000],
+        })
+        .unwrap();
+        let streams = RandomStreams::new(s.seed);
+        let f: Vec<Profile> = (0..20_000)
+            .map(|i| draw_profile(&s.fleet, &s, &streams, i))
+            .collect();
+        let (h, n) = count(&f, |_| true, |p| p.location == Location::InternetOnly);
+        near("inventory laptops on the internet only", h, n, 0.8);
+    }
+
+    /// The commented example of mixed-enterprise-1m.toml, uncommented, is a valid scenario.
+    #[test]
+    fn the_commented_example_of_the_default_scenario_is_valid() {
+        let text = include_str!("../../../scenarios/mixed-enterprise-1m.toml");
+        let from = text
+            .find("# [fleet.location.by_usage")
+            .expect("the example");
+        let last = "# upn_routable = false\n";
+        let to = text.find(last).expect("the domains") + last.len();
+        let block: String = text[from..to]
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let s = Scenario::from_toml(&format!("{}{block}{}", &text[..from], &text[to..])).unwrap();
+        assert_eq!(s.domains.len(), 2);
+        let list = s.fleet.by.list();
+        assert_eq!(
+            list,
+            vec![
+                ("location", FleetAttr::Usage, 1),
+                ("os", FleetAttr::Site, 1),
+                ("join", FleetAttr::Domain, 1)
+            ]
+        );
     }
 }

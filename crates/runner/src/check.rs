@@ -49,6 +49,28 @@ pub fn check(args: CheckArgs) -> Result<(), Failure> {
         p.eligible_by_path[1],
         p.ineligible
     );
+    // Conditional mixes, so that the check says which attributes are tied together.
+    let by = scenario.fleet.by.list();
+    if !by.is_empty() || !scenario.domains.is_empty() {
+        let domains = (!scenario.domains.is_empty()).then(|| {
+            format!(
+                "identity by domain ({} [[domains]])",
+                scenario.domains.len()
+            )
+        });
+        let tied: Vec<String> = by
+            .iter()
+            .map(|(mix, on, n)| {
+                format!(
+                    "{mix} by {} ({n} value{})",
+                    on.name(),
+                    if *n == 1 { "" } else { "s" }
+                )
+            })
+            .chain(domains)
+            .collect();
+        println!("correlated fleet mixes: {}", tied.join(", "));
+    }
     let mut stdout = std::io::stdout();
     print_findings(&mut stdout, &findings);
     if blocked {

@@ -80,7 +80,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AutoEnrollment;
+    use crate::domain::{AutoEnrollment, Location, OsRelease, UsagePattern};
 
     const MINIMAL: &str =
         "name = \"t\"\nstart_date = 2027-01-04\ndays = 10\n[fleet]\ndevices = 100\n";
@@ -312,5 +312,126 @@ mod tests {
         let s = Scenario::from_toml(&format!("{MINIMAL}{}", d("share = 0.5\n"))).unwrap();
         assert_eq!(s.domains.len(), 2);
         assert!(s.domains[1].upn_routable);
+    }
+
+    /// `(line, field, message)` of the error `extra` gives.
+    fn where_and_what(extra: &str) -> (Option<usize>, String, String) {
+        let e = err(extra);
+        (e.line, e.field.clone().unwrap_or_default(), e.message)
+    }
+
+    const TWO_SITES: &str =
+        "[[sites]]\ncode = \"P01\"\nshare = 0.5\n[[sites]]\ncode = \"P02\"\nshare = 0.5\n";
+
+    #[test]
+    fn conditional_mixes_resolve_per_value() {
+        let s = Scenario::from_toml(&format!(
+            "{MINIMAL}{TWO_SITES}[fleet.os.by_site.P02]\nwindows_7 = 1.0\n[fleet.location.by_usage.laptop_intermittent]\ninternet_only = 0.8\nvpn = 0.2\n"
+        ))
+        .unwrap();
+        let os = s.fleet.by.os.as_ref().unwrap();
+        assert_eq!(os.on, FleetAttr::Site);
+        assert_eq!(os.mixes[0], None);
+        assert_eq!(
+            os.mixes[1].as_ref().unwrap().share(OsRelease::Windows7),
+            1.0
+        );
+        let loc = s.fleet.by.location.as_ref().unwrap();
+        assert_eq!(loc.on, FleetAttr::Usage);
+        let laptop = UsagePattern::LaptopIntermittent.index();
+        assert_eq!(
+            loc.mixes[laptop]
+                .as_ref()
+                .unwrap()
+                .share(Location::InternetOnly),
+            0.8
+        );
+        // A table of by_ tables alone keeps the default fleet-wide mix.
+        assert_eq!(s.fleet.os, Scenario::from_toml(MINIMAL).unwrap().fleet.os);
+        assert_eq!(
+            s.fleet.by.list(),
+            vec![
+                ("location", FleetAttr::Usage, 1),
+                ("os", FleetAttr::Site, 1)
+            ]
+        );
+        assert!(
+            Scenario::from_toml(MINIMAL)
+                .unwrap()
+                .fleet
+                .by
+                .list()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_conditional_mix_must_sum_to_1() {
+        let (line, field, msg) =
+            where_and_what("[fleet.location.by_usage.laptop_intermittent]\ninternet_only = 0.5\n");
+        assert_eq!(line, Some(6));
+        assert_eq!(field, "fleet.location.by_usage.laptop_intermittent");
+        assert!(msg.contains("sum to 1") && msg.contains("0.5"), "{msg}");
+        // Inline too, and within the same tolerance as a plain mix.
+        let (line, field, _) =
+            where_and_what("[fleet.os]\nby_site = { P01 = { windows_7 = 0.2 } }\n");
+        assert_eq!((line, field.as_str()), (Some(7), "fleet.os.by_site.P01"));
+        assert!(
+            Scenario::from_toml(&format!(
+                "{MINIMAL}[fleet.os.by_site.P01]\nwindows_7 = 0.5\nwin10_22h2 = 0.5000005\n"
+            ))
+            .is_ok()
+        );
+        let (_, _, msg) = where_and_what("[fleet.os.by_site.P01]\nwin12 = 1.0\n");
+        assert!(msg.contains("win11_24h2"), "{msg}");
+    }
+
+    #[test]
+    fn a_conditional_mix_names_known_values() {
+        let (line, field, msg) =
+            where_and_what("[fleet.location.by_usage.laptop]\ninternet_only = 1.0\n");
+        assert_eq!(
+            (line, field.as_str()),
+            (Some(6), "fleet.location.by_usage.laptop")
+        );
+        assert!(msg.contains("laptop_intermittent"), "{msg}");
+        let (line, field, msg) = where_and_what(&format!(
+            "{TWO_SITES}[fleet.os.by_site.P09]\nwindows_7 = 1.0\n"
+        ));
+        assert_eq!((line, field.as_str()), (Some(12), "fleet.os.by_site.P09"));
+        assert!(msg.contains("[[sites]] code: P01, P02"), "{msg}");
+        let (line, _, msg) =
+            where_and_what("[fleet.os.by_domain.\"corp.example.com\"]\nwindows_7 = 1.0\n");
+        assert_eq!(line, Some(6));
+        assert!(msg.contains("[[domains]] name: (none defined)"), "{msg}");
+        let (line, field, msg) = where_and_what("[fleet.location.by_color.red]\nvpn = 1.0\n");
+        assert_eq!((line, field.as_str()), (Some(6), "fleet.location.by_color"));
+        assert!(
+            msg.contains("by_site") && !msg.contains("by_identity"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_mix_depends_only_on_one_attribute_drawn_before_it() {
+        let (line, field, msg) = where_and_what("[fleet.usage.by_os.windows_7]\nalways_on = 1.0\n");
+        assert_eq!((line, field.as_str()), (Some(6), "fleet.usage.by_os"));
+        assert!(
+            msg.contains("drawn before") && msg.contains("site -> usage -> location -> os"),
+            "{msg}"
+        );
+        let (_, field, _) = where_and_what("[fleet.location.by_location.vpn]\nvpn = 1.0\n");
+        assert_eq!(field, "fleet.location.by_location");
+        let (_, field, msg) = where_and_what(
+            "[fleet.location.by_usage.always_on]\nvpn = 1.0\n[fleet.location.by_site.P01]\nvpn = 1.0\n",
+        );
+        assert!(field.starts_with("fleet.location.by_"), "{field}");
+        assert!(msg.contains("keep one"), "{msg}");
+        // With [[domains]] the identity option is the domain's.
+        let (line, field, msg) = where_and_what(
+            "[[domains]]\nname = \"a\"\nshare = 1.0\nidentity = \"federated\"\n[fleet.identity.by_site.P01]\nfederated = 1.0\n",
+        );
+        assert_eq!((line, field.as_str()), (Some(10), "fleet.identity.by_site"));
+        assert!(msg.contains("[[domains]]"), "{msg}");
     }
 }

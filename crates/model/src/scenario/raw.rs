@@ -5,6 +5,7 @@
 //! Leaves to others: validation and resolution into typed values ([`super::validate`]); the
 //! schema of collections, workloads and the strategy ([`super::strategy`]).
 
+use super::sections::FleetAttr;
 use super::strategy::{RawCollection, RawRings, RawStrategy, RawWorkload};
 use super::units::*;
 use crate::domain::{
@@ -255,12 +256,12 @@ pub(super) struct RawFleet {
     pub(super) devices: Spanned<Whole>,
     pub(super) licensed: Share,
     pub(super) third_party_mdm: Share,
-    pub(super) os: Mix<OsRelease>,
-    pub(super) join: Mix<JoinType>,
+    pub(super) os: RawCondMix<OsRelease>,
+    pub(super) join: RawCondMix<JoinType>,
     pub(super) configmgr_client: RawClientShares,
-    pub(super) identity: Mix<IdentityOption>,
-    pub(super) location: Mix<Location>,
-    pub(super) usage: Mix<UsagePattern>,
+    pub(super) identity: RawCondMix<IdentityOption>,
+    pub(super) location: RawCondMix<Location>,
+    pub(super) usage: RawCondMix<UsagePattern>,
     pub(super) inventory: Option<String>,
 }
 
@@ -271,51 +272,146 @@ impl Default for RawFleet {
             devices: Spanned::new(0..0, Whole(10_000)),
             licensed: Share(0.99),
             third_party_mdm: Share(0.01),
-            os: Mix::new(&[
-                (Windows7, 0.01),
-                (Windows81, 0.005),
-                (Win10_1607, 0.01),
-                (Win10_1709, 0.005),
-                (Win10_1809, 0.01),
-                (Win10_21H2, 0.05),
-                (Win10_22H2, 0.40),
-                (Win11_22H2, 0.10),
-                (Win11_23H2, 0.25),
-                (Win11_24H2, 0.13),
-                (Win10Mobile, 0.0),
-                (WindowsHome, 0.01),
-                (WindowsServer, 0.02),
-            ])
-            .expect("default OS mix sums to 1"),
-            join: Mix::new(&[
-                (JoinType::OnPremisesAd, 0.70),
-                (JoinType::HybridJoined, 0.20),
-                (JoinType::AzureAdJoined, 0.05),
-                (JoinType::AzureAdRegistered, 0.02),
-                (JoinType::Workgroup, 0.03),
-            ])
-            .expect("default join mix sums to 1"),
+            os: RawCondMix::plain(
+                Mix::new(&[
+                    (Windows7, 0.01),
+                    (Windows81, 0.005),
+                    (Win10_1607, 0.01),
+                    (Win10_1709, 0.005),
+                    (Win10_1809, 0.01),
+                    (Win10_21H2, 0.05),
+                    (Win10_22H2, 0.40),
+                    (Win11_22H2, 0.10),
+                    (Win11_23H2, 0.25),
+                    (Win11_24H2, 0.13),
+                    (Win10Mobile, 0.0),
+                    (WindowsHome, 0.01),
+                    (WindowsServer, 0.02),
+                ])
+                .expect("default OS mix sums to 1"),
+            ),
+            join: RawCondMix::plain(
+                Mix::new(&[
+                    (JoinType::OnPremisesAd, 0.70),
+                    (JoinType::HybridJoined, 0.20),
+                    (JoinType::AzureAdJoined, 0.05),
+                    (JoinType::AzureAdRegistered, 0.02),
+                    (JoinType::Workgroup, 0.03),
+                ])
+                .expect("default join mix sums to 1"),
+            ),
             configmgr_client: RawClientShares::default(),
-            identity: Mix::new(&[
-                (IdentityOption::PasswordHashSync, 0.7),
-                (IdentityOption::PassThrough, 0.1),
-                (IdentityOption::Federated, 0.2),
-            ])
-            .expect("default identity mix sums to 1"),
-            location: Mix::new(&[
-                (Location::CorporateNetwork, 0.6),
-                (Location::Vpn, 0.35),
-                (Location::InternetOnly, 0.05),
-            ])
-            .expect("default location mix sums to 1"),
-            usage: Mix::new(&[
-                (UsagePattern::OfficeHours, 0.55),
-                (UsagePattern::AlwaysOn, 0.15),
-                (UsagePattern::LaptopIntermittent, 0.30),
-            ])
-            .expect("default usage mix sums to 1"),
+            identity: RawCondMix::plain(
+                Mix::new(&[
+                    (IdentityOption::PasswordHashSync, 0.7),
+                    (IdentityOption::PassThrough, 0.1),
+                    (IdentityOption::Federated, 0.2),
+                ])
+                .expect("default identity mix sums to 1"),
+            ),
+            location: RawCondMix::plain(
+                Mix::new(&[
+                    (Location::CorporateNetwork, 0.6),
+                    (Location::Vpn, 0.35),
+                    (Location::InternetOnly, 0.05),
+                ])
+                .expect("default location mix sums to 1"),
+            ),
+            usage: RawCondMix::plain(
+                Mix::new(&[
+                    (UsagePattern::OfficeHours, 0.55),
+                    (UsagePattern::AlwaysOn, 0.15),
+                    (UsagePattern::LaptopIntermittent, 0.30),
+                ])
+                .expect("default usage mix sums to 1"),
+            ),
             inventory: None,
         }
+    }
+}
+
+/// A fleet mix as written: its shares (`all`, `None` when the table gives only `by_*` tables,
+/// so the default stays) and its mixes per value of another attribute
+/// (`[fleet.location.by_usage.laptop_intermittent]`), each summing to 1 like a plain mix.
+pub(super) struct RawCondMix<K: Copy + Ord> {
+    pub(super) all: Option<Mix<K>>,
+    /// Per `by_<attribute>` table, in file order: each value's name and mix, with the mix's
+    /// place in the file.
+    pub(super) by: Vec<(FleetAttr, PerValue<K>)>,
+}
+
+/// The mixes of one `by_<attribute>` table: each value's name and mix, with its place.
+pub(super) type PerValue<K> = Vec<(String, Spanned<Mix<K>>)>;
+
+impl<K: Copy + Ord> RawCondMix<K> {
+    pub(super) fn plain(all: Mix<K>) -> Self {
+        Self {
+            all: Some(all),
+            by: Vec::new(),
+        }
+    }
+}
+
+/// A key of a fleet mix: one of its values, or `by_<attribute>`.
+enum CondKey<K> {
+    Value(K),
+    By(FleetAttr),
+}
+
+impl<'de, K: Deserialize<'de>> Deserialize<'de> for CondKey<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if let Some(attr) = s.strip_prefix("by_") {
+            // Identity is settled last: nothing may depend on it.
+            let known = |a: &FleetAttr| *a != FleetAttr::Identity;
+            return FleetAttr::from_name(attr)
+                .filter(known)
+                .map(CondKey::By)
+                .ok_or_else(|| {
+                    let names: Vec<String> = FleetAttr::ALL
+                        .iter()
+                        .filter(|a| known(a))
+                        .map(|a| format!("by_{}", a.name()))
+                        .collect();
+                    de::Error::custom(format!(
+                        "unknown key `{s}`: a mix depends on one of {}",
+                        names.join(", ")
+                    ))
+                });
+        }
+        K::deserialize(de::value::StrDeserializer::<D::Error>::new(&s)).map(CondKey::Value)
+    }
+}
+
+impl<'de, K: Copy + Ord + Deserialize<'de>> Deserialize<'de> for RawCondMix<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<K>(std::marker::PhantomData<K>);
+        impl<'de, K: Copy + Ord + Deserialize<'de>> Visitor<'de> for V<K> {
+            type Value = RawCondMix<K>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of shares that sum to 1, and optionally by_<attribute> tables")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                let mut by = Vec::new();
+                while let Some(key) = map.next_key::<CondKey<K>>()? {
+                    match key {
+                        CondKey::Value(k) => pairs.push((k, map.next_value::<Share>()?.0)),
+                        CondKey::By(attr) => {
+                            let per: BTreeMap<String, Spanned<Mix<K>>> = map.next_value()?;
+                            by.push((attr, per.into_iter().collect()));
+                        }
+                    }
+                }
+                let all = if pairs.is_empty() && !by.is_empty() {
+                    None
+                } else {
+                    Some(Mix::new(&pairs).map_err(de::Error::custom)?)
+                };
+                Ok(RawCondMix { all, by })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

@@ -188,6 +188,120 @@ pub struct FleetSpec {
     pub inventory: Option<String>,
     /// The inventory's per-device attributes, once the runner has read it.
     pub overrides: Option<std::sync::Arc<crate::fleet::Inventory>>,
+    /// Mixes given per value of an attribute drawn before (`[fleet.os.by_site.P02]`); a value
+    /// without one takes the fleet-wide mix above.
+    pub by: Conditional,
+}
+
+/// A device attribute a fleet mix may be given per value of, in the order a device's
+/// attributes are settled: a mix may depend only on an attribute settled before its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FleetAttr {
+    /// The user's domain (`[[domains]]`, by name).
+    Domain,
+    /// The ConfigMgr site (`[[sites]]`, by code).
+    Site,
+    /// The usage pattern.
+    Usage,
+    /// The location.
+    Location,
+    /// The OS release.
+    Os,
+    /// The join type.
+    Join,
+    /// The identity option.
+    Identity,
+}
+
+impl FleetAttr {
+    /// Every attribute, in draw order.
+    pub const ALL: [FleetAttr; 7] = [
+        FleetAttr::Domain,
+        FleetAttr::Site,
+        FleetAttr::Usage,
+        FleetAttr::Location,
+        FleetAttr::Os,
+        FleetAttr::Join,
+        FleetAttr::Identity,
+    ];
+
+    /// Its name in a scenario file (`by_<name>`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FleetAttr::Domain => "domain",
+            FleetAttr::Site => "site",
+            FleetAttr::Usage => "usage",
+            FleetAttr::Location => "location",
+            FleetAttr::Os => "os",
+            FleetAttr::Join => "join",
+            FleetAttr::Identity => "identity",
+        }
+    }
+
+    /// The attribute named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// A mix given per value of an earlier attribute: `mixes[v]` for the value with index `v`
+/// (site and domain: their index in `[[sites]]` and `[[domains]]`; enums: their index).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByMix<K: Copy + Ord> {
+    /// The attribute it depends on.
+    pub on: FleetAttr,
+    /// Per value of `on`: its own mix, or `None` for the fleet-wide one.
+    pub mixes: Vec<Option<Mix<K>>>,
+}
+
+impl<K: Copy + Ord> ByMix<K> {
+    /// The mix for a device whose attributes settled so far are `known` (indexed by
+    /// [`FleetAttr`]; `u8::MAX` for none), if its value of `on` has one.
+    #[inline]
+    pub fn get(&self, known: &[u8; 7]) -> Option<&Mix<K>> {
+        self.mixes
+            .get(usize::from(known[self.on as usize]))?
+            .as_ref()
+    }
+}
+
+/// The conditional mixes of `[fleet]`, at most one per attribute.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conditional {
+    /// `[fleet.usage.by_*]`.
+    pub usage: Option<ByMix<UsagePattern>>,
+    /// `[fleet.location.by_*]`.
+    pub location: Option<ByMix<Location>>,
+    /// `[fleet.os.by_*]`.
+    pub os: Option<ByMix<OsRelease>>,
+    /// `[fleet.join.by_*]`.
+    pub join: Option<ByMix<JoinType>>,
+    /// `[fleet.identity.by_*]`.
+    pub identity: Option<ByMix<IdentityOption>>,
+}
+
+impl Conditional {
+    /// `(mix, attribute it depends on, values that have their own mix)` for each conditional
+    /// mix, in draw order, such as `("location", Usage, 1)`.
+    pub fn list(&self) -> Vec<(&'static str, FleetAttr, usize)> {
+        fn one<K: Copy + Ord>(
+            name: &'static str,
+            b: &Option<ByMix<K>>,
+        ) -> Option<(&'static str, FleetAttr, usize)> {
+            b.as_ref()
+                .map(|b| (name, b.on, b.mixes.iter().filter(|m| m.is_some()).count()))
+        }
+        [
+            one("usage", &self.usage),
+            one("location", &self.location),
+            one("os", &self.os),
+            one("join", &self.join),
+            one("identity", &self.identity),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// Every timing of the model, in minutes unless named otherwise.

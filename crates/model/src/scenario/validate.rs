@@ -563,7 +563,8 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         resolve_enablement(&strategy, enable_date, auto_enrollment)?;
     let ring_test_devices = whole("rings.test_devices", raw.rings.test_devices)?;
 
-    let c = &raw.fleet.configmgr_client;
+    let (domains, domain_mix) = resolve_domains(&raw.domains)?;
+    let fleet = resolve_fleet(&raw.fleet, devices, site_mix, &sites, &domains)?;
     Ok(Scenario {
         ring_test_devices,
         workloads,
@@ -581,26 +582,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         seed: raw.seed,
         start_date: raw.start_date.0,
         days,
-        fleet: FleetSpec {
-            devices,
-            licensed: raw.fleet.licensed.0,
-            third_party_mdm: raw.fleet.third_party_mdm.0,
-            os: raw.fleet.os,
-            join: raw.fleet.join,
-            configmgr_client: [
-                c.on_premises_ad.0,
-                c.hybrid_joined.0,
-                c.azure_ad_joined.0,
-                c.azure_ad_registered.0,
-                c.workgroup.0,
-            ],
-            identity: raw.fleet.identity,
-            location: raw.fleet.location,
-            usage: raw.fleet.usage,
-            sites: site_mix,
-            inventory: raw.fleet.inventory.clone(),
-            overrides: None,
-        },
+        fleet,
         sites,
         collections,
         auto_register_at: raw
@@ -614,11 +596,148 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         usage,
         failure_rate: raw.enrollment.failure_rate.0,
         causes: enrollment_causes(&raw.enrollment)?,
-        domains: resolve_domains(&raw.domains)?.0,
-        domain_mix: resolve_domains(&raw.domains)?.1,
+        domains,
+        domain_mix,
         errors: raw.enrollment.errors,
         remediation,
     })
+}
+
+/// `[fleet]`: the mixes, each fleet-wide (the default where a table gives only `by_*` tables)
+/// and per value of an earlier attribute.
+fn resolve_fleet(
+    raw: &RawFleet,
+    devices: u32,
+    sites_mix: Mix<u8>,
+    sites: &[Site],
+    domains: &[Domain],
+) -> Result<FleetSpec, Located> {
+    let default = RawFleet::default();
+    fn all<K: Copy + Ord>(raw: &RawCondMix<K>, default: RawCondMix<K>) -> Mix<K> {
+        raw.all
+            .clone()
+            .unwrap_or_else(|| default.all.expect("a default mix"))
+    }
+    let c = &raw.configmgr_client;
+    let by = Conditional {
+        usage: resolve_by(FleetAttr::Usage, &raw.usage, sites, domains)?,
+        location: resolve_by(FleetAttr::Location, &raw.location, sites, domains)?,
+        os: resolve_by(FleetAttr::Os, &raw.os, sites, domains)?,
+        join: resolve_by(FleetAttr::Join, &raw.join, sites, domains)?,
+        identity: resolve_by(FleetAttr::Identity, &raw.identity, sites, domains)?,
+    };
+    Ok(FleetSpec {
+        devices,
+        licensed: raw.licensed.0,
+        third_party_mdm: raw.third_party_mdm.0,
+        os: all(&raw.os, default.os),
+        join: all(&raw.join, default.join),
+        configmgr_client: [
+            c.on_premises_ad.0,
+            c.hybrid_joined.0,
+            c.azure_ad_joined.0,
+            c.azure_ad_registered.0,
+            c.workgroup.0,
+        ],
+        identity: all(&raw.identity, default.identity),
+        location: all(&raw.location, default.location),
+        usage: all(&raw.usage, default.usage),
+        sites: sites_mix,
+        inventory: raw.inventory.clone(),
+        overrides: None,
+        by,
+    })
+}
+
+/// The draw order, for messages: `domain, site, usage, ...`.
+fn draw_order() -> String {
+    FleetAttr::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// `[fleet.<mix>.by_<attribute>.<value>]`: at most one attribute per mix, drawn before the
+/// mix's own, and every value a known one (a `[[sites]]` code, a `[[domains]]` name, a value's
+/// name); each mix sums to 1 (checked while parsing).
+fn resolve_by<K: Copy + Ord>(
+    mix: FleetAttr,
+    raw: &RawCondMix<K>,
+    sites: &[Site],
+    domains: &[Domain],
+) -> Result<Option<ByMix<K>>, Located> {
+    use crate::domain::{JoinType, Location, UsagePattern};
+    let m = mix.name();
+    let Some((on, per)) = raw.by.first() else {
+        return Ok(None);
+    };
+    if let Some((other, _)) = raw.by.get(1) {
+        return Err((
+            ScenarioError::field(
+                format!("fleet.{m}.by_{}", other.name()),
+                format!(
+                    "a mix depends on one attribute: fleet.{m} already has by_{}; keep one",
+                    on.name()
+                ),
+            ),
+            None,
+        ));
+    }
+    let field = format!("fleet.{m}.by_{}", on.name());
+    if mix == FleetAttr::Identity && !domains.is_empty() {
+        return Err((
+            ScenarioError::field(
+                field,
+                "with [[domains]], each domain's `identity` sets its devices' identity option: give it there, or remove [[domains]]",
+            ),
+            None,
+        ));
+    }
+    if *on >= mix {
+        return Err((
+            ScenarioError::field(
+                field,
+                format!(
+                    "{m} cannot depend on {}: a mix may depend only on an attribute drawn before its own, in the order {}",
+                    on.name(),
+                    draw_order()
+                ),
+            ),
+            None,
+        ));
+    }
+    let known: Vec<&str> = match on {
+        FleetAttr::Domain => domains.iter().map(|d| d.name.as_str()).collect(),
+        FleetAttr::Site => sites.iter().map(|s| s.code.as_str()).collect(),
+        FleetAttr::Usage => UsagePattern::NAMES.to_vec(),
+        FleetAttr::Location => Location::NAMES.to_vec(),
+        FleetAttr::Os => OsRelease::NAMES.to_vec(),
+        FleetAttr::Join => JoinType::NAMES.to_vec(),
+        FleetAttr::Identity => unreachable!("identity is drawn last"),
+    };
+    let mut mixes = vec![None; known.len()];
+    for (value, mixture) in per {
+        let Some(i) = known.iter().position(|k| *k == value.as_str()) else {
+            let what = match on {
+                FleetAttr::Domain => "a [[domains]] name",
+                FleetAttr::Site => "a [[sites]] code",
+                _ => "one of",
+            };
+            let listed = if known.is_empty() {
+                "(none defined)".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(at(
+                mixture.span(),
+                &format!("{field}.{value}"),
+                format!("unknown {} {value:?}: expected {what}: {listed}", on.name()),
+            ));
+        };
+        mixes[i] = Some(mixture.get_ref().clone());
+    }
+    Ok(Some(ByMix { on: *on, mixes }))
 }
 
 /// `[[domains]]`: unique names, at most 250, shares that sum to 1.
