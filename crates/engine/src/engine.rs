@@ -142,11 +142,13 @@ impl<S: Shard> Engine<S> {
     }
 
     /// The last barrier reached.
+    #[inline]
     pub fn now(&self) -> Time {
         self.now
     }
 
     /// Events handled so far, over all shards.
+    #[inline]
     pub fn events_handled(&self) -> u64 {
         self.events
     }

@@ -228,6 +228,7 @@ impl<E: Copy> EventQueue<E> {
     /// The time of the earliest event, if any. Cheap, except when the earliest pending event
     /// is in a later block: then it reads that block's list (see [`EventQueue::may_have_before`]
     /// for a cheap test).
+    #[inline]
     pub fn peek_time(&self) -> Option<Time> {
         if let Some(p) = self.past.peek() {
             return Some(p.time);
@@ -321,6 +322,7 @@ impl<E: Copy> EventQueue<E> {
     /// Events pending before `limit` in the current block and the past, without looking at
     /// later blocks: a cheap lower bound of the work up to `limit`, for deciding whether
     /// spreading it over threads pays.
+    #[inline]
     pub fn due_before(&self, limit: Time) -> usize {
         let mut n = self.past.iter().filter(|p| p.time < limit).count();
         let end = (u64::from(limit).saturating_sub(self.base())).min(WIDTH as u64) as usize;
@@ -340,6 +342,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Whether an event may be due before `limit`: exact, except that a later block starting
     /// before `limit` counts as due without looking into it. Cheap: no list is scanned.
+    #[inline]
     pub fn may_have_before(&self, limit: Time) -> bool {
         if let Some(p) = self.past.peek() {
             return p.time < limit;
@@ -353,11 +356,13 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Number of pending events.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether no event is pending.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -8,12 +8,14 @@ pub struct Purpose(pub u64);
 
 impl Purpose {
     /// A purpose named by a string, stable across versions and machines.
+    #[inline]
     pub const fn named(name: &str) -> Self {
         Purpose(stable_hash(name))
     }
 }
 
 /// FNV-1a, 64 bits: a stable hash for names (not for security). Usable in `const` context.
+#[inline]
 pub const fn stable_hash(s: &str) -> u64 {
     let bytes = s.as_bytes();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -41,16 +43,19 @@ pub struct RandomStreams {
 
 impl RandomStreams {
     /// Streams for one run's seed.
+    #[inline]
     pub fn new(seed: u64) -> Self {
         Self { seed }
     }
 
     /// The run's seed.
+    #[inline]
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
     /// A ChaCha8 generator for `entity` and `purpose`.
+    #[inline]
     pub fn stream(&self, entity: u32, purpose: Purpose) -> ChaCha8Rng {
         let mut key = [0u8; 32];
         key[..8].copy_from_slice(&self.seed.to_le_bytes());
