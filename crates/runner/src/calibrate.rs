@@ -104,6 +104,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem from scenario text with no inventory.
+    #[cfg(test)]
     pub fn from_text(text: &str) -> Result<Self, String> {
         let scenario = Scenario::from_toml(text).map_err(|e| e.to_string())?;
         Ok(Self {
@@ -197,6 +198,7 @@ impl Fit {
     }
 
     /// Run `j`'s point (its values) and seed.
+    #[cfg(test)]
     pub fn point_of(&self, j: usize, base_seed: u64) -> (&[f64], u64) {
         let r = (j % self.replications) as u32;
         (
