@@ -8,14 +8,17 @@
 //! 2. Each point is simulated for the observed days only (the run is cut to the last observed
 //!    date) in `--replications` replications; replication r uses seed BASE + r − 1 for every
 //!    point, so points differ only by their values (common random numbers).
-//! 3. Each point's distance to the observations is the mean over its replications of
-//!    Σ (sim − obs)² / ((sim + obs) / 2 + 1) over every known cell (day, series): a
+//! 3. Each run (a point and a seed: one joint draw of the values and of chance) is compared
+//!    with the observations: over each series' increments between consecutive known days (the
+//!    first from 0 at the start), Σ (Δsim − Δobs)² / ((|Δsim| + |Δobs|) / 2 + 1), a
 //!    chi-square-like distance that weighs each count by its Poisson noise.
-//! 4. The `--accept` share of points closest to the observations is kept (ties at the cut are
-//!    all kept, so observations that tell the points apart by nothing keep all of them).
-//!    Each ranged value's estimate is the median of the kept points; its interval runs from
-//!    the smallest to the largest kept value, widened by one Latin-hypercube stratum on each
-//!    side (the search's resolution) and clamped to the prior.
+//! 4. The `--accept` share of runs closest to the observations is kept (ties at the cut are
+//!    all kept, so observations that tell the runs apart by nothing keep all of them).
+//!    Each ranged value's estimate is the median over the kept runs; its interval runs from
+//!    the smallest to the largest kept point, widened by the kept points' mean spacing (at
+//!    least one Latin-hypercube stratum, the search's resolution) on each side and clamped to
+//!    the prior. A kept run continued past the observed days with its own values and seed is
+//!    a draw of the posterior predictive (the proof test's band).
 //!
 //! Runs go in parallel on `--threads` (one run per worker); results land in their sample's
 //! slot and every statistic is computed in sample order, so the files are the same bytes for
@@ -47,7 +50,7 @@ pub struct CalibrateArgs {
     /// Runs per point, each with its own seed (the same seeds for every point).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub replications: u32,
-    /// Share of the points kept: those closest to the observations.
+    /// Share of the runs (points × replications) kept: those closest to the observations.
     #[arg(long, default_value_t = 0.1, value_parser = parse_share)]
     pub accept: f64,
     /// Seed of the Latin hypercube and base seed of the replications (default: the scenario's).
@@ -84,7 +87,7 @@ pub struct Search {
     pub samples: usize,
     /// Runs per point.
     pub replications: u32,
-    /// Share of points kept.
+    /// Share of runs kept.
     pub accept: f64,
     /// Seed of the hypercube; base seed of the replications.
     pub seed: u64,
@@ -477,7 +480,7 @@ pub fn calibrated_toml(
     }
     Ok(format!(
         "# Calibrated by `fleetsim calibrate` against {obs_origin}: {} points of the ranges \
-         (seed {}, {} replication{} each) simulated over the first {} days, {} kept.\n\
+         (seed {}, {} replication{} each) simulated over the first {} days, {} runs kept.\n\
          # Each range is now triangular: low and high the interval, mode the estimate\n\
          # (calibration.csv; docs/CALIBRATE.md).\n{}",
         fit.points.len(),
@@ -629,24 +632,23 @@ pub fn command(args: CalibrateArgs) -> Result<(), Failure> {
         seed: args.seed.unwrap_or(scenario.seed),
         threads: args.threads,
     };
+    // The inventory, if any, is read once (not once per run).
+    let inventory = match &scenario.fleet.inventory {
+        None => None,
+        Some(rel) => {
+            let path = source
+                .dir
+                .as_deref()
+                .map_or_else(|| PathBuf::from(rel), |d| d.join(rel));
+            Some(crate::inventory::read(&path, &scenario).map_err(bad)?)
+        }
+    };
     let problem = Problem {
         text: source.text.clone(),
-        inventory: scenario
-            .fleet
-            .inventory
-            .as_ref()
-            .map(|_| {
-                let path = source.dir.as_deref().map_or_else(
-                    || PathBuf::from(scenario.fleet.inventory.clone().unwrap_or_default()),
-                    |d| d.join(scenario.fleet.inventory.clone().unwrap_or_default()),
-                );
-                crate::inventory::read(&path, &scenario)
-            })
-            .transpose()
-            .map_err(bad)?,
+        inventory,
         scenario,
     };
-    let mut probe = problem.at(
+    let probe = problem.at(
         &problem
             .scenario
             .ranges
@@ -656,7 +658,6 @@ pub fn command(args: CalibrateArgs) -> Result<(), Failure> {
         days,
         search.seed,
     )?;
-    probe.set_seed(search.seed);
     let cores = if search.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
