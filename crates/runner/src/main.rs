@@ -1,7 +1,7 @@
 //! `fleetsim`: rehearse a ConfigMgr estate's move to co-management with Intune.
 //!
 //! The binary is thin: `main` parses the command line and hands it to the command's module
-//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `merge`, `report`).
+//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `merge`, `report`, `inventory`, `observed`, `calibrate`).
 //! What commands share lives in one place each: `cli` (exit codes, overrides, loading a
 //! scenario, printing findings), `study` (replications for `compare` and `sweep`), `shard` (shard folders for `merge`), `output`
 //! (CSV rows), `target` (where output may go and how it is put in place: every writer goes
@@ -11,6 +11,7 @@
 
 mod baseline;
 mod bench;
+mod calibrate;
 mod check;
 mod cli;
 mod compare;
@@ -18,6 +19,7 @@ mod diff;
 mod inventory;
 mod list;
 mod merge;
+mod observed;
 mod output;
 mod report;
 mod run;
@@ -73,6 +75,12 @@ enum Command {
     Report(report::ReportArgs),
     /// Work with a device inventory export (docs/INVENTORY.md): `summarize` counts it.
     Inventory(inventory::InventoryArgs),
+    /// Build a daily observation file (docs/CALIBRATE.md) from an Intune device list export,
+    /// or check a hand-written one; writes CSV to stdout or --out.
+    Observed(observed::ObservedArgs),
+    /// Fit a scenario's ranged values to observed days by simulation (rejection ABC with
+    /// common random numbers): a calibrated scenario, calibration.csv and fit.csv.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +105,8 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge::merge(args),
         Command::Report(args) => report::report(args),
         Command::Inventory(args) => inventory::command(args),
+        Command::Observed(args) => observed::command(args),
+        Command::Calibrate(args) => calibrate::command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

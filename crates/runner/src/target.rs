@@ -79,6 +79,8 @@ pub enum Signature {
     Png,
     /// A scenario fragment from `fleetsim inventory summarize`: its first line.
     Toml,
+    /// An observation file from `fleetsim observed`: a header of `date` and known series.
+    Observations,
 }
 
 /// The `tEXt` keyword of [`png_signed`].
@@ -101,6 +103,7 @@ impl Signature {
             }
             Self::Png => png_text(bytes, PNG_KEYWORD).is_some_and(|v| v.starts_with("fleetsim ")),
             Self::Toml => bytes.starts_with(crate::inventory::FRAGMENT_HEAD.as_bytes()),
+            Self::Observations => crate::observed::is_observation_file(bytes),
             Self::Xlsx => {
                 let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
                     return false;
@@ -122,6 +125,7 @@ impl Signature {
             Self::Svg => "a chart fleetsim drew",
             Self::Png => "a chart fleetsim drew (its Software tag)",
             Self::Toml => "a fleetsim inventory summary (its first line)",
+            Self::Observations => "an observation file (a header of date and known series)",
         }
     }
 }
