@@ -262,6 +262,8 @@ pub(super) struct RawFleet {
     pub(super) location: Mix<Location>,
     pub(super) usage: Mix<UsagePattern>,
     pub(super) inventory: Option<String>,
+    pub(super) inventory_format: Option<String>,
+    pub(super) inventory_columns: BTreeMap<String, String>,
 }
 
 impl Default for RawFleet {
@@ -315,6 +317,8 @@ impl Default for RawFleet {
             ])
             .expect("default usage mix sums to 1"),
             inventory: None,
+            inventory_format: None,
+            inventory_columns: BTreeMap::new(),
         }
     }
 }

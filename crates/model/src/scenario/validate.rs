@@ -599,6 +599,8 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
             usage: raw.fleet.usage,
             sites: site_mix,
             inventory: raw.fleet.inventory.clone(),
+            inventory_format: raw.fleet.inventory_format.clone(),
+            inventory_columns: raw.fleet.inventory_columns.clone().into_iter().collect(),
             overrides: None,
         },
         sites,
