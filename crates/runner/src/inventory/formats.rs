@@ -13,10 +13,14 @@
 use fleetsim_model::fleet::{ABSENT, Row, START, START_CO_MANAGED};
 use fleetsim_model::{JoinType, OsRelease};
 
-/// `Row` indexes, by fleetsim column.
+/// The `Row` index of the OS release.
 pub const OS: usize = 0;
+/// The `Row` index of the join type.
 pub const JOIN: usize = 1;
+/// The `Row` index of the ConfigMgr client flag.
 pub const CLIENT: usize = 2;
+/// The `Row` index of the third-party MDM flag.
+pub const MDM: usize = 6;
 
 /// An export format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,7 +244,7 @@ pub fn apply(field: Field, v: &str, row: &mut Row) -> Result<(), String> {
             if let Some((client, co)) = a {
                 row[CLIENT] = u8::from(*client);
                 // An Intune-enrolled device is under Intune, not a third-party MDM.
-                row[6] = 0;
+                row[MDM] = 0;
                 if *co {
                     row[START] = START_CO_MANAGED;
                 }
