@@ -495,3 +495,30 @@ fn a_synthetic_copy_from_the_summary_agrees_with_the_inventory_on_reasons() {
         "5000"
     );
 }
+
+#[test]
+fn inventory_bench_times_the_read_and_gives_the_memory_per_device() {
+    let d = Dir::new();
+    let csv = root().join("scenarios/inventory-example.csv");
+    let o = d.fleetsim(&[
+        "inventory",
+        "bench",
+        &csv.display().to_string(),
+        "--scenario",
+        "inventory-example",
+        "--repeat",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("run 2: ") && out.contains("5000 devices") && out.contains("best "),
+        "{out}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(out.contains(" bytes/device"), "{out}");
+    }
+    assert!(d.entries().is_empty(), "nothing written: {:?}", d.entries());
+    let o = d.fleetsim(&["inventory", "bench", "missing.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
