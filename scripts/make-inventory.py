@@ -3,7 +3,10 @@
 
 Usage: make-inventory.py [ROWS] [OUT]   (defaults: 300 rows, examples/inventory/devices.csv)
 Deterministic: the same ROWS give the same file. Some cells are left empty on purpose
-(fleetsim draws those from the scenario's mixes).
+(fleetsim draws those from the scenario's mixes). The device ids, names and primary users'
+UPNs are made up (example.invalid); about a fifth of the hybrid or Azure AD joined devices
+with a client are co-managed already (`start = co_managed`).
+The named scenario's inventory: make-inventory.py 5000 scenarios/inventory-example.csv
 """
 import csv
 import random
@@ -25,9 +28,10 @@ def pick(values, weights, blank=0.05):
 with open(out, "w", newline="") as f:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["device_id", "device_name", "os", "join", "configmgr_client", "site",
-                "location", "usage", "third_party_mdm", "licensed"])
+                "location", "usage", "third_party_mdm", "licensed", "primary_user_upn",
+                "start"])
     for i in range(rows):
-        w.writerow([
+        row = [
             f"SYNTH-{rng.getrandbits(40):010x}",
             f"pc-{i:05d}.example.invalid",
             pick(OS, [50, 30, 12, 6, 2]),
@@ -38,4 +42,8 @@ with open(out, "w", newline="") as f:
             pick(USAGE, [55, 15, 30]),
             pick(["true", "false"], [1, 99]),
             pick(["true", "false"], [99, 1]),
-        ])
+            f"user{i:05d}@contoso.example.invalid",
+        ]
+        joined = row[3] in ("hybrid_joined", "azure_ad_joined") and row[4] == "true"
+        row.append("co_managed" if joined and rng.random() < 0.2 else "")
+        w.writerow(row)

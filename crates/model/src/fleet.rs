@@ -40,12 +40,49 @@ pub struct Profile {
 }
 
 /// One inventory row's attributes, each `ABSENT` when the inventory leaves it to the mixes:
-/// `[os, join, client, site, location, usage, third_party_mdm, licensed]` (enums by index,
-/// booleans as 0/1, the site as its index in `[[sites]]`). Eight bytes a device.
-pub type Row = [u8; 8];
+/// `[os, join, client, site, location, usage, third_party_mdm, licensed, start]` (enums by
+/// index, booleans as 0/1, the site as its index in `[[sites]]`; `start` is [`START_CO_MANAGED`]
+/// for a device the export gives as co-managed already). Nine bytes a device.
+pub type Row = [u8; 9];
 
 /// A `Row` field the inventory leaves to the scenario's mixes.
 pub const ABSENT: u8 = u8::MAX;
+
+/// The index of a `Row`'s start state.
+pub const START: usize = 8;
+
+/// A `Row`'s start state: the export gives the device as co-managed already (Intune's
+/// co-management status `comanaged`, or management agent `configurationManagerClientMdm`).
+pub const START_CO_MANAGED: u8 = 1;
+
+/// The stream that picks the inventory row of a device when the fleet size differs from the
+/// inventory's row count.
+pub const INVENTORY_ROW: Purpose = Purpose::named("inventory-row");
+
+/// The inventory row device `id` of the existing fleet takes, if the fleet has an inventory.
+/// With as many devices as rows, device `i` is row `i`; with any other fleet size every device
+/// draws its row, uniformly and with replacement, from its own stream ([`INVENTORY_ROW`]), so
+/// the rows' attributes stay together (a bootstrap sample of the estate). New Path 2 devices
+/// (ids past the fleet) take none.
+pub fn inventory_row(spec: &FleetSpec, streams: &RandomStreams, id: u32) -> Option<Row> {
+    let inv = spec.overrides.as_ref()?;
+    if id >= spec.devices || inv.rows.is_empty() {
+        return None;
+    }
+    let n = inv.rows.len() as u64;
+    let at = if n == u64::from(spec.devices) {
+        u64::from(id)
+    } else {
+        // Lemire's multiply-shift: uniform over the rows without a division.
+        ((u128::from(streams.draw(id, INVENTORY_ROW, 0)) * u128::from(n)) >> 64) as u64
+    };
+    inv.rows.get(at as usize).copied()
+}
+
+/// Whether device `id` starts co-managed (its inventory row says so).
+pub fn starts_co_managed(spec: &FleetSpec, streams: &RandomStreams, id: u32) -> bool {
+    inventory_row(spec, streams, id).is_some_and(|r| r[START] == START_CO_MANAGED)
+}
 
 /// The devices of an inventory export, in row order (device `i` is row `i`). No device name or
 /// id is kept: only these attributes.
@@ -81,11 +118,7 @@ pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id:
     let poll_phase = (rng.next_u64() % u64::from(s.timing.policy_poll)) as u16;
     // An inventory row replaces the values it gives (and the values settled after it depend
     // on the row's); the attributes it leaves out come out as without an inventory.
-    let row = spec
-        .overrides
-        .as_ref()
-        .and_then(|inv| inv.rows.get(id as usize).copied())
-        .unwrap_or([ABSENT; 8]);
+    let row = inventory_row(spec, streams, id).unwrap_or([ABSENT; 9]);
     let given = |i: usize| (row[i] != ABSENT).then_some(row[i]);
     // The values settled so far, by `FleetAttr`, for the conditional mixes.
     let mut known = [ABSENT; 7];
@@ -412,11 +445,11 @@ mod tests {
         let before: Vec<Profile> = (0..3)
             .map(|i| draw_profile(&s.fleet, &s, &streams, i))
             .collect();
-        let mut row = [ABSENT; 8];
+        let mut row = [ABSENT; 9];
         row[0] = OsRelease::Windows7.index() as u8;
         row[6] = 1;
         s.set_inventory(Inventory {
-            rows: vec![row, [ABSENT; 8]],
+            rows: vec![row, [ABSENT; 9]],
         })
         .unwrap();
         assert_eq!(s.fleet.devices, 2);
@@ -599,7 +632,7 @@ mod tests {
     #[test]
     fn an_inventory_row_conditions_the_draws_it_leaves_out() {
         let (mut s, _) = fleet_of(LAPTOPS_OFF_NETWORK);
-        let mut row = [ABSENT; 8];
+        let mut row = [ABSENT; 9];
         row[5] = UsagePattern::LaptopIntermittent.index() as u8;
         s.set_inventory(Inventory {
             rows: vec![row; 20_000],
@@ -637,5 +670,59 @@ mod tests {
                 ("join", FleetAttr::Domain, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_fleet_of_another_size_resamples_whole_rows_from_each_device_stream() {
+        let mut s = Scenario::from_toml(
+            "name = \"t\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 3\n",
+        )
+        .unwrap();
+        let streams = RandomStreams::new(s.seed);
+        // Three rows whose OS and usage go together.
+        let mut rows = Vec::new();
+        for (os, usage) in [
+            (OsRelease::Windows7, UsagePattern::AlwaysOn),
+            (OsRelease::Win11_24H2, UsagePattern::LaptopIntermittent),
+            (OsRelease::Win10_1607, UsagePattern::OfficeHours),
+        ] {
+            let mut r = [ABSENT; 9];
+            r[0] = os.index() as u8;
+            r[5] = usage.index() as u8;
+            rows.push(r);
+        }
+        s.set_inventory(Inventory { rows: rows.clone() }).unwrap();
+        // As many devices as rows: device i is row i.
+        for i in 0..3 {
+            assert_eq!(inventory_row(&s.fleet, &streams, i), Some(rows[i as usize]));
+        }
+        assert_eq!(
+            inventory_row(&s.fleet, &streams, 3),
+            None,
+            "arrivals take no row"
+        );
+        // More devices: every row is drawn about equally often, and whole.
+        s.set_devices(30_000).unwrap();
+        let mut seen = [0u32; 3];
+        for id in 0..30_000 {
+            let p = draw_profile(&s.fleet, &s, &streams, id);
+            let k = rows
+                .iter()
+                .position(|r| usize::from(r[0]) == p.os.index())
+                .expect("an OS of the inventory");
+            assert_eq!(usize::from(rows[k][5]), p.usage.index(), "row kept whole");
+            seen[k] += 1;
+        }
+        assert!(seen.iter().all(|n| (9_500..10_500).contains(n)), "{seen:?}");
+        // Fewer devices: the same per-device draw, deterministic.
+        s.set_devices(2).unwrap();
+        let a: Vec<_> = (0..2)
+            .map(|i| inventory_row(&s.fleet, &streams, i))
+            .collect();
+        let b: Vec<_> = (0..2)
+            .map(|i| inventory_row(&s.fleet, &streams, i))
+            .collect();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|r| r.is_some_and(|r| rows.contains(&r))));
     }
 }

@@ -635,12 +635,10 @@ pub fn command(args: CalibrateArgs) -> Result<(), Failure> {
     // The inventory, if any, is read once (not once per run).
     let inventory = match &scenario.fleet.inventory {
         None => None,
-        Some(rel) => {
-            let path = source
-                .dir
-                .as_deref()
-                .map_or_else(|| PathBuf::from(rel), |d| d.join(rel));
-            Some(crate::inventory::read(&path, &scenario).map_err(bad)?)
+        Some(_) => {
+            let mut with = scenario.clone();
+            crate::inventory::attach(&mut with, source.dir.as_deref()).map_err(bad)?;
+            with.fleet.overrides.as_deref().cloned()
         }
     };
     let problem = Problem {

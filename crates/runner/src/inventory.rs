@@ -4,12 +4,16 @@
 use crate::cli::Failure;
 use crate::target::{Signature, check_file, write_file};
 use fleetsim_model::domain::{Location, UsagePattern};
-use fleetsim_model::fleet::{ABSENT, Inventory, Row};
+use fleetsim_model::fleet::{ABSENT, Inventory, Row, START, START_CO_MANAGED};
 use fleetsim_model::{JoinType, OsRelease, Scenario};
 use std::path::{Path, PathBuf};
 
+mod formats;
+
+use formats::{FORMATS, Field, Format};
+
 /// The columns fleetsim reads (others are ignored), in `Row` order after `device_id`.
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     "os",
     "join",
     "configmgr_client",
@@ -18,98 +22,242 @@ const COLUMNS: [&str; 8] = [
     "usage",
     "third_party_mdm",
     "licensed",
+    "start",
 ];
 
-/// Reads `path` into one row per device, checking each value against `s` (site codes).
-pub fn read(path: &Path, s: &Scenario) -> Result<Inventory, String> {
-    let mut sites: Vec<String> = s.sites.iter().map(|x| x.code.clone()).collect();
-    read_sites(path, &mut sites, true)
+/// Where an inventory's bytes come from: a file, or a file embedded with a named scenario.
+pub enum Input<'a> {
+    /// A file on disk.
+    Path(&'a Path),
+    /// Bytes, with the name to show in messages.
+    Embedded(&'a str, &'static [u8]),
 }
 
-/// Reads `path`; site codes are checked against `sites` when `fixed`, else added to it.
-fn read_sites(path: &Path, sites: &mut Vec<String>, fixed: bool) -> Result<Inventory, String> {
-    let shown = path.display();
-    let mut r =
-        csv::Reader::from_path(path).map_err(|e| format!("cannot read inventory {shown}: {e}"))?;
-    let headers = r
+impl Input<'_> {
+    fn shown(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Embedded(name, _) => format!("{name} (built in)"),
+        }
+    }
+}
+
+/// How to read an inventory: the scenario's `[fleet] inventory_format` and
+/// `[fleet.inventory_columns]`.
+#[derive(Clone, Debug, Default)]
+pub struct Mapping {
+    /// The format's name, if the scenario gives it.
+    pub format: Option<String>,
+    /// fleetsim column = the export's header.
+    pub columns: Vec<(String, String)>,
+}
+
+impl Mapping {
+    /// The scenario's mapping.
+    pub fn of(s: &Scenario) -> Self {
+        Self {
+            format: s.fleet.inventory_format.clone(),
+            columns: s.fleet.inventory_columns.clone(),
+        }
+    }
+}
+
+/// Reads `input` into one row per device, checking each value against `s` (site codes).
+pub fn read(input: &Input, s: &Scenario) -> Result<Inventory, String> {
+    let mut sites: Vec<String> = s.sites.iter().map(|x| x.code.clone()).collect();
+    read_sites(input, &Mapping::of(s), &mut sites, true)
+}
+
+/// What one export column sets.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A format's mapped column.
+    Format(Field),
+    /// One of fleetsim's own columns (`Row` index), by its name or renamed.
+    Own(usize),
+}
+
+/// Reads `input`; site codes are checked against `sites` when `fixed`, else added to it.
+fn read_sites(
+    input: &Input,
+    mapping: &Mapping,
+    sites: &mut Vec<String>,
+    fixed: bool,
+) -> Result<Inventory, String> {
+    let shown = input.shown();
+    let reader: Box<dyn std::io::Read> = match input {
+        Input::Path(p) => Box::new(
+            std::fs::File::open(p).map_err(|e| format!("cannot read inventory {shown}: {e}"))?,
+        ),
+        Input::Embedded(_, bytes) => Box::new(*bytes),
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_reader(reader);
+    let headers: Vec<String> = r
         .headers()
         .map_err(|e| format!("inventory {shown}: {e}"))?
-        .clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    if find("device_id").is_none() {
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let names = |all: Vec<&str>| all.join(", ");
+    let format_names = names(FORMATS.iter().map(|f| f.1).collect());
+    let format = match mapping.format.as_deref() {
+        Some(name) => FORMATS
+            .iter()
+            .find(|f| f.1 == name)
+            .map(|f| f.0)
+            .ok_or_else(|| {
+                format!("[fleet] inventory_format: unknown format {name:?}; accepted: {format_names}")
+            })?,
+        None => formats::detect(&headers).ok_or_else(|| {
+            format!(
+                "inventory {shown}: cannot tell its format from its header (looked for device_id: fleetsim; status with managementAgents or clientRegistrationStatus: comanagement_eligibility; joinType or managementAgent: managed_devices; ResourceID with Name0 or Operating_System_Name_and0: configmgr); set [fleet] inventory_format to one of {format_names}"
+            )
+        })?,
+    };
+    let mut all_columns = vec!["device_id"];
+    all_columns.extend(COLUMNS);
+    // The renamed columns: each fleetsim column at most once, each header present.
+    let mut renamed: Vec<(usize, &str)> = Vec::new();
+    let mut id_header = format.id_column();
+    for (ours, theirs) in &mapping.columns {
+        let Some(i) = all_columns.iter().position(|c| c == ours) else {
+            return Err(format!(
+                "[fleet.inventory_columns]: unknown fleetsim column {ours:?}; accepted: {}",
+                all_columns.join(", ")
+            ));
+        };
+        if find(theirs).is_none() {
+            return Err(format!(
+                "inventory {shown}: [fleet.inventory_columns] {ours} = {theirs:?}: no such column in its header"
+            ));
+        }
+        if i == 0 {
+            id_header = theirs;
+        } else {
+            renamed.push((i - 1, theirs));
+        }
+    }
+    if find(id_header).is_none() {
         return Err(format!(
-            "inventory {shown}: no `device_id` column (columns: device_id, {})",
-            COLUMNS.join(", ")
+            "inventory {shown}: no `{id_header}` column, which identifies a device in the {} format (map another with [fleet.inventory_columns] device_id = \"...\")",
+            format.name()
         ));
     }
-    let at: Vec<Option<usize>> = COLUMNS.iter().map(|c| find(c)).collect();
+    // Each column read: (index in the record, what it sets, its header for messages).
+    let mut plan: Vec<(usize, Source, String)> = Vec::new();
+    for (name, field) in format.fields() {
+        if let Some(c) = find(name) {
+            plan.push((c, Source::Format(*field), (*name).to_string()));
+        }
+    }
+    for (i, col) in COLUMNS.iter().enumerate() {
+        let theirs = renamed.iter().find(|(k, _)| *k == i).map(|(_, h)| *h);
+        let header = match (theirs, format) {
+            (Some(h), _) => h,
+            (None, Format::Fleetsim) => col,
+            (None, _) => continue,
+        };
+        if let Some(c) = find(header) {
+            plan.push((c, Source::Own(i), header.to_string()));
+        }
+    }
     let mut rows = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let line = n + 2;
-        let rec = rec.map_err(|e| format!("inventory {shown}: row {line}: {e}"))?;
-        let mut row: Row = [ABSENT; 8];
-        for (i, col) in at.iter().enumerate() {
-            let Some(v) = col.and_then(|c| rec.get(c)).map(str::trim) else {
+    let mut rec = csv::ByteRecord::new();
+    let mut line = 1usize;
+    loop {
+        line += 1;
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(format!("inventory {shown}: row {line}: {e}")),
+        }
+        let mut row: Row = [ABSENT; 9];
+        for (c, source, header) in &plan {
+            let Some(raw) = rec.get(*c) else {
                 continue;
             };
+            let v = std::str::from_utf8(raw)
+                .map_err(|_| {
+                    format!("inventory {shown}: row {line}, column {header}: not UTF-8 text")
+                })?
+                .trim();
             if v.is_empty() {
                 continue;
             }
             let bad = |accepted: String| {
                 format!(
-                    "inventory {shown}: row {line}, column {}: unknown value {v:?}; accepted: {accepted}",
-                    COLUMNS[i]
+                    "inventory {shown}: row {line}, column {header}: unknown value {v:?}; accepted: {accepted}"
                 )
             };
-            let names = |all: Vec<&str>| all.join(", ");
-            row[i] = match i {
-                0 => OsRelease::from_name(v)
-                    .map(|x| x.index() as u8)
-                    .ok_or_else(|| bad(names(OsRelease::ALL.iter().map(|x| x.name()).collect())))?,
-                1 => JoinType::from_name(v)
-                    .map(|x| x.index() as u8)
-                    .ok_or_else(|| bad(names(JoinType::ALL.iter().map(|x| x.name()).collect())))?,
-                3 => match sites.iter().position(|c| c == v) {
-                    Some(x) => x as u8,
-                    None if !fixed && sites.len() < usize::from(ABSENT) => {
-                        sites.push(v.to_string());
-                        (sites.len() - 1) as u8
-                    }
-                    None => {
-                        return Err(bad(format!(
-                            "the scenario's [[sites]] codes: {}",
-                            sites.join(", ")
-                        )));
-                    }
-                },
-                4 => Location::from_name(v)
-                    .map(|x| x.index() as u8)
-                    .ok_or_else(|| bad(names(Location::ALL.iter().map(|x| x.name()).collect())))?,
-                5 => UsagePattern::from_name(v)
-                    .map(|x| x.index() as u8)
-                    .ok_or_else(|| {
-                        bad(names(UsagePattern::ALL.iter().map(|x| x.name()).collect()))
-                    })?,
-                _ => match v.to_ascii_lowercase().as_str() {
-                    "true" => 1,
-                    "false" => 0,
-                    _ => return Err(bad("true, false".into())),
-                },
-            };
+            match source {
+                Source::Format(field) => formats::apply(*field, v, &mut row).map_err(bad)?,
+                Source::Own(i) => row[*i] = own(*i, v, sites, fixed).map_err(bad)?,
+            }
         }
         rows.push(row);
     }
     Ok(Inventory { rows })
 }
 
+/// The `Row` value of `v` in fleetsim's own column `i`, or the accepted values.
+fn own(i: usize, v: &str, sites: &mut Vec<String>, fixed: bool) -> Result<u8, String> {
+    let names = |all: Vec<&str>| all.join(", ");
+    Ok(match i {
+        0 => OsRelease::from_name(v)
+            .map(|x| x.index() as u8)
+            .ok_or_else(|| names(OsRelease::ALL.iter().map(|x| x.name()).collect()))?,
+        1 => JoinType::from_name(v)
+            .map(|x| x.index() as u8)
+            .ok_or_else(|| names(JoinType::ALL.iter().map(|x| x.name()).collect()))?,
+        3 => match sites.iter().position(|c| c == v) {
+            Some(x) => x as u8,
+            None if !fixed && sites.len() < usize::from(ABSENT) => {
+                sites.push(v.to_string());
+                (sites.len() - 1) as u8
+            }
+            None => {
+                return Err(format!(
+                    "the scenario's [[sites]] codes: {}",
+                    sites.join(", ")
+                ));
+            }
+        },
+        4 => Location::from_name(v)
+            .map(|x| x.index() as u8)
+            .ok_or_else(|| names(Location::ALL.iter().map(|x| x.name()).collect()))?,
+        5 => UsagePattern::from_name(v)
+            .map(|x| x.index() as u8)
+            .ok_or_else(|| names(UsagePattern::ALL.iter().map(|x| x.name()).collect()))?,
+        START => match v {
+            "co_managed" => START_CO_MANAGED,
+            "not_co_managed" => ABSENT,
+            _ => return Err("co_managed, not_co_managed".into()),
+        },
+        _ => match v.to_ascii_lowercase().as_str() {
+            "true" => 1,
+            "false" => 0,
+            _ => return Err("true, false".into()),
+        },
+    })
+}
+
 /// Reads the scenario's `[fleet] inventory`, if any, relative to `dir` (the scenario file's
-/// folder; the current folder for a built-in scenario), and makes it the fleet.
+/// folder). A built-in scenario (no `dir`) reads the file embedded with it, or else one in
+/// the current folder. The fleet becomes the inventory's devices.
 pub fn attach(s: &mut Scenario, dir: Option<&Path>) -> Result<(), String> {
     let Some(rel) = s.fleet.inventory.clone() else {
         return Ok(());
     };
+    let embedded = crate::scenarios::FILES.iter().find(|(n, _)| *n == rel);
     let path = dir.map_or_else(|| Path::new(&rel).to_path_buf(), |d| d.join(&rel));
-    let inv = read(&path, s)?;
+    let input = match (dir, embedded) {
+        (None, Some((name, bytes))) => Input::Embedded(name, bytes),
+        _ => Input::Path(&path),
+    };
+    let inv = read(&input, s)?;
     s.set_inventory(inv).map_err(|e| e.to_string())
 }
 
@@ -137,6 +285,18 @@ enum InventoryCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Time reading an inventory and turning it into the fleet (every device's attributes
+    /// drawn), and measure the memory it adds; nothing is written.
+    Bench {
+        /// The inventory CSV (docs/INVENTORY.md).
+        file: PathBuf,
+        /// Read it as this scenario would (sites, format, column mapping).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Times to read it; the report gives each and the best.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+    },
 }
 
 /// The first line of every fragment `summarize` writes (its signature).
@@ -144,24 +304,35 @@ pub const FRAGMENT_HEAD: &str = "# fleetsim inventory summary";
 
 /// Runs `fleetsim inventory`.
 pub fn command(args: InventoryArgs) -> Result<(), Failure> {
-    let InventoryCommand::Summarize {
-        file,
-        scenario,
-        out,
-        force,
-    } = args.command;
+    let (file, scenario, out, force) = match args.command {
+        InventoryCommand::Summarize {
+            file,
+            scenario,
+            out,
+            force,
+        } => (file, scenario, out, force),
+        InventoryCommand::Bench {
+            file,
+            scenario,
+            repeat,
+        } => return bench(&file, scenario.as_deref(), repeat),
+    };
     let bad = Failure::BadInput;
-    let (mut sites, fixed) = match scenario.as_deref() {
+    let (mut sites, fixed, mapping) = match scenario.as_deref() {
         Some(name) => {
             let (_, s) = crate::scenarios::load(Some(name)).map_err(|e| bad(e.to_string()))?;
-            (s.sites.iter().map(|x| x.code.clone()).collect(), true)
+            (
+                s.sites.iter().map(|x| x.code.clone()).collect(),
+                true,
+                Mapping::of(&s),
+            )
         }
-        None => (Vec::new(), false),
+        None => (Vec::new(), false, Mapping::default()),
     };
     if let Some(o) = &out {
         check_file(o, force, Signature::Toml).map_err(bad)?;
     }
-    let inv = read_sites(&file, &mut sites, fixed).map_err(bad)?;
+    let inv = read_sites(&Input::Path(&file), &mapping, &mut sites, fixed).map_err(bad)?;
     let text = fragment(&file, &inv, &sites);
     match out {
         Some(o) => write_file(&o, text.as_bytes(), Signature::Toml).map_err(Failure::Run),
@@ -170,6 +341,61 @@ pub fn command(args: InventoryArgs) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `fleetsim inventory bench`: reads `file` `repeat` times into the fleet's table and draws
+/// every device from it; prints each time, the best, and the peak memory added per device.
+fn bench(file: &Path, scenario: Option<&str>, repeat: u32) -> Result<(), Failure> {
+    use fleetsim_engine::RandomStreams;
+    use std::time::Instant;
+    let bad = Failure::BadInput;
+    let base_rss = crate::bench::peak_rss_bytes();
+    let mut s = match scenario {
+        Some(name) => crate::scenarios::find(Some(name))
+            .map_err(|e| bad(e.to_string()))
+            .and_then(|src| Scenario::from_toml(&src.text).map_err(|e| bad(e.to_string())))?,
+        None => Scenario::from_toml(
+            "name = \"inventory-bench\"\nstart_date = 2027-01-04\ndays = 1\n[fleet]\ndevices = 1\n",
+        )
+        .map_err(|e| bad(e.to_string()))?,
+    };
+    let mapping = Mapping::of(&s);
+    let fixed = scenario.is_some();
+    let streams = RandomStreams::new(s.seed);
+    let mut best = f64::INFINITY;
+    let mut devices = 0usize;
+    for i in 1..=repeat.max(1) {
+        // The previous round's table goes first, so that rounds do not add up.
+        s.fleet.overrides = None;
+        let started = Instant::now();
+        let mut sites: Vec<String> = s.sites.iter().map(|x| x.code.clone()).collect();
+        let inv = read_sites(&Input::Path(file), &mapping, &mut sites, fixed).map_err(bad)?;
+        let read = started.elapsed().as_secs_f64();
+        devices = inv.rows.len();
+        s.set_inventory(inv).map_err(|e| bad(e.to_string()))?;
+        // Turn every row into its device's attributes, as a run's first pass does.
+        let mut check = 0u64;
+        for id in 0..s.fleet.devices {
+            let p = fleetsim_model::fleet::draw_profile(&s.fleet, &s, &streams, id);
+            check = check.wrapping_add(p.os.index() as u64 + u64::from(p.site));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        best = best.min(secs);
+        println!(
+            "run {i}: {secs:.3} s wall ({read:.3} s reading, {:.3} s drawing the devices), {devices} devices, {:.0} ns/device (check {check})",
+            secs - read,
+            secs * 1e9 / devices.max(1) as f64
+        );
+    }
+    match (crate::bench::peak_rss_bytes(), base_rss) {
+        (Some(peak), Some(base)) => println!(
+            "best {best:.3} s wall; peak memory added {:.1} MiB, {:.1} bytes/device",
+            (peak - base) / (1024.0 * 1024.0),
+            (peak - base) / devices.max(1) as f64
+        ),
+        _ => println!("best {best:.3} s wall; peak memory not available on this system"),
+    }
+    Ok(())
 }
 
 /// Counts of column `i`'s values (index: the value's index), and of empty cells.
@@ -263,6 +489,14 @@ fn fragment(file: &Path, inv: &Inventory, sites: &[String]) -> String {
             ));
         }
     }
+    let co_managed = inv
+        .rows
+        .iter()
+        .filter(|r| r[START] == START_CO_MANAGED)
+        .count();
+    comments.push(format!(
+        "# start: co_managed {co_managed} (a synthetic fleet starts with none co-managed)"
+    ));
     format!(
         "{FRAGMENT_HEAD} of {}: {} devices (shares among the rows that give a value)\n{}\n\n[fleet]\n{}\n{site_blocks}",
         file.display(),

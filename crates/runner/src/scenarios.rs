@@ -26,6 +26,7 @@ macro_rules! named {
 pub const NAMED: &[Named] = named![
     "autopatch-rings",
     "big-bang",
+    "inventory-example",
     "mixed-enterprise-1m",
     "path1-existing-clients",
     "path1-pilot-collection",
@@ -33,6 +34,13 @@ pub const NAMED: &[Named] = named![
     "tiny",
     "workload-by-workload",
 ];
+
+/// Files a named scenario refers to (its `[fleet] inventory`), embedded with it: (the name it
+/// gives, the bytes).
+pub const FILES: &[(&str, &[u8])] = &[(
+    "inventory-example.csv",
+    include_bytes!("../../../scenarios/inventory-example.csv"),
+)];
 
 /// A scenario's source: where it came from and its text.
 pub struct Source {

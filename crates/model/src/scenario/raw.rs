@@ -263,6 +263,8 @@ pub(super) struct RawFleet {
     pub(super) location: RawCondMix<Location>,
     pub(super) usage: RawCondMix<UsagePattern>,
     pub(super) inventory: Option<String>,
+    pub(super) inventory_format: Option<String>,
+    pub(super) inventory_columns: BTreeMap<String, String>,
 }
 
 impl Default for RawFleet {
@@ -326,6 +328,8 @@ impl Default for RawFleet {
                 .expect("default usage mix sums to 1"),
             ),
             inventory: None,
+            inventory_format: None,
+            inventory_columns: BTreeMap::new(),
         }
     }
 }

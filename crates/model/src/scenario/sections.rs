@@ -186,6 +186,11 @@ pub struct FleetSpec {
     /// `inventory`: the path of a device inventory CSV, relative to the scenario file (the
     /// runner reads it; see docs/INVENTORY.md).
     pub inventory: Option<String>,
+    /// `inventory_format`: the export's format, when its header does not tell it (the runner
+    /// checks the name).
+    pub inventory_format: Option<String>,
+    /// `[fleet.inventory_columns]`: fleetsim column = the export's header, in key order.
+    pub inventory_columns: Vec<(String, String)>,
     /// The inventory's per-device attributes, once the runner has read it.
     pub overrides: Option<std::sync::Arc<crate::fleet::Inventory>>,
     /// Mixes given per value of an attribute drawn before (`[fleet.os.by_site.P02]`); a value

@@ -644,6 +644,8 @@ fn resolve_fleet(
         usage: all(&raw.usage, default.usage),
         sites: sites_mix,
         inventory: raw.inventory.clone(),
+        inventory_format: raw.inventory_format.clone(),
+        inventory_columns: raw.inventory_columns.clone().into_iter().collect(),
         overrides: None,
         by,
     })

@@ -13,7 +13,7 @@ use super::rollout::{COLLECTION_EVALUATION, Rollout, STRATEGY_STEP};
 use super::workloads::bit;
 use crate::domain::{AutoEnrollment, CoPath, IneligibleReason, JoinType, Prerequisite, Workload};
 use crate::domain::{Location, OsRelease};
-use crate::fleet::{Membership, draw_arrival, draw_profile, permanent_reason};
+use crate::fleet::{Membership, draw_arrival, draw_profile, permanent_reason, starts_co_managed};
 use crate::prereq::{Finding, FleetCounts, preflight};
 use crate::scenario::strategy::StepAction;
 use crate::scenario::{DAY, Minute, Scenario};
@@ -582,7 +582,14 @@ impl DeviceShard {
             } else {
                 draw_profile(&s.fleet, s, &ctx.streams, id)
             };
-            let reason = permanent_reason(&profile, s, ctx.site_reason[usize::from(profile.site)]);
+            // A device the inventory gives as co-managed already is co-managed: no permanent
+            // reason applies to it.
+            let co_managed = !arrival && starts_co_managed(&s.fleet, &ctx.streams, id);
+            let reason = if co_managed {
+                None
+            } else {
+                permanent_reason(&profile, s, ctx.site_reason[usize::from(profile.site)])
+            };
             if reason.is_none() {
                 for (c, col) in s.collections.iter().enumerate() {
                     counts.collection_matching[c] +=
@@ -612,6 +619,8 @@ impl DeviceShard {
                 reason,
                 phase: if arrival {
                     Phase::NotArrived
+                } else if co_managed {
+                    Phase::CoManaged
                 } else {
                     Phase::Ineligible
                 },
@@ -664,7 +673,7 @@ impl DeviceShard {
                 AutoEnrollment::None => false,
                 AutoEnrollment::All => true,
                 AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
-            };
+            } && d.phase != Phase::CoManaged;
             let path2 = id >= s.fleet.devices
                 || (!d.profile.client && d.profile.join == JoinType::AzureAdJoined);
             in_scope += u64::from(d.in_scope && !path2);
@@ -717,7 +726,11 @@ impl DeviceShard {
                         r.push += 1;
                     }
                 }
-                if p.third_party_mdm {
+                if d.phase == Phase::CoManaged {
+                    // Co-managed already (the inventory says so): nothing left to do. It kept
+                    // its program positions, as the fleet's counts have it.
+                    r.migration += u64::from(p.third_party_mdm);
+                } else if p.third_party_mdm {
                     let prog = s
                         .mdm_migration
                         .expect("third-party MDM without migration is a permanent reason");
