@@ -296,7 +296,15 @@ impl Live {
 
 /// The collections (indexes) set in a membership mask.
 pub(super) fn members(mask: u32) -> impl Iterator<Item = usize> {
-    (0..32).filter(move |c| mask & (1 << c) != 0)
+    // One step per set bit, lowest first (the order of testing every bit).
+    let mut rest = mask;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let c = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            c
+        })
+    })
 }
 
 impl DeviceShard {
