@@ -13,7 +13,7 @@ use super::device::*;
 use super::results::*;
 use crate::domain::{Location, UsagePattern};
 use crate::scenario::{DAY, Minute, Scenario};
-use fleetsim_engine::{Engine, EventQueue};
+use fleetsim_engine::{Engine, EventQueue, KeyedStream};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::ops::Range;
@@ -44,8 +44,8 @@ pub(super) const SLOTS: usize = (DAY / GATEWAY_STEP) as usize;
 /// of the day asks, and summed as the barriers of the day go by.
 #[derive(Clone, Debug)]
 pub(super) struct Channels {
-    /// Intermittent laptops holding a channel: (local index, workday start).
-    laptops: Vec<(u32, u16)>,
+    /// Intermittent laptops holding a channel: (their presence draws, workday start).
+    laptops: Vec<(KeyedStream, u16)>,
     /// Office-hours clients: per barrier instant, change of online clients from the windows
     /// that start the same day (they apply on workdays).
     office_today: [i32; SLOTS + 1],
@@ -179,13 +179,16 @@ impl DeviceShard {
                 }
             }
             UsagePattern::LaptopIntermittent => {
-                c.laptops.push((i as u32, p.day_start));
+                let key = self
+                    .ctx
+                    .streams
+                    .keyed(self.first + i as u32, crate::schedule::PRESENCE);
+                self.channels.laptops.push((key, p.day_start));
                 if day != u32::MAX {
-                    let id = self.first + i as u32;
                     if day > 0 {
-                        self.add_laptop_window(id, p.day_start, day - 1);
+                        self.add_laptop_window(&key, p.day_start, day - 1);
                     }
-                    self.add_laptop_window(id, p.day_start, day);
+                    self.add_laptop_window(&key, p.day_start, day);
                 }
             }
         }
@@ -193,14 +196,9 @@ impl DeviceShard {
 
     /// Adds laptop `id`'s window of `dd` (today or yesterday) to today's table, and for
     /// today's window its part in tomorrow to `laptop_next`.
-    fn add_laptop_window(&mut self, id: u32, day_start: u16, dd: u32) {
-        let sched = crate::schedule::DeviceSchedule {
-            device: id,
-            usage: UsagePattern::LaptopIntermittent,
-            day_start,
-        };
+    fn add_laptop_window(&mut self, presence: &KeyedStream, day_start: u16, dd: u32) {
         let day = self.channels.day;
-        if let Some((s, e)) = self.ctx.calendar.window(&sched, dd) {
+        if let Some((s, e)) = self.ctx.calendar.laptop_window(presence, day_start, dd) {
             let d0 = i64::from(day) * i64::from(DAY);
             let (s, e) = (i64::from(s) - d0, i64::from(e) - d0);
             self.channels.add_today(s, e);
@@ -242,13 +240,19 @@ impl DeviceShard {
                     .zip(&c.office_today)
                     .for_each(|(a, b)| *a += b);
             }
-            for k in 0..self.channels.laptops.len() {
-                let (i, ds) = self.channels.laptops[k];
-                let id = self.first + i;
-                if !carried && day > 0 {
-                    self.add_laptop_window(id, ds, day - 1);
+            // A laptop has no window on a weekend day: skip the days that need none.
+            let yesterday = !carried && day > 0 && cal.is_workday(day - 1);
+            let today = cal.is_workday(day);
+            if yesterday || today {
+                for k in 0..self.channels.laptops.len() {
+                    let (key, ds) = self.channels.laptops[k];
+                    if yesterday {
+                        self.add_laptop_window(&key, ds, day - 1);
+                    }
+                    if today {
+                        self.add_laptop_window(&key, ds, day);
+                    }
                 }
-                self.add_laptop_window(id, ds, day);
             }
         }
         let c = &mut self.channels;
