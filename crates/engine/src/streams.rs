@@ -68,18 +68,47 @@ impl RandomStreams {
     /// One uniformly distributed 64-bit number for `(entity, purpose, index)`.
     #[inline]
     pub fn draw(&self, entity: u32, purpose: Purpose, index: u64) -> u64 {
-        // Three rounds of the SplitMix64 finaliser over the key parts: each part is absorbed
-        // and then fully mixed, so nearby keys give unrelated numbers.
+        self.keyed(entity, purpose).draw(index)
+    }
+
+    /// The draws of one `entity` and `purpose`, with the mixing of that key done once: for a
+    /// caller that draws many indexes of the same key (a device's presence day by day).
+    #[inline]
+    pub fn keyed(&self, entity: u32, purpose: Purpose) -> KeyedStream {
+        // Rounds of the SplitMix64 finaliser over the key parts: each part is absorbed and then
+        // fully mixed, so nearby keys give unrelated numbers.
         let mut h = mix(self.seed ^ 0x9e37_79b9_7f4a_7c15);
         h = mix(h ^ u64::from(entity));
-        h = mix(h ^ purpose.0);
-        mix(h ^ index)
+        KeyedStream {
+            key: mix(h ^ purpose.0),
+        }
     }
 
     /// A number in `[0, 1)` for `(entity, purpose, index)`, with 53 random bits.
     #[inline]
     pub fn unit(&self, entity: u32, purpose: Purpose, index: u64) -> f64 {
         to_unit(self.draw(entity, purpose, index))
+    }
+}
+
+/// The draws of one `(entity, purpose)` of a [`RandomStreams`] (see [`RandomStreams::keyed`]):
+/// `draw(index)` is the same number as `RandomStreams::draw(entity, purpose, index)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyedStream {
+    key: u64,
+}
+
+impl KeyedStream {
+    /// The number for `index`.
+    #[inline]
+    pub fn draw(&self, index: u64) -> u64 {
+        mix(self.key ^ index)
+    }
+
+    /// A number in `[0, 1)` for `index`, with 53 random bits.
+    #[inline]
+    pub fn unit(&self, index: u64) -> f64 {
+        to_unit(self.draw(index))
     }
 }
 
@@ -116,6 +145,22 @@ mod tests {
         );
         assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn keyed_draws_are_the_same_numbers() {
+        let s = RandomStreams::new(42);
+        for (entity, purpose) in [
+            (0, Purpose(0)),
+            (7, Purpose(3)),
+            (u32::MAX, Purpose(u64::MAX)),
+        ] {
+            let k = s.keyed(entity, purpose);
+            for index in [0, 1, 2, 365, u64::MAX] {
+                assert_eq!(k.draw(index), s.draw(entity, purpose, index));
+                assert_eq!(k.unit(index), s.unit(entity, purpose, index));
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::domain::UsagePattern;
 use crate::scenario::{DAY, Minute, Usage};
-use fleetsim_engine::{Purpose, RandomStreams};
+use fleetsim_engine::{KeyedStream, Purpose, RandomStreams};
 
 /// Draws whether an intermittent laptop is used on a given day.
 pub const PRESENCE: Purpose = Purpose::named("presence");
@@ -62,6 +62,23 @@ impl Calendar {
             return None;
         }
         let start = day * DAY + Minute::from(d.day_start);
+        Some((start, start + self.usage.workday_length))
+    }
+
+    /// [`Calendar::window`] of an intermittent laptop whose workday starts at `day_start`,
+    /// given its presence draws (`streams.keyed(device, PRESENCE)`): the same window, with
+    /// the key's mixing done once per device instead of once per day.
+    #[inline]
+    pub fn laptop_window(
+        &self,
+        presence: &KeyedStream,
+        day_start: u16,
+        day: u32,
+    ) -> Option<(Minute, Minute)> {
+        if !self.is_workday(day) || presence.unit(u64::from(day)) >= self.usage.laptop_presence {
+            return None;
+        }
+        let start = day * DAY + Minute::from(day_start);
         Some((start, start + self.usage.workday_length))
     }
 
@@ -216,6 +233,10 @@ mod tests {
         let c = cal();
         let d = dev(UsagePattern::LaptopIntermittent);
         let present = (0..10).filter(|day| c.window(&d, *day).is_some()).count();
+        let key = c.streams.keyed(d.device, PRESENCE);
+        for day in 0..14 {
+            assert_eq!(c.laptop_window(&key, d.day_start, day), c.window(&d, day));
+        }
         assert!(present < 10, "a laptop with presence 0.5 misses some days");
         assert_eq!(c.next_online(&d, 14 * DAY), None);
         assert_eq!(

@@ -57,7 +57,8 @@ pub(super) enum Phase {
     CoManaged,
 }
 
-/// A device's whole state: its profile and where it stands.
+/// A device's whole state: its profile and where it stands. When the OS upgrade program and
+/// client push reach it, which few devices need, are in [`DeviceShard::program_times`].
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Device {
     pub(super) profile: Profile,
@@ -73,10 +74,6 @@ pub(super) struct Device {
     pub(super) installs: u16,
     /// When it enrolled in Intune (Path 2; sets its check-in schedule).
     pub(super) intune_at: Minute,
-    /// When the OS upgrade program reaches it (`u32::MAX`: never).
-    pub(super) upgrade_at: Minute,
-    /// When client push reaches it (`u32::MAX`: never).
-    pub(super) push_at: Minute,
     /// Managed-domain join: the earliest minute Azure AD Connect can have exported its
     /// certificate (its place in the export queue).
     pub(super) export_at: Minute,
@@ -98,6 +95,9 @@ pub(super) struct Device {
     /// Into co-management: its Enrollment Status Page waits for the client install.
     pub(super) in_esp: bool,
 }
+
+// The record's size is most of a run's memory (bytes per device): keep it from growing unseen.
+const _: () = assert!(std::mem::size_of::<Device>() <= 48);
 
 impl Device {
     pub(super) fn state(&self) -> Option<LifecycleState> {
@@ -224,6 +224,9 @@ pub struct DeviceShard {
     pub(super) ctx: Arc<Context>,
     pub(super) first: u32,
     pub(super) devices: Vec<Device>,
+    /// The few devices the OS upgrade program or client push reaches: (local index, when the
+    /// upgrade program reaches it, when client push does; `u32::MAX`: never), by local index.
+    pub(super) programs: Vec<(u32, Minute, Minute)>,
     pub(super) state_delta: Vec<i64>,
     pub(super) counter_delta: Vec<u64>,
     pub(super) co_managed_delta: [Vec<i64>; PATHS],
@@ -295,10 +298,28 @@ impl Live {
 
 /// The collections (indexes) set in a membership mask.
 pub(super) fn members(mask: u32) -> impl Iterator<Item = usize> {
-    (0..32).filter(move |c| mask & (1 << c) != 0)
+    // One step per set bit, lowest first (the order of testing every bit).
+    let mut rest = mask;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let c = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            c
+        })
+    })
 }
 
 impl DeviceShard {
+    /// When the OS upgrade program and client push reach device `i` (`u32::MAX`: never).
+    pub(super) fn program_times(&self, i: usize) -> (Minute, Minute) {
+        let local = i as u32;
+        self.programs
+            .binary_search_by_key(&local, |p| p.0)
+            .map_or((Minute::MAX, Minute::MAX), |k| {
+                (self.programs[k].1, self.programs[k].2)
+            })
+    }
+
     pub(super) fn schedule_of(&self, i: usize) -> DeviceSchedule {
         let p = &self.devices[i].profile;
         DeviceSchedule {

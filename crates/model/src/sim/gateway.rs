@@ -13,7 +13,7 @@ use super::device::*;
 use super::results::*;
 use crate::domain::{Location, UsagePattern};
 use crate::scenario::{DAY, Minute, Scenario};
-use fleetsim_engine::{Engine, EventQueue};
+use fleetsim_engine::{Engine, EventQueue, KeyedStream};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::ops::Range;
@@ -25,6 +25,8 @@ pub(super) struct Gateway {
     hold: Minute,
     in_flight: BinaryHeap<Reverse<Minute>>,
     queue: VecDeque<(Minute, u32)>,
+    /// The requests of a barrier, being sorted (kept to reuse its memory).
+    requests: Vec<(Minute, u32)>,
 }
 
 /// Minutes between two barriers when the gateway is in use.
@@ -34,25 +36,81 @@ pub(super) const GATEWAY_STEP: Minute = 15;
 pub(super) const SLOTS: usize = (DAY / GATEWAY_STEP) as usize;
 
 /// A shard's internet clients and the table of when they are online today.
+///
+/// Only intermittent laptops need a draw per day (their presence); office-hours clients are
+/// online at the same minutes every workday, so their part of a day's table is kept once, as
+/// two fixed tables (windows that start that day, and windows of the day before that run into
+/// it), and always-on clients as a count. A day's table is built once, when the first barrier
+/// of the day asks, and summed as the barriers of the day go by.
 #[derive(Clone, Debug)]
 pub(super) struct Channels {
-    /// Devices (local index) holding a notification channel while online.
-    clients: Vec<u32>,
-    /// The day the table is for (`u32::MAX`: none yet).
-    day: u32,
-    /// Per barrier instant of the day: change of online clients (a difference table).
-    diff: [i32; SLOTS + 1],
+    /// Intermittent laptops holding a channel: (their presence draws, workday start).
+    laptops: Vec<(KeyedStream, u16)>,
+    /// Office-hours clients: per barrier instant, change of online clients from the windows
+    /// that start the same day (they apply on workdays).
+    office_today: [i32; SLOTS + 1],
+    /// Office-hours clients: the same from the windows of the day before (they apply on the
+    /// day after a workday).
+    office_spill: [i32; SLOTS + 1],
     /// Always-on clients (online at every instant).
     always: u64,
+    /// The day the table is for (`u32::MAX`: none yet).
+    day: u32,
+    /// Per barrier instant of `day`: change of online clients (a difference table).
+    diff: [i32; SLOTS + 1],
+    /// The laptops' windows of `day` that run into the next day: that day's part of `diff`.
+    laptop_next: [i32; SLOTS + 1],
+    /// Entries of `diff` summed into `online`.
+    summed: usize,
+    /// The sum of `diff[..summed]`.
+    online: i64,
 }
 
 impl Default for Channels {
     fn default() -> Self {
         Self {
-            clients: Vec::new(),
+            laptops: Vec::new(),
+            office_today: [0; SLOTS + 1],
+            office_spill: [0; SLOTS + 1],
+            always: 0,
             day: u32::MAX,
             diff: [0; SLOTS + 1],
-            always: 0,
+            laptop_next: [0; SLOTS + 1],
+            summed: 0,
+            online: 0,
+        }
+    }
+}
+
+/// The barrier instants of a day (`from..to` in `GATEWAY_STEP` slots) in which a window
+/// from `start` to `end` (minutes from the day's midnight, `start` possibly negative for a
+/// window of the day before) counts, if any: the window cut to the day, each end rounded up
+/// to a barrier.
+fn slots_of(start: i64, end: i64) -> Option<(usize, usize)> {
+    let (s, e) = (start.max(0), end.min(i64::from(DAY)));
+    (s < e)
+        .then(|| {
+            let step = i64::from(GATEWAY_STEP);
+            ((s + step - 1) / step, (e + step - 1) / step)
+        })
+        .map(|(a, b)| (a as usize, b as usize))
+}
+
+impl Channels {
+    /// Adds `delta` at instant `k` of today's table, keeping the running sum right.
+    #[inline]
+    fn bump(&mut self, k: usize, delta: i32) {
+        self.diff[k] += delta;
+        if k < self.summed {
+            self.online += i64::from(delta);
+        }
+    }
+
+    /// Adds a window (minutes from today's midnight) to today's table.
+    fn add_today(&mut self, start: i64, end: i64) {
+        if let Some((from, to)) = slots_of(start, end) {
+            self.bump(from, 1);
+            self.bump(to, -1);
         }
     }
 }
@@ -87,30 +145,67 @@ impl DeviceShard {
         if !(p.client && p.location == Location::InternetOnly && self.ctx.gateway_serves) {
             return;
         }
-        self.channels.clients.push(i as u32);
-        if self.channels.day != u32::MAX {
-            self.add_online_window(i, self.channels.day);
+        let len = i64::from(self.ctx.calendar.usage.workday_length);
+        let ds = i64::from(p.day_start);
+        let day = self.channels.day;
+        let c = &mut self.channels;
+        match p.usage {
+            UsagePattern::AlwaysOn => c.always += 1,
+            UsagePattern::OfficeHours => {
+                let today = slots_of(ds, ds + len);
+                let spill = slots_of(ds - i64::from(DAY), ds - i64::from(DAY) + len);
+                for ((from, to), table) in
+                    [(today, &mut c.office_today), (spill, &mut c.office_spill)]
+                        .into_iter()
+                        .filter_map(|(w, t)| w.map(|w| (w, t)))
+                {
+                    table[from] += 1;
+                    table[to] -= 1;
+                }
+                if day != u32::MAX {
+                    let cal = &self.ctx.calendar;
+                    if day > 0 && cal.is_workday(day - 1) {
+                        if let Some((from, to)) = spill {
+                            c.bump(from, 1);
+                            c.bump(to, -1);
+                        }
+                    }
+                    if cal.is_workday(day) {
+                        if let Some((from, to)) = today {
+                            c.bump(from, 1);
+                            c.bump(to, -1);
+                        }
+                    }
+                }
+            }
+            UsagePattern::LaptopIntermittent => {
+                let key = self
+                    .ctx
+                    .streams
+                    .keyed(self.first + i as u32, crate::schedule::PRESENCE);
+                self.channels.laptops.push((key, p.day_start));
+                if day != u32::MAX {
+                    if day > 0 {
+                        self.add_laptop_window(&key, p.day_start, day - 1);
+                    }
+                    self.add_laptop_window(&key, p.day_start, day);
+                }
+            }
         }
     }
 
-    fn add_online_window(&mut self, i: usize, day: u32) {
-        let sched = self.schedule_of(i);
-        if sched.usage == UsagePattern::AlwaysOn {
-            self.channels.always += 1;
-            return;
-        }
-        let d0 = day * DAY;
-        for dd in [day.wrapping_sub(1), day] {
-            if dd == u32::MAX {
-                continue;
-            }
-            if let Some((s, e)) = self.ctx.calendar.window(&sched, dd) {
-                let (s, e) = (s.max(d0), e.min(d0 + DAY));
-                if s < e {
-                    let from = (s - d0).div_ceil(GATEWAY_STEP) as usize;
-                    let to = (e - d0).div_ceil(GATEWAY_STEP) as usize;
-                    self.channels.diff[from] += 1;
-                    self.channels.diff[to] -= 1;
+    /// Adds laptop `id`'s window of `dd` (today or yesterday) to today's table, and for
+    /// today's window its part in tomorrow to `laptop_next`.
+    fn add_laptop_window(&mut self, presence: &KeyedStream, day_start: u16, dd: u32) {
+        let day = self.channels.day;
+        if let Some((s, e)) = self.ctx.calendar.laptop_window(presence, day_start, dd) {
+            let d0 = i64::from(day) * i64::from(DAY);
+            let (s, e) = (i64::from(s) - d0, i64::from(e) - d0);
+            self.channels.add_today(s, e);
+            if dd == day {
+                if let Some((from, to)) = slots_of(s - i64::from(DAY), e - i64::from(DAY)) {
+                    self.channels.laptop_next[from] += 1;
+                    self.channels.laptop_next[to] -= 1;
                 }
             }
         }
@@ -120,20 +215,57 @@ impl DeviceShard {
     pub(super) fn online_channels(&mut self, t: Minute) -> u64 {
         let day = t / DAY;
         if self.channels.day != day {
-            self.channels.day = day;
-            self.channels.diff = [0; SLOTS + 1];
-            self.channels.always = 0;
-            for k in 0..self.channels.clients.len() {
-                let i = self.channels.clients[k] as usize;
-                self.add_online_window(i, day);
+            let c = &mut self.channels;
+            // Yesterday's laptop windows are known when the table was yesterday's.
+            let carried = c.day != u32::MAX && c.day.wrapping_add(1) == day;
+            c.diff = if carried {
+                c.laptop_next
+            } else {
+                [0; SLOTS + 1]
+            };
+            c.laptop_next = [0; SLOTS + 1];
+            c.day = day;
+            c.summed = 0;
+            c.online = 0;
+            let cal = &self.ctx.calendar;
+            if day > 0 && cal.is_workday(day - 1) {
+                c.diff
+                    .iter_mut()
+                    .zip(&c.office_spill)
+                    .for_each(|(a, b)| *a += b);
+            }
+            if cal.is_workday(day) {
+                c.diff
+                    .iter_mut()
+                    .zip(&c.office_today)
+                    .for_each(|(a, b)| *a += b);
+            }
+            // A laptop has no window on a weekend day: skip the days that need none.
+            let yesterday = !carried && day > 0 && cal.is_workday(day - 1);
+            let today = cal.is_workday(day);
+            if yesterday || today {
+                for k in 0..self.channels.laptops.len() {
+                    let (key, ds) = self.channels.laptops[k];
+                    if yesterday {
+                        self.add_laptop_window(&key, ds, day - 1);
+                    }
+                    if today {
+                        self.add_laptop_window(&key, ds, day);
+                    }
+                }
             }
         }
+        let c = &mut self.channels;
         let slot = ((t % DAY) / GATEWAY_STEP) as usize;
-        let online: i64 = self.channels.diff[..=slot]
-            .iter()
-            .map(|x| i64::from(*x))
-            .sum();
-        self.channels.always + online.max(0) as u64
+        if c.summed > slot + 1 {
+            c.summed = 0;
+            c.online = 0;
+        }
+        while c.summed <= slot {
+            c.online += i64::from(c.diff[c.summed]);
+            c.summed += 1;
+        }
+        c.always + c.online.max(0) as u64
     }
 
     /// The gateway gives device `local` a connection at `now` (called at a barrier).
@@ -160,6 +292,7 @@ impl Gateway {
             hold: s.cloud.client_install,
             in_flight: BinaryHeap::new(),
             queue: VecDeque::new(),
+            requests: Vec::new(),
         }
     }
 
@@ -174,14 +307,13 @@ impl Gateway {
         bucket: Minute,
         gateway_rows: &mut [GatewayRow],
     ) {
-        let mut requests = Vec::new();
         let mut online = 0u64;
         for (shard, _) in engine.shards_mut() {
-            requests.append(&mut shard.gateway_requests);
+            self.requests.append(&mut shard.gateway_requests);
             online += shard.online_channels(next);
         }
-        requests.sort_unstable();
-        self.queue.extend(requests);
+        self.requests.sort_unstable();
+        self.queue.extend(self.requests.drain(..));
         // Load at the end of the row that this barrier closes: installs that ended before
         // it are done; those ending at it are still counted, as their devices are.
         while self

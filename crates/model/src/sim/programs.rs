@@ -33,11 +33,19 @@ impl DeviceShard {
         let s = &ctx.scenario;
         let sched = self.schedule_of(i);
         let local = i as u32;
+        let p = self.devices[i].profile;
+        let legacy = matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81);
+        let upgrade = legacy || p.os.build().is_some_and(|b| b < 16299);
+        // Only the few devices that wait for a program have their times looked up.
+        let (upgrade_at, push_at) = if upgrade || (!p.client && p.join != JoinType::AzureAdJoined) {
+            self.program_times(i)
+        } else {
+            (Minute::MAX, Minute::MAX)
+        };
         let d = &mut self.devices[i];
-        let legacy = matches!(d.profile.os, OsRelease::Windows7 | OsRelease::Windows81);
-        if legacy || d.profile.os.build().is_some_and(|b| b < 16299) {
+        if upgrade {
             d.phase = Phase::AwaitingOsUpgrade;
-            let at = Some(d.upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+            let at = Some(upgrade_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
             Self::schedule(
                 q,
                 at.and_then(|t| ctx.calendar.next_online(&sched, t)),
@@ -54,7 +62,7 @@ impl DeviceShard {
                 self.intune_only(now, i, q);
             } else {
                 d.phase = Phase::AwaitingClientPush;
-                let at = Some(d.push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
+                let at = Some(push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
                 Self::schedule(
                     q,
                     at.and_then(|t| ctx.calendar.next_online(&sched, t)),

@@ -168,6 +168,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             ctx: Arc::new((*provisional).clone()),
             first: r.start,
             devices: Vec::new(),
+            programs: Vec::new(),
             state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
             counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
@@ -633,8 +634,6 @@ impl DeviceShard {
                 attempts: 0,
                 installs: 0,
                 intune_at: 0,
-                upgrade_at: Minute::MAX,
-                push_at: Minute::MAX,
                 export_at: 0,
                 member: 0,
                 authority: 0,
@@ -708,23 +707,27 @@ impl DeviceShard {
                         Minute::try_from(from + r.sync * 60 / rate).unwrap_or(Minute::MAX);
                     r.sync += 1;
                 }
+                let (mut upgrade_at, mut push_at) = (Minute::MAX, Minute::MAX);
                 if p.os.build().is_some_and(|b| b < 16299) {
                     if let Some((prog, _)) = s.os_upgrade {
-                        self.devices[i].upgrade_at = prog.time_of(r.upgrade);
+                        upgrade_at = prog.time_of(r.upgrade);
                         r.upgrade += 1;
                     }
                 }
                 if matches!(p.os, OsRelease::Windows7 | OsRelease::Windows81) {
                     if let Some((prog, _)) = s.legacy_upgrade {
-                        self.devices[i].upgrade_at = prog.time_of(r.legacy);
+                        upgrade_at = prog.time_of(r.legacy);
                         r.legacy += 1;
                     }
                 }
                 if !p.client && p.join != JoinType::AzureAdJoined {
                     if let Some(prog) = s.client_push {
-                        self.devices[i].push_at = prog.time_of(r.push);
+                        push_at = prog.time_of(r.push);
                         r.push += 1;
                     }
+                }
+                if (upgrade_at, push_at) != (Minute::MAX, Minute::MAX) {
+                    self.programs.push((i as u32, upgrade_at, push_at));
                 }
                 if d.phase == Phase::CoManaged {
                     // Co-managed already (the inventory says so): nothing left to do. It kept
