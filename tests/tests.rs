@@ -2082,3 +2082,42 @@ fn a_correlated_fleet_draws_its_mixes_per_value() {
         all * 0.25 * 0.75,
     );
 }
+
+/// The README's `tiny` sample is the committed baseline's rows, column by column: a model
+/// change that moves the baseline must move the README with it.
+#[test]
+fn the_readme_sample_of_tiny_matches_its_baseline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("```csv\nday,date,devices_total,")
+        .expect("the README's tiny sample")
+        + "```csv\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let sample = csv_rows(&readme[start..end]);
+    let baseline = csv_rows(
+        &std::fs::read_to_string(root.join("results/baselines/tiny/timeline.csv")).unwrap(),
+    );
+    let at = |name: &str| {
+        baseline[0]
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("timeline.csv has no column {name}"))
+    };
+    let cols: Vec<usize> = sample[0].iter().map(|c| at(c)).collect();
+    assert!(sample.len() > 2, "the sample has rows");
+    for row in &sample[1..] {
+        let day = &row[0];
+        let base = baseline[1..]
+            .iter()
+            .find(|r| &r[0] == day)
+            .unwrap_or_else(|| panic!("the baseline has no day {day}"));
+        for (k, c) in cols.iter().enumerate() {
+            assert_eq!(
+                row[k], base[*c],
+                "README sample, day {day}, column {}: {} in the README, {} in the baseline",
+                sample[0][k], row[k], base[*c]
+            );
+        }
+    }
+}
