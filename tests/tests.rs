@@ -1,6 +1,7 @@
 //! Command-line tests: run the real `fleetsim` binary in a temporary folder.
 
 mod bounds;
+mod forecast;
 mod mutate;
 mod report;
 mod safety;
