@@ -305,3 +305,52 @@ fn forecast_refuses_a_scenario_without_ranges_and_bad_arguments() {
     }
     assert!(d.entries().is_empty(), "nothing written: {:?}", d.entries());
 }
+
+#[test]
+fn report_draws_a_fan_chart_and_the_ranking_of_a_forecast() {
+    let d = Dir::new();
+    d.write("cap.toml", CAP);
+    let o = d.fleetsim(&[
+        "forecast",
+        "cap.toml",
+        "--samples",
+        "4",
+        "--out",
+        "cap",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.fleetsim(&["report", "cap", "-o", "r.html", "--svg", "svg", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = d.read("r.html");
+    for card in [
+        "forecast-fan",
+        "forecast-sensitivity",
+        "forecast-milestones",
+    ] {
+        assert!(html.contains(&format!("data-card=\"{card}\"")), "{card}");
+    }
+    // Two bands (p5–p95 outside p10–p90) and the p50 line, with the numbers of forecast.csv.
+    let fan = d.read("svg/forecast-fan.svg");
+    assert_eq!(fan.matches("class=\"band\"").count(), 2, "{fan}");
+    assert!(fan.contains("p5–p95") && fan.contains("p10–p90"));
+    let fc = csv_rows(&d.read("cap/forecast.csv"));
+    let p50 = col(&fc, "co_managed_pct_p50");
+    let last = num(&fc.last().unwrap()[p50]);
+    assert!(
+        fan.contains(&format!("{last:.1}%")) || fan.contains(&format!("{last}")),
+        "the p50 line carries the file's numbers"
+    );
+    let bars = d.read("svg/forecast-sensitivity.svg");
+    let cap = bars.find("timing.randomization_max_days").expect("cap bar");
+    let rem = bars
+        .find("remediation.default.mean_days")
+        .expect("remediation bar");
+    assert!(cap < rem, "the cap's bar comes first");
+    // A forecast folder is not mixed with run folders.
+    let o = d.fleetsim(&["run", "tiny", "--out", "run", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.fleetsim(&["report", "cap", "run", "-o", "mixed.html"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!d.path().join("mixed.html").exists());
+}
