@@ -487,10 +487,10 @@ pub fn write(layout: &Layout, runs: &[Vec<RunOut>], target: &Target) -> Result<(
     let sensitivity = sensitivity_rows(layout, &flat, &names, &params);
     let samples = sample_rows(layout);
     crate::target::write_dir(target.out, target.force, &layout.command, |tmp| {
-        output::write_csv(&tmp.join("forecast.csv"), forecast.into_iter())?;
-        output::write_csv(&tmp.join("milestones.csv"), milestones.into_iter())?;
-        output::write_csv(&tmp.join("sensitivity.csv"), sensitivity.into_iter())?;
-        output::write_csv(&tmp.join("samples.csv"), samples.into_iter())?;
+        output::write_csv(&tmp.join("forecast.csv"), forecast)?;
+        output::write_csv(&tmp.join("milestones.csv"), milestones)?;
+        output::write_csv(&tmp.join("sensitivity.csv"), sensitivity)?;
+        output::write_csv(&tmp.join("samples.csv"), samples)?;
         Ok(())
     })
     .map_err(Failure::Run)
@@ -527,7 +527,7 @@ mod tests {
 
     #[test]
     fn sampled_values_keep_six_digits() {
-        assert_eq!(round6(3.141_592_653), 3.14159);
+        assert_eq!(round6(4.567_891_23), 4.56789);
         assert_eq!(round6(0.000_123_456_78), 0.000_123_457);
         assert_eq!(round6(12.0), 12.0);
     }
