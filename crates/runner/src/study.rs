@@ -752,5 +752,9 @@ mod tests {
         assert!(is_band("wl_compliance_policies_intune"));
         assert!(!is_band("state_eligible"));
         assert!(!is_band("wl_compliance_policies_pilot"));
+        // A forecast also keeps the gateway's daily peak; compare and sweep do not.
+        assert!(kept("forecast", "gateway_peak_concurrent_clients"));
+        assert!(!kept("compare", "gateway_peak_concurrent_clients"));
+        assert!(kept("sweep", "state_co_managed"));
     }
 }
