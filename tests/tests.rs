@@ -2,6 +2,7 @@
 
 mod bounds;
 mod calibrate;
+mod forecast;
 mod inventory;
 mod mutate;
 mod report;

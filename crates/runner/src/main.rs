@@ -1,7 +1,8 @@
 //! `fleetsim`: rehearse a ConfigMgr estate's move to co-management with Intune.
 //!
 //! The binary is thin: `main` parses the command line and hands it to the command's module
-//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `merge`, `report`, `inventory`, `observed`, `calibrate`).
+//! (`run`, `check`, `list`, `bench`, `verify`, `baseline`, `compare`, `sweep`, `forecast`, `merge`,
+//! `report`, `inventory`, `observed`, `calibrate`).
 //! What commands share lives in one place each: `cli` (exit codes, overrides, loading a
 //! scenario, printing findings), `study` (replications for `compare` and `sweep`), `shard` (shard folders for `merge`), `output`
 //! (CSV rows), `target` (where output may go and how it is put in place: every writer goes
@@ -16,6 +17,7 @@ mod check;
 mod cli;
 mod compare;
 mod diff;
+mod forecast;
 mod inventory;
 mod list;
 mod merge;
@@ -67,7 +69,11 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run a scenario over a grid of settings (--set key=v1,v2), each point over replications.
     Sweep(sweep::SweepArgs),
-    /// Merge the shard folders of a `compare --shard` or `sweep --shard` study into the files
+    /// Forecast a scenario with ranged values: Latin-hypercube samples of the ranges, each over
+    /// replications with common random numbers; percentiles per day, milestone distributions
+    /// and which range moves each milestone most.
+    Forecast(forecast::ForecastArgs),
+    /// Merge the shard folders of a `compare --shard`, `sweep --shard` or `forecast --shard` study into the files
     /// the command writes on one machine, byte for byte.
     Merge(merge::MergeArgs),
     /// Write an HTML dashboard (and optionally chart images) of run folders, or of compare and
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
         Command::Baseline(args) => baseline::command(args),
         Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Forecast(args) => forecast::forecast(args),
         Command::Merge(args) => merge::merge(args),
         Command::Report(args) => report::report(args),
         Command::Inventory(args) => inventory::command(args),

@@ -17,8 +17,8 @@
 //! or one `--shard`'s share), and [`write_study`] writes the files from all runs and the
 //! study's [`Layout`]. One machine does both; a shard stores its runs in a shard folder
 //! (`crate::shard`) and `fleetsim merge` reads every shard and calls the same [`write_study`],
-//! so the merged files are the same bytes. Any command that builds a [`Study`] (a future
-//! `forecast` as well) gets `--shard` and `merge` this way.
+//! so the merged files are the same bytes. Any command that builds a [`Study`] (`forecast` as
+//! well) gets `--shard` and `merge` this way.
 
 use crate::cli::{Failure, print_findings};
 use crate::output::{self, safe_cell};
@@ -232,6 +232,12 @@ fn is_band(column: &str) -> bool {
     BAND_COLUMNS.contains(&column) || (column.starts_with("wl_") && column.ends_with("_intune"))
 }
 
+/// The timeline columns a run of `command` keeps besides `day` and `date`: the band columns,
+/// and for `forecast` the gateway's daily peak too.
+fn kept(command: &str, column: &str) -> bool {
+    is_band(column) || (command == "forecast" && column == "gateway_peak_concurrent_clients")
+}
+
 /// What a study keeps of one run: all its files need, and what a shard folder stores.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunOut {
@@ -254,7 +260,7 @@ fn finding_lines(findings: &[Finding]) -> Vec<String> {
         .collect()
 }
 
-fn run_one(s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
+fn run_one(command: &str, s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
     let mut s = s.clone();
     s.set_seed(seed);
     let options = RunOptions {
@@ -265,7 +271,11 @@ fn run_one(s: &Scenario, seed: u64, threads: usize) -> Result<RunOut, Failure> {
     let timeline = output::timeline(&s, &r);
     let keep: Vec<usize> = timeline
         .first()
-        .map(|h| (0..h.len()).filter(|i| *i < 2 || is_band(&h[*i])).collect())
+        .map(|h| {
+            (0..h.len())
+                .filter(|i| *i < 2 || kept(command, &h[*i]))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(RunOut {
         seed,
@@ -337,7 +347,7 @@ pub fn run_jobs(
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&(v, r)) = jobs.get(i) else { break };
             let seed = replication_seed(study.base_seed, r);
-            let out = run_one(&study.variants[v].scenario, seed, inner);
+            let out = run_one(study.command, &study.variants[v].scenario, seed, inner);
             failed.fetch_or(out.is_err(), Ordering::Relaxed);
             bar.inc(1);
             if let Ok(mut slot) = slots[i].lock() {
@@ -534,6 +544,9 @@ impl Target<'_> {
 /// Writes a study's folder (and workbook) from all its runs, grouped [variant][replication]:
 /// the one place its statistics are computed, for one machine and for `merge` alike.
 pub fn write_study(layout: &Layout, runs: &[Vec<RunOut>], target: &Target) -> Result<(), Failure> {
+    if layout.command == "forecast" {
+        return crate::forecast::write(layout, runs, target);
+    }
     if !target.quiet {
         for (variant, reps) in layout.variants.iter().zip(runs) {
             for line in reps.first().map_or(&[][..], |o| &o.findings[..]) {
@@ -688,8 +701,13 @@ pub fn run_study(
 /// "S scenarios x R replications (seeds A to B)".
 pub fn describe(layout: &Layout) -> String {
     let last = replication_seed(layout.base_seed, layout.replications);
+    let what = if layout.command == "forecast" {
+        "sample"
+    } else {
+        "scenario"
+    };
     format!(
-        "{} scenario{} x {} replication{} (seeds {} to {last})",
+        "{} {what}{} x {} replication{} (seeds {} to {last})",
         layout.variants.len(),
         plural(layout.variants.len()),
         layout.replications,
@@ -734,5 +752,9 @@ mod tests {
         assert!(is_band("wl_compliance_policies_intune"));
         assert!(!is_band("state_eligible"));
         assert!(!is_band("wl_compliance_policies_pilot"));
+        // A forecast also keeps the gateway's daily peak; compare and sweep do not.
+        assert!(kept("forecast", "gateway_peak_concurrent_clients"));
+        assert!(!kept("compare", "gateway_peak_concurrent_clients"));
+        assert!(kept("sweep", "state_co_managed"));
     }
 }

@@ -485,10 +485,10 @@ pub fn undefuse(s: &str) -> String {
 }
 
 /// A CSV file's header and rows.
-type Csv = (Vec<String>, Vec<Vec<String>>);
+pub(super) type Csv = (Vec<String>, Vec<Vec<String>>);
 
 /// Reads a CSV file into its header and rows; `Ok(None)` when the file does not exist.
-fn read_csv(path: &Path) -> Result<Option<Csv>, String> {
+pub(super) fn read_csv(path: &Path) -> Result<Option<Csv>, String> {
     if !path.exists() {
         return Ok(None);
     }

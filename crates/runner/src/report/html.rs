@@ -24,9 +24,9 @@ pub struct ChartOut {
 }
 
 /// The page being built, and its charts.
-struct Page {
-    html: String,
-    charts: Vec<ChartOut>,
+pub(super) struct Page {
+    pub(super) html: String,
+    pub(super) charts: Vec<ChartOut>,
 }
 
 impl Page {
@@ -44,7 +44,7 @@ impl Page {
         });
     }
 
-    fn time(&mut self, chart: Option<TimeChart>, caption: &str) -> bool {
+    pub(super) fn time(&mut self, chart: Option<TimeChart>, caption: &str) -> bool {
         match chart {
             Some(c) => {
                 let svg = c.render();
@@ -55,7 +55,7 @@ impl Page {
         }
     }
 
-    fn bars(&mut self, chart: BarChart, caption: &str) {
+    pub(super) fn bars(&mut self, chart: BarChart, caption: &str) {
         let svg = chart.render();
         self.figure(&chart.id, svg, caption);
     }
@@ -71,7 +71,7 @@ impl Page {
     }
 }
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root{--bg:#f3f4f6;--card:#fff;--text:#1d2433;--muted:#5f6b7a;--line:#dfe3e8;--accent:#1f3a5f}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--text);font:14px/1.45 "DejaVu Sans","Segoe UI",Verdana,Arial,sans-serif}
@@ -108,7 +108,7 @@ code{font-family:"DejaVu Sans Mono",monospace;font-size:12px}
 
 /// Records script errors, resource errors and blocked requests on `<html>` (for tests and
 /// for anyone debugging the page), and how many charts were laid out.
-const SCRIPT: &str = r#"(function(){var d=document.documentElement,n=0;d.setAttribute('data-js-errors','0');
+pub(super) const SCRIPT: &str = r#"(function(){var d=document.documentElement,n=0;d.setAttribute('data-js-errors','0');
 function rec(m){n++;d.setAttribute('data-js-errors',String(n));d.setAttribute('data-js-error-text',((d.getAttribute('data-js-error-text')||'')+' | '+m).slice(0,2000));}
 window.addEventListener('error',function(e){rec(e.message||('failed to load '+((e.target&&(e.target.src||e.target.href))||'a resource')));},true);
 window.addEventListener('unhandledrejection',function(){rec('unhandled promise rejection');});

@@ -7,6 +7,7 @@
 
 mod charts;
 mod data;
+mod forecast;
 mod html;
 mod images;
 mod svg;
@@ -18,7 +19,8 @@ use std::path::PathBuf;
 /// Arguments of `fleetsim report`.
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// Run folders written by `fleetsim run`; several are compared.
+    /// Run folders written by `fleetsim run` (several are compared), compare or sweep
+    /// folders, or forecast folders (on a page of their own).
     #[arg(required = true, value_name = "RUN_DIR")]
     runs: Vec<PathBuf>,
     /// The HTML file to write.
@@ -63,8 +65,39 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
             )));
         }
     }
-    let runs = data::read_runs(&args.runs).map_err(Failure::BadInput)?;
-    let (page, charts) = html::page(&runs);
+    let forecasts = args
+        .runs
+        .iter()
+        .filter(|d| forecast::is_forecast(d))
+        .count();
+    let (page, charts, what) = if forecasts == 0 {
+        let runs = data::read_runs(&args.runs).map_err(Failure::BadInput)?;
+        let (page, charts) = html::page(&runs);
+        let n = runs.len();
+        (
+            page,
+            charts,
+            format!("{n} run{}", if n == 1 { "" } else { "s" }),
+        )
+    } else if forecasts == args.runs.len() {
+        let read = args
+            .runs
+            .iter()
+            .map(|d| forecast::read(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::BadInput)?;
+        let (page, charts) = forecast::page(&read);
+        let n = read.len();
+        (
+            page,
+            charts,
+            format!("{n} forecast{}", if n == 1 { "" } else { "s" }),
+        )
+    } else {
+        return Err(Failure::BadInput(
+            "a forecast folder is reported on its own page: give only forecast folders, or only run, compare and sweep folders".into(),
+        ));
+    };
 
     let mut files: Vec<(PathBuf, ImageFormat, usize)> = Vec::new();
     for (dir, format) in [(&args.svg, ImageFormat::Svg), (&args.png, ImageFormat::Png)] {
@@ -109,10 +142,8 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
     if !args.quiet {
         let images = out.len() - 1;
         eprintln!(
-            "wrote {} ({} run{}, {} charts{})",
+            "wrote {} ({what}, {} charts{})",
             args.output.display(),
-            runs.len(),
-            if runs.len() == 1 { "" } else { "s" },
             charts.len(),
             if images > 0 {
                 format!(", {images} image files")

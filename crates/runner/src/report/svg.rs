@@ -412,6 +412,8 @@ pub struct Line {
     pub y: Vec<f64>,
     /// p10 and p90 per point, drawn as a shaded band.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
+    /// What the band spans, in its tooltip (`p10–p90`; a forecast's outer band `p5–p95`).
+    pub band_label: &'static str,
     /// Stroke width.
     pub width: f64,
     /// Stroke opacity.
@@ -430,6 +432,7 @@ impl Line {
             x: x.to_vec(),
             y: y.to_vec(),
             band: None,
+            band_label: "p10–p90",
             width: 2.2,
             opacity: 1.0,
             dashed: false,
@@ -860,7 +863,8 @@ impl TimeChart {
                 }
                 let _ = write!(
                     s,
-                    r#"<path class="band" data-series="{k}" data-p10="{a}" data-p90="{b}" d="{d}" fill="{c}" fill-opacity="0.18" stroke="{c}" stroke-opacity="0.35" stroke-width="0.8"><title>{t}: p10–p90</title></path>"#,
+                    r#"<path class="band" data-series="{k}" data-p10="{a}" data-p90="{b}" d="{d}" fill="{c}" fill-opacity="0.18" stroke="{c}" stroke-opacity="0.35" stroke-width="0.8"><title>{t}: {bl}</title></path>"#,
+                    bl = l.band_label,
                     k = esc(&l.key),
                     a = fmt_list(p10),
                     b = fmt_list(p90),
