@@ -7,7 +7,7 @@
 //! counts, so it shares no chart with them.
 
 use super::data::{Csv, parse_time, read_csv, undefuse};
-use super::html::{ChartOut, Page, SCRIPT, STYLE};
+use super::html::{ChartOut, Page};
 use super::svg::{BarChart, BarRow, Line, TimeAxis, TimeChart, YFormat, esc};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -288,28 +288,10 @@ pub fn page(forecasts: &[Forecast]) -> (String, Vec<ChartOut>) {
         [f] => format!("Forecast report: {}", f.label()),
         _ => format!("Forecast report: {} forecasts", forecasts.len()),
     };
-    let _ = write!(
-        page.html,
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
-<meta name="generator" content="fleetsim {version}">
-<title>{t}</title>
-<script>{SCRIPT}</script>
-<style>{STYLE}</style>
-</head>
-<body>
-<header><h1>{t}</h1><p>{sub}</p></header>
-<main>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        t = esc(&title),
-        sub = esc(
-            "percentiles over Latin-hypercube samples of the scenario's ranged values (forecast.csv, milestones.csv, sensitivity.csv)"
-        ),
+    super::html::page_head(
+        &mut page.html,
+        &title,
+        "percentiles over Latin-hypercube samples of the scenario's ranged values (forecast.csv, milestones.csv, sensitivity.csv)",
     );
     let mut used: Vec<String> = Vec::new();
     for (i, f) in forecasts.iter().enumerate() {

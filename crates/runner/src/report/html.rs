@@ -1003,38 +1003,19 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
         ),
         _ => format!("Co-management report: {} runs compared", runs.len()),
     };
-    let _ = write!(
-        page.html,
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
-<meta name="generator" content="fleetsim {version}">
-<title>{t}</title>
-<script>{SCRIPT}</script>
-<style>{STYLE}</style>
-</head>
-<body>
-<header><h1>{t}</h1><p>{sub}</p></header>
-<main>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        t = esc(&title),
-        sub = esc(&match runs {
-            [r] => run_heading(r),
-            _ => format!(
-                "{}: overlaid curves and milestones, then each run's dashboard",
-                runs.iter()
-                    .take(6)
-                    .map(|r| r.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-                    + if runs.len() > 6 { ", …" } else { "" }
-            ),
-        }),
-    );
+    let sub = match runs {
+        [r] => run_heading(r),
+        _ => format!(
+            "{}: overlaid curves and milestones, then each run's dashboard",
+            runs.iter()
+                .take(6)
+                .map(|r| r.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if runs.len() > 6 { ", …" } else { "" }
+        ),
+    };
+    page_head(&mut page.html, &title, &sub);
     if let [r] = runs {
         kpis(&mut page.html, r);
         never_ran_note(&mut page.html, r);
@@ -1158,6 +1139,32 @@ pub fn page(runs: &[Run]) -> (String, Vec<ChartOut>) {
         data_json(runs)
     );
     (page.html, page.charts)
+}
+
+/// Writes the start of a report page, up to `<main>`: the document head (the page's own style
+/// and script, no outside resource), the title and the line under it.
+pub(super) fn page_head(html: &mut String, title: &str, sub: &str) {
+    let _ = write!(
+        html,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="generator" content="fleetsim {version}">
+<title>{t}</title>
+<script>{SCRIPT}</script>
+<style>{STYLE}</style>
+</head>
+<body>
+<header><h1>{t}</h1><p>{sub}</p></header>
+<main>
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+        t = esc(title),
+        sub = esc(sub),
+    );
 }
 
 #[cfg(test)]
