@@ -19,6 +19,18 @@ OS = ["win10_22h2", "win11_23h2", "win11_24h2", "win10_21h2", "windows_7"]
 JOIN = ["on_premises_ad", "hybrid_joined", "azure_ad_joined", "workgroup"]
 LOC = ["corporate_network", "vpn", "internet_only"]
 USAGE = ["office_hours", "always_on", "laptop_intermittent"]
+# The conditional weights (a blank cell of the attribute depended on: the fleet-wide ones).
+LOC_BY_USAGE = {
+    "office_hours": [75, 23, 2],
+    "always_on": [95, 5, 0],
+    "laptop_intermittent": [10, 40, 50],
+}
+OS_BY_SITE = {"P01": [55, 33, 10, 2, 0], "P02": [35, 20, 10, 15, 20]}
+JOIN_BY_LOC = {
+    "corporate_network": [66, 30, 2, 2],
+    "vpn": [66, 30, 2, 2],
+    "internet_only": [15, 20, 50, 15],
+}
 
 
 def pick(values, weights, blank=0.05):
@@ -31,15 +43,20 @@ with open(out, "w", newline="") as f:
                 "location", "usage", "third_party_mdm", "licensed", "primary_user_upn",
                 "start"])
     for i in range(rows):
+        site = pick(["P01", "P02"], [70, 30])
+        usage = pick(USAGE, [55, 15, 30])
+        location = pick(LOC, LOC_BY_USAGE.get(usage, [60, 35, 5]))
+        os_ = pick(OS, OS_BY_SITE.get(site, [50, 30, 12, 6, 2]))
+        join = pick(JOIN, JOIN_BY_LOC.get(location, [60, 30, 6, 4]))
         row = [
             f"SYNTH-{rng.getrandbits(40):010x}",
             f"pc-{i:05d}.example.invalid",
-            pick(OS, [50, 30, 12, 6, 2]),
-            pick(JOIN, [60, 30, 6, 4]),
+            os_,
+            join,
             pick(["true", "false"], [92, 8]),
-            pick(["P01", "P02"], [70, 30]),
-            pick(LOC, [60, 35, 5]),
-            pick(USAGE, [55, 15, 30]),
+            site,
+            location,
+            usage,
             pick(["true", "false"], [1, 99]),
             pick(["true", "false"], [99, 1]),
             f"user{i:05d}@contoso.example.invalid",

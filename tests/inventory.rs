@@ -434,13 +434,43 @@ fn the_named_example_writes_no_input_name_id_or_upn() {
     assert!(!out.contains("contoso") && !out.contains("user00"));
 }
 
+/// The named scenario with its `inventory` line replaced by a fragment's `[fleet]` keys, and
+/// the fragment's `[fleet.<mix>]` tables (those whose header passes `keep`) appended.
+fn synthetic_from(fragment: &str, keep: impl Fn(&str) -> bool) -> String {
+    let fleet = fragment
+        .split("\n[fleet]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[[sites]]")
+        .next()
+        .unwrap();
+    let (keys, tables) = fleet.split_once("\n[fleet.").unwrap_or((fleet, ""));
+    let mut appended = String::new();
+    for t in format!("\n[fleet.{tables}").split("\n\n[").skip(1) {
+        if keep(t.lines().next().unwrap()) {
+            appended.push_str(&format!("\n[{t}\n"));
+        }
+    }
+    let named = std::fs::read_to_string(root().join("scenarios/inventory-example.toml")).unwrap();
+    assert!(named.contains("inventory = \"inventory-example.csv\"\n"));
+    named.replace(
+        "inventory = \"inventory-example.csv\"\n",
+        &format!("{keys}\n"),
+    ) + &appended
+}
+
 /// Round trip: summarize the named example's inventory, run a synthetic copy of it from the
-/// fragment, and compare the final counts by reason with the inventory's own run.
+/// fragment, and compare the final counts by reason with the inventory's own run, and three
+/// counts that depend on two attributes at once (correlations the fragment keeps): the
+/// devices that can never be co-managed on site P02 (where the old releases are), among the
+/// internet-only devices (workgroup and Azure AD joined ones) and among the laptops (through
+/// their location). A copy without the conditional tables (fleet-wide mixes only, what the
+/// fragment was before) must miss those by more.
 ///
-/// Tolerance: each reason's count may differ by 4 standard deviations of the difference of
-/// two binomial counts over 5,000 devices, plus 15 devices: the inventory's empty cells are
-/// drawn from the scenario's default mixes (which the fragment, built from the rows that give
-/// a value, does not have), and its co-managed devices (6%) have no reason.
+/// Tolerance: each count may differ by 4 standard deviations of the difference of two
+/// binomial counts over 5,000 devices, plus 15 devices: the inventory's empty cells are drawn
+/// from the scenario's default mixes (which the fragment, built from the rows that give a
+/// value, does not have), and its co-managed devices (7%) have no reason.
 #[test]
 fn a_synthetic_copy_from_the_summary_agrees_with_the_inventory_on_reasons() {
     let d = Dir::new();
@@ -454,38 +484,47 @@ fn a_synthetic_copy_from_the_summary_agrees_with_the_inventory_on_reasons() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let fragment = String::from_utf8(o.stdout).unwrap();
-    let fleet = fragment
-        .split("\n[fleet]\n")
-        .nth(1)
-        .unwrap()
-        .split("\n[[sites]]")
-        .next()
-        .unwrap();
-    let named = std::fs::read_to_string(root().join("scenarios/inventory-example.toml")).unwrap();
-    assert!(named.contains("inventory = \"inventory-example.csv\"\n"));
-    let synthetic = named.replace(
-        "inventory = \"inventory-example.csv\"\n",
-        &format!("{fleet}\n"),
+    for kept in [
+        "# location by usage: ",
+        "# os by site: ",
+        "# join by location: ",
+        "[fleet.location.by_usage.laptop_intermittent]",
+        "[fleet.os.by_site.P02]",
+        "[fleet.join.by_location.internet_only]",
+    ] {
+        assert!(fragment.contains(kept), "{kept}\n{fragment}");
+    }
+    d.write("synthetic.toml", &synthetic_from(&fragment, |_| true));
+    d.write(
+        "fleet_wide.toml",
+        &synthetic_from(&fragment, |h| !h.contains(".by_")),
     );
-    d.write("synthetic.toml", &synthetic);
-    for (scenario, out) in [("inventory-example", "inv"), ("synthetic.toml", "syn")] {
+    assert!(!d.read("fleet_wide.toml").contains(".by_"));
+    for (scenario, out) in [
+        ("inventory-example", "inv"),
+        ("synthetic.toml", "syn"),
+        ("fleet_wide.toml", "old"),
+    ] {
         let o = d.fleetsim(&["run", scenario, "--out", out, "-q"]);
         assert!(o.status.success(), "{scenario}: {}", stderr(&o));
     }
+    let n = 5000.0;
+    let tol = |x: f64, y: f64| {
+        let p = (x + y) / (2.0 * n);
+        4.0 * (2.0 * n * p * (1.0 - p)).sqrt() + 15.0
+    };
     let a = csv_rows(&d.read("inv/summary.csv"));
     let b = csv_rows(&d.read("syn/summary.csv"));
-    let n = 5000.0;
     let mut compared = 0;
     for (k, h) in a[0].iter().enumerate() {
         if !h.starts_with("reason_") {
             continue;
         }
         let (x, y): (f64, f64) = (a[1][k].parse().unwrap(), b[1][k].parse().unwrap());
-        let p = (x + y) / (2.0 * n);
-        let tol = 4.0 * (2.0 * n * p * (1.0 - p)).sqrt() + 15.0;
         assert!(
-            (x - y).abs() <= tol,
-            "{h}: inventory {x}, synthetic {y}, tolerance {tol:.1}\n{fragment}"
+            (x - y).abs() <= tol(x, y),
+            "{h}: inventory {x}, synthetic {y}, tolerance {:.1}\n{fragment}",
+            tol(x, y)
         );
         compared += 1;
     }
@@ -493,6 +532,43 @@ fn a_synthetic_copy_from_the_summary_agrees_with_the_inventory_on_reasons() {
     assert_eq!(
         b[1][a[0].iter().position(|h| h == "devices").unwrap()],
         "5000"
+    );
+    // The correlated counts: ineligible devices of one attribute value (breakdown.csv).
+    let ineligible = |out: &str, dim: &str, value: &str| -> f64 {
+        let rows = csv_rows(&d.read(&format!("{out}/breakdown.csv")));
+        let c = rows[0]
+            .iter()
+            .position(|h| h == "state_ineligible")
+            .unwrap();
+        rows.iter()
+            .find(|r| r[0] == dim && r[1] == value)
+            .unwrap_or_else(|| panic!("no row {dim},{value}"))[c]
+            .parse()
+            .unwrap()
+    };
+    let (mut err_new, mut err_old, mut old_outside) = (0.0, 0.0, 0);
+    for (dim, value) in [
+        ("site", "P02"),
+        ("location", "internet_only"),
+        ("usage", "laptop_intermittent"),
+    ] {
+        let x = ineligible("inv", dim, value);
+        let y = ineligible("syn", dim, value);
+        let z = ineligible("old", dim, value);
+        assert!(
+            (x - y).abs() <= tol(x, y),
+            "ineligible {dim} {value}: inventory {x}, synthetic {y}, tolerance {:.1} (fleet-wide only: {z})\n{fragment}",
+            tol(x, y)
+        );
+        err_new += (x - y).abs();
+        err_old += (x - z).abs();
+        if (x - z).abs() > tol(x, z) {
+            old_outside += 1;
+        }
+    }
+    assert!(
+        err_old > 2.0 * err_new && old_outside >= 1,
+        "without the conditional tables the counts should miss by more: error {err_old} against {err_new}, {old_outside} outside the tolerance"
     );
 }
 

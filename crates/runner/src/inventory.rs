@@ -271,7 +271,9 @@ pub struct InventoryArgs {
 #[derive(clap::Subcommand)]
 enum InventoryCommand {
     /// Count an inventory's devices by OS, join type, client, site, location, usage, MDM and
-    /// license, and write the equivalent mixes as a scenario fragment (TOML).
+    /// license, and write the equivalent mixes as a scenario fragment (TOML), each mix
+    /// conditioned on the attribute settled before it that explains it best when a
+    /// chi-square test finds the dependence (docs/INVENTORY.md).
     Summarize {
         /// The inventory CSV (docs/INVENTORY.md).
         file: PathBuf,
@@ -429,6 +431,165 @@ fn mix(name: &str, names: &[String], (c, empty): &(Vec<u64>, u64)) -> Option<(St
     Some((format!("{{ {} }}", shares.join(", ")), comment))
 }
 
+/// Rows a value of the attribute depended on must have for its own table
+/// (`[fleet.<mix>.by_<attribute>.<value>]`); rows of rarer values draw from the fleet-wide mix.
+pub const MIN_ROWS_PER_VALUE: u64 = 50;
+
+/// The upper 0.1% point of the standard normal distribution (the chi-square test's level).
+const Z_0_001: f64 = 3.090_232;
+
+/// The chi-square distribution's upper 0.1% point on `df` degrees of freedom, by the
+/// Wilson-Hilferty approximation (within 1% of the exact value from 3 degrees of freedom).
+fn chi2_critical(df: f64) -> f64 {
+    let a = 2.0 / (9.0 * df);
+    df * (1.0 - a + Z_0_001 * a.sqrt()).powi(3)
+}
+
+/// Shares of `counts` (index: value) rounded to six decimals that sum to exactly 1: the
+/// largest share takes the rounding remainder; a value whose share rounds to 0 is left out.
+/// Each share is written without trailing zeros (`0.25`, `1.0`).
+fn rounded(counts: &[u64]) -> Vec<(usize, String)> {
+    const ONE: u64 = 1_000_000;
+    let given: u64 = counts.iter().sum();
+    if given == 0 {
+        return Vec::new();
+    }
+    let mut q: Vec<(usize, u64)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| {
+            let x = (u128::from(*n) * u128::from(ONE) * 2 + u128::from(given))
+                / (u128::from(given) * 2);
+            (k, x as u64)
+        })
+        .filter(|(_, x)| *x > 0)
+        .collect();
+    let top = (0..q.len())
+        .max_by_key(|i| (q[*i].1, std::cmp::Reverse(*i)))
+        .unwrap_or(0);
+    let others: u64 = q
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != top)
+        .map(|(_, x)| x.1)
+        .sum();
+    if let Some(t) = q.get_mut(top) {
+        t.1 = ONE - others;
+    }
+    q.into_iter()
+        .map(|(k, x)| {
+            let frac = format!("{:06}", x % ONE);
+            let frac = frac.trim_end_matches('0');
+            (
+                k,
+                format!("{}.{}", x / ONE, if frac.is_empty() { "0" } else { frac }),
+            )
+        })
+        .collect()
+}
+
+/// A TOML key: bare when it may be, else quoted.
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        format!("{k:?}")
+    }
+}
+
+/// Entropy in bits of counts.
+fn entropy(c: &[u64]) -> f64 {
+    let n: u64 = c.iter().sum();
+    if n == 0 {
+        return 0.0;
+    }
+    c.iter()
+        .filter(|x| **x > 0)
+        .map(|x| {
+            let p = *x as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// How well one attribute settled before a mix explains it, over the rows that give both.
+struct Explains {
+    /// The attribute's `Row` index.
+    by: usize,
+    /// The mix's entropy, and its entropy once the attribute is known (bits): values under
+    /// [`MIN_ROWS_PER_VALUE`] rows are pooled, as they draw from the fleet-wide mix.
+    before: f64,
+    after: f64,
+    /// The G statistic (2 N ln 2 times the entropy reduction) and its degrees of freedom.
+    g: f64,
+    df: u64,
+    /// The mix's counts per attribute value with their own table (index: the value).
+    tables: Vec<(usize, Vec<u64>)>,
+    /// Values (with rows) pooled into the fleet-wide mix.
+    pooled: usize,
+}
+
+impl Explains {
+    /// Whether the dependence is significant (chi-square test at the 0.1% level).
+    fn significant(&self) -> bool {
+        self.df > 0 && !self.tables.is_empty() && self.g > chi2_critical(self.df as f64)
+    }
+}
+
+/// How attribute `by` (`nb` values) explains mix `m` (`nm` values) in `inv`.
+fn explains(inv: &Inventory, m: usize, nm: usize, by: usize, nb: usize) -> Explains {
+    let mut t = vec![vec![0u64; nm]; nb];
+    for r in &inv.rows {
+        if r[m] != ABSENT && r[by] != ABSENT {
+            t[usize::from(r[by])][usize::from(r[m])] += 1;
+        }
+    }
+    let mut pool = vec![0u64; nm];
+    let mut all = vec![0u64; nm];
+    let mut tables = Vec::new();
+    let mut pooled = 0;
+    for (v, row) in t.into_iter().enumerate() {
+        let n: u64 = row.iter().sum();
+        for (a, x) in all.iter_mut().zip(&row) {
+            *a += x;
+        }
+        if n >= MIN_ROWS_PER_VALUE {
+            tables.push((v, row));
+        } else if n > 0 {
+            pooled += 1;
+            for (a, x) in pool.iter_mut().zip(&row) {
+                *a += x;
+            }
+        }
+    }
+    let total: u64 = all.iter().sum();
+    let groups: Vec<&Vec<u64>> = tables
+        .iter()
+        .map(|(_, c)| c)
+        .chain((pool.iter().sum::<u64>() > 0).then_some(&pool))
+        .collect();
+    let before = entropy(&all);
+    let after = groups
+        .iter()
+        .map(|c| c.iter().sum::<u64>() as f64 / total.max(1) as f64 * entropy(c))
+        .sum::<f64>();
+    let values = all.iter().filter(|x| **x > 0).count() as u64;
+    let df = (groups.len() as u64).saturating_sub(1) * values.saturating_sub(1);
+    Explains {
+        by,
+        before,
+        after,
+        g: 2.0 * total as f64 * std::f64::consts::LN_2 * (before - after),
+        df,
+        tables,
+        pooled,
+    }
+}
+
 /// The scenario fragment for `inv`.
 fn fragment(file: &Path, inv: &Inventory, sites: &[String]) -> String {
     let names = |all: Vec<&str>| all.into_iter().map(String::from).collect::<Vec<_>>();
@@ -439,15 +600,73 @@ fn fragment(file: &Path, inv: &Inventory, sites: &[String]) -> String {
     let tf = vec!["false".to_string(), "true".to_string()];
     let mut comments = Vec::new();
     let mut lines = vec![format!("devices = {}", inv.rows.len())];
+    // The attributes in settle order (docs/SCENARIO.md): `Row` index, `by_` name, values.
+    let settled: [(usize, &str, &[String]); 5] = [
+        (3, "site", sites),
+        (5, "usage", &usage),
+        (4, "location", &loc),
+        (0, "os", &os),
+        (1, "join", &join),
+    ];
+    let mut kept = Vec::new();
+    let mut tables = String::new();
     for (key, i, n) in [
+        ("usage", 5, &usage),
+        ("location", 4, &loc),
         ("os", 0, &os),
         ("join", 1, &join),
-        ("location", 4, &loc),
-        ("usage", 5, &usage),
     ] {
-        if let Some((m, c)) = mix(key, n, &counts(inv, i, n.len())) {
-            lines.push(format!("{key} = {m}"));
-            comments.push(c);
+        let cnt = counts(inv, i, n.len());
+        let Some((_, c)) = mix(key, n, &cnt) else {
+            continue;
+        };
+        comments.push(c);
+        let own = settled.iter().position(|a| a.0 == i).unwrap_or(0);
+        // The attribute settled before this mix that explains it best (largest entropy
+        // reduction) among those whose dependence is significant.
+        let best = settled[..own]
+            .iter()
+            .filter(|a| !a.2.is_empty())
+            .map(|a| explains(inv, i, n.len(), a.0, a.2.len()))
+            .filter(Explains::significant)
+            .fold(None::<Explains>, |b, e| match b {
+                Some(b) if b.before - b.after >= e.before - e.after => Some(b),
+                _ => Some(e),
+            });
+        let shares = |c: &[u64], sep: &str| {
+            rounded(c)
+                .into_iter()
+                .map(|(k, v)| format!("{} = {v}", n[k]))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        match best {
+            None => {
+                lines.push(format!("{key} = {{ {} }}", shares(&cnt.0, ", ")));
+                kept.push(format!(
+                    "# {key}: fleet-wide only (no attribute settled before it explains it)"
+                ));
+            }
+            Some(e) => {
+                let (_, by, values) = settled
+                    .iter()
+                    .find(|a| a.0 == e.by)
+                    .copied()
+                    .unwrap_or(settled[0]);
+                tables.push_str(&format!("\n[fleet.{key}]\n{}\n", shares(&cnt.0, "\n")));
+                for (v, c) in &e.tables {
+                    tables.push_str(&format!(
+                        "\n[fleet.{key}.by_{by}.{}]   # {} rows\n{}\n",
+                        toml_key(&values[*v]),
+                        c.iter().sum::<u64>(),
+                        shares(c, "\n")
+                    ));
+                }
+                kept.push(format!(
+                    "# {key} by {by}: entropy {:.3} -> {:.3} bits, G = {:.1} on {} df (p < 0.001); {} table(s), {} value(s) under {MIN_ROWS_PER_VALUE} rows use the fleet-wide mix",
+                    e.before, e.after, e.g, e.df, e.tables.len(), e.pooled
+                ));
+            }
         }
     }
     for (key, i) in [("third_party_mdm", 6), ("licensed", 7)] {
@@ -498,10 +717,80 @@ fn fragment(file: &Path, inv: &Inventory, sites: &[String]) -> String {
         "# start: co_managed {co_managed} (a synthetic fleet starts with none co-managed)"
     ));
     format!(
-        "{FRAGMENT_HEAD} of {}: {} devices (shares among the rows that give a value)\n{}\n\n[fleet]\n{}\n{site_blocks}",
+        "{FRAGMENT_HEAD} of {}: {} devices (shares among the rows that give a value)\n{}\n# Correlations kept (a mix by the attribute settled before it that explains it best, when a chi-square test finds the dependence at the 0.1% level; docs/INVENTORY.md):\n{}\n\n[fleet]\n{}\n{tables}{site_blocks}",
         file.display(),
         inv.rows.len(),
         comments.join("\n"),
+        kept.join("\n"),
         lines.join("\n")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows with only `usage` (index 5) and `location` (index 4) given.
+    fn inventory(pairs: &[(u8, u8, usize)]) -> Inventory {
+        let mut rows = Vec::new();
+        for (u, l, n) in pairs {
+            for _ in 0..*n {
+                let mut r: Row = [ABSENT; 9];
+                r[5] = *u;
+                r[4] = *l;
+                rows.push(r);
+            }
+        }
+        Inventory { rows }
+    }
+
+    #[test]
+    fn rounded_shares_sum_to_exactly_one() {
+        let total = |v: &[(usize, String)]| -> u64 {
+            v.iter()
+                .map(|(_, s)| (s.parse::<f64>().unwrap() * 1e6).round() as u64)
+                .sum()
+        };
+        let thirds = rounded(&[1, 1, 1]);
+        assert_eq!(total(&thirds), 1_000_000);
+        assert_eq!(
+            thirds[0].1, "0.333334",
+            "the largest (first on a tie) takes the rest"
+        );
+        assert_eq!(rounded(&[0, 5]), vec![(1, "1.0".to_string())]);
+        let tiny = rounded(&[1, 10_000_000, 3, 0, 7]);
+        assert_eq!(total(&tiny), 1_000_000);
+        assert!(
+            tiny.iter().all(|(k, _)| *k != 3),
+            "no share for a zero count"
+        );
+        assert!(rounded(&[0, 0]).is_empty());
+    }
+
+    #[test]
+    fn a_dependence_is_kept_only_when_significant_with_enough_rows() {
+        // Location depends on usage: laptops (2) mostly internet only (2).
+        let dep = inventory(&[(0, 0, 300), (0, 1, 100), (2, 2, 200), (2, 1, 100)]);
+        let e = explains(&dep, 4, 3, 5, 3);
+        assert!(e.significant() && e.after < e.before);
+        assert_eq!(e.tables.len(), 2);
+        // Independent: the same location shares for every usage.
+        let ind = inventory(&[(0, 0, 300), (0, 1, 100), (2, 0, 150), (2, 1, 50)]);
+        assert!(!explains(&ind, 4, 3, 5, 3).significant());
+        // A value under the minimum rows is pooled, not given a table.
+        let few = inventory(&[(0, 0, 300), (0, 1, 100), (2, 2, 49)]);
+        let e = explains(&few, 4, 3, 5, 3);
+        assert_eq!((e.tables.len(), e.pooled), (1, 1));
+        // The fragment then writes the table and says so.
+        let text = fragment(Path::new("x.csv"), &dep, &[]);
+        assert!(text.contains("# location by usage: "), "{text}");
+        assert!(
+            text.contains("[fleet.location.by_usage.laptop_intermittent]"),
+            "{text}"
+        );
+        assert!(!text.contains("location = {"), "{text}");
+        let text = fragment(Path::new("x.csv"), &ind, &[]);
+        assert!(text.contains("# location: fleet-wide only"), "{text}");
+        assert!(!text.contains(".by_"), "{text}");
+    }
 }
