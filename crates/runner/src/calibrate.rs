@@ -17,8 +17,9 @@
 //!    Each ranged value's estimate is the median over the kept runs; its interval runs from
 //!    the smallest to the largest kept point, widened by the kept points' mean spacing (at
 //!    least one Latin-hypercube stratum, the search's resolution) on each side and clamped to
-//!    the prior. A kept run continued past the observed days with its own values and seed is
-//!    a draw of the posterior predictive (the proof test's band).
+//!    the prior. The kept runs' values go to posterior.csv, which calibrated.toml names:
+//!    `forecast` of it runs them anew with seeds past the fitting ones, a draw of the
+//!    posterior predictive (the proof test's band).
 //!
 //! Runs go in parallel on `--threads` (one run per worker); results land in their sample's
 //! slot and every statistic is computed in sample order, so the files are the same bytes for
@@ -838,8 +839,9 @@ mod tests {
 
     /// One trial: known values (point `t` of a hypercube other than the search's), their
     /// truth simulated with a seed the fit never uses, a fit on the first 10 days, and the
-    /// p10–p90 band of co-managed devices over days 11–60 from the posterior predictive (each
-    /// kept run's values run over days 1–60 with `FRESH` seeds of their own). Returns (each known value inside its interval, days of 11–60 whose
+    /// p10–p90 band of co-managed devices over days 11–60 from the calibrated forecast (the
+    /// posterior's rows run as `fleetsim forecast calibrated.toml --samples K --replications
+    /// FRESH` runs them). Returns (each known value inside its interval, days of 11–60 whose
     /// truth lies in the band).
     fn trial(t: usize, trials: usize, set: &SeedSet) -> (Vec<bool>, usize) {
         let p = Problem::from_text(SCENARIO).unwrap();

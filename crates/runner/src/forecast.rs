@@ -19,6 +19,11 @@
 //! than any day), `sensitivity.csv` (per milestone, each ranged value's Spearman rank
 //! correlation with it, ranked) and `samples.csv` (each sample's values).
 //!
+//! A calibrated scenario (`Scenario::posterior`, a posterior.csv written by `calibrate`) is
+//! forecast from that file's rows instead of the hypercube: sample i takes row
+//! [`posterior_row`]`(i, K)`, the rows in order again and again, with the same seeds as above;
+//! samples.csv then records the row in `posterior_row`.
+//!
 //! A scenario without ranges is refused (exit 2): with nothing uncertain there is nothing to
 //! forecast, and `compare` gives the spread over replications alone.
 
@@ -205,12 +210,18 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
     };
     if !args.quiet {
         match (&posterior, &base.posterior) {
-            (Some(rows), Some(rel)) => eprintln!(
-                "forecast over the posterior {rel}: {} samples from its {} rows in order (sample i uses row (i - 1) mod {} + 1), seeds as for ranges",
-                args.samples,
-                rows.len(),
-                rows.len()
-            ),
+            (Some(rows), Some(rel)) => {
+                let k = rows.len();
+                eprintln!(
+                    "forecast over the posterior {rel}: {} samples from its {k} rows in order (sample i uses row (i - 1) mod {k} + 1), seeds as for ranges",
+                    args.samples
+                );
+                if args.samples as usize % k != 0 || args.samples as usize > k {
+                    eprintln!(
+                        "note: a row taken twice runs with the same seeds, and rows taken fewer times weigh less: --samples {k} with --replications 4 or more gives every kept run the same weight and fresh chance (docs/CALIBRATE.md)"
+                    );
+                }
+            }
             _ => {
                 for r in &base.ranges {
                     eprintln!("forecast over {}: {}", r.key, dist_text(&r.dist));
