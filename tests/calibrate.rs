@@ -259,6 +259,13 @@ fn forecast_of_a_calibrated_scenario_draws_the_posterior_rows() {
     }
     // The ranked values are the ranged keys only, never the row number.
     assert!(!d.read("f1/sensitivity.csv").contains("posterior_row"));
+    let o = d.fleetsim(&["report", "f1", "-o", "r.html", "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = d.read("r.html");
+    assert!(
+        html.contains("(rows of the calibration's posterior) of 2 ranged values"),
+        "the report counts the ranged values, not the row column"
+    );
 
     // Bad posterior files: exit 2, the file and the reason, nothing written.
     let good = d.read("fit/posterior.csv");
