@@ -150,3 +150,172 @@ fn calibrate_writes_the_three_files_and_refuses_bad_observations() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ranged values"));
 }
+
+/// Rows of a CSV file (no quoting in the files read here).
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn forecast_of_a_calibrated_scenario_draws_the_posterior_rows() {
+    let d = Dir::new();
+    d.write("cal.toml", SCENARIO);
+    d.write(
+        "obs.csv",
+        "date,co_managed,enrollment_failures\n2027-01-04,120,8\n2027-01-05,380,20\n2027-01-06,,25\n",
+    );
+    let out = d.fleetsim(&[
+        "calibrate",
+        "cal.toml",
+        "--observed",
+        "obs.csv",
+        "--samples",
+        "20",
+        "--accept",
+        "0.2",
+        "-o",
+        "fit",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posterior = rows(&d.read("fit/posterior.csv"));
+    assert_eq!(
+        posterior[0],
+        [
+            "kept",
+            "point",
+            "replication",
+            "distance",
+            "enrollment.failure_rate",
+            "remediation.default.mean_days"
+        ]
+    );
+    let kept = posterior.len() - 1;
+    assert!(kept >= 4, "{posterior:?}");
+    let toml = d.read("fit/calibrated.toml");
+    assert!(toml.contains("posterior = \"posterior.csv\""), "{toml}");
+    // Twice as many samples as rows: each row twice, in order; the same bytes on 1 and 2
+    // threads.
+    let samples = (2 * kept).to_string();
+    let forecast = |threads: &str, out: &str| {
+        let o = d.fleetsim(&[
+            "forecast",
+            "fit/calibrated.toml",
+            "--samples",
+            &samples,
+            "--threads",
+            threads,
+            "-o",
+            out,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    let one = forecast("1", "f1");
+    assert!(
+        String::from_utf8_lossy(&one.stderr).contains("forecast over the posterior posterior.csv"),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    forecast("2", "f2");
+    for f in [
+        "forecast.csv",
+        "milestones.csv",
+        "sensitivity.csv",
+        "samples.csv",
+    ] {
+        assert_eq!(
+            d.read(&format!("f1/{f}")),
+            d.read(&format!("f2/{f}")),
+            "{f}"
+        );
+    }
+    let drawn = rows(&d.read("f1/samples.csv"));
+    assert_eq!(
+        drawn[0],
+        [
+            "sample",
+            "enrollment.failure_rate",
+            "remediation.default.mean_days",
+            "posterior_row"
+        ]
+    );
+    assert_eq!(drawn.len(), 1 + 2 * kept);
+    for (i, s) in drawn[1..].iter().enumerate() {
+        let row: usize = s[3].parse().unwrap();
+        assert_eq!(row, i % kept + 1, "{s:?}");
+        assert_eq!(
+            s[1..3],
+            posterior[row][4..6],
+            "sample {} is posterior row {row}",
+            i + 1
+        );
+    }
+    // The ranked values are the ranged keys only, never the row number.
+    assert!(!d.read("f1/sensitivity.csv").contains("posterior_row"));
+    let o = d.fleetsim(&["report", "f1", "-o", "r.html", "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = d.read("r.html");
+    assert!(
+        html.contains("(rows of the calibration's posterior) of 2 ranged values"),
+        "the report counts the ranged values, not the row column"
+    );
+
+    // Bad posterior files: exit 2, the file and the reason, nothing written.
+    let good = d.read("fit/posterior.csv");
+    let first_value = posterior[1][4].clone();
+    for (text, want) in [
+        (
+            good.replace("enrollment.failure_rate", "enrollment.rate"),
+            "\"enrollment.rate\" is not a ranged value",
+        ),
+        (
+            good.replace(",remediation.default.mean_days", ""),
+            "no column \"remediation.default.mean_days\"",
+        ),
+        (
+            good.replacen(&format!(",{first_value},"), ",0.9,", 1),
+            "line 2, column enrollment.failure_rate: 0.9 is outside",
+        ),
+        (
+            good.replacen(&format!(",{first_value},"), ",x,", 1),
+            "line 2, column enrollment.failure_rate: \"x\" is not a number",
+        ),
+        (good.lines().next().unwrap().to_string() + "\n", "no rows"),
+    ] {
+        d.write("fit/posterior.csv", &text);
+        let o = d.fleetsim(&[
+            "forecast",
+            "fit/calibrated.toml",
+            "--samples",
+            "4",
+            "-o",
+            "bad",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{want}: {err}");
+        assert!(
+            err.contains("posterior.csv") && err.contains(want),
+            "{want}: {err}"
+        );
+        assert!(!d.path().join("bad").exists(), "{want}: nothing written");
+    }
+    std::fs::remove_file(d.path().join("fit/posterior.csv")).unwrap();
+    let o = d.fleetsim(&[
+        "forecast",
+        "fit/calibrated.toml",
+        "--samples",
+        "4",
+        "-o",
+        "bad",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read it"));
+    assert!(!d.path().join("bad").exists());
+}

@@ -19,6 +19,11 @@
 //! than any day), `sensitivity.csv` (per milestone, each ranged value's Spearman rank
 //! correlation with it, ranked) and `samples.csv` (each sample's values).
 //!
+//! A calibrated scenario (`Scenario::posterior`, a posterior.csv written by `calibrate`) is
+//! forecast from that file's rows instead of the hypercube: sample i takes row
+//! [`posterior_row`]`(i, K)`, the rows in order again and again, with the same seeds as above;
+//! samples.csv then records the row in `posterior_row`.
+//!
 //! A scenario without ranges is refused (exit 2): with nothing uncertain there is nothing to
 //! forecast, and `compare` gives the spread over replications alone.
 
@@ -135,15 +140,32 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
     }
     let base_seed = args.overrides.seed.unwrap_or(base.seed);
     let keys: Vec<String> = base.ranges.iter().map(|r| r.key.clone()).collect();
-    let points = latin_hypercube(base_seed, args.samples as usize, keys.len());
-    let mut variants = Vec::with_capacity(points.len());
-    for (i, u) in points.iter().enumerate() {
-        let values: Vec<f64> = base
-            .ranges
-            .iter()
-            .zip(u)
-            .map(|(r, u)| round6(r.dist.quantile(*u)))
-            .collect();
+    // A calibrated scenario's posterior: its rows are the samples (`posterior_row`).
+    let posterior = match &base.posterior {
+        None => None,
+        Some(rel) => {
+            let path = source
+                .dir
+                .as_deref()
+                .map_or_else(|| PathBuf::from(rel), |d| d.join(rel));
+            Some(read_posterior(&path, &base.ranges).map_err(bad)?)
+        }
+    };
+    let points = match &posterior {
+        None => latin_hypercube(base_seed, args.samples as usize, keys.len()),
+        Some(_) => Vec::new(),
+    };
+    let mut variants = Vec::with_capacity(args.samples as usize);
+    for i in 0..args.samples as usize {
+        let values: Vec<f64> = match &posterior {
+            Some(rows) => rows[posterior_row(i, rows.len())].clone(),
+            None => base
+                .ranges
+                .iter()
+                .zip(&points[i])
+                .map(|(r, u)| round6(r.dist.quantile(*u)))
+                .collect(),
+        };
         let shown = || {
             keys.iter()
                 .zip(&values)
@@ -163,6 +185,9 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
         apply_overrides(&mut s, &args.overrides)?;
         let mut cells = vec![(i + 1).to_string()];
         cells.extend(values.iter().map(|v| v.to_string()));
+        if let Some(rows) = &posterior {
+            cells.push((posterior_row(i, rows.len()) + 1).to_string());
+        }
         variants.push(Variant {
             keys: cells,
             label: format!("sample {}", i + 1),
@@ -172,6 +197,9 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
     }
     let mut key_header = vec!["sample".to_string()];
     key_header.extend(keys.iter().cloned());
+    if posterior.is_some() {
+        key_header.push(POSTERIOR_ROW.to_string());
+    }
     let study = Study {
         command: "forecast",
         key_header,
@@ -181,8 +209,24 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
         metrics_file: "forecast.csv",
     };
     if !args.quiet {
-        for r in &base.ranges {
-            eprintln!("forecast over {}: {}", r.key, dist_text(&r.dist));
+        match (&posterior, &base.posterior) {
+            (Some(rows), Some(rel)) => {
+                let k = rows.len();
+                eprintln!(
+                    "forecast over the posterior {rel}: {} samples from its {k} rows in order (sample i uses row (i - 1) mod {k} + 1), seeds as for ranges",
+                    args.samples
+                );
+                if args.samples as usize % k != 0 || args.samples as usize > k {
+                    eprintln!(
+                        "note: a row taken twice runs with the same seeds, and rows taken fewer times weigh less: --samples {k} with --replications 4 or more gives every kept run the same weight and fresh chance (docs/CALIBRATE.md)"
+                    );
+                }
+            }
+            _ => {
+                for r in &base.ranges {
+                    eprintln!("forecast over {}: {}", r.key, dist_text(&r.dist));
+                }
+            }
         }
     }
     let study_args = StudyArgs {
@@ -195,6 +239,105 @@ pub fn forecast(args: ForecastArgs) -> Result<(), Failure> {
     };
     let out = PathBuf::from("results").join(format!("forecast-{}", base.name));
     run_study(&study, &study_args, args.overrides.threads, out)
+}
+
+/// The samples.csv column of a forecast of a posterior: the posterior row (from 1) a sample
+/// used.
+pub const POSTERIOR_ROW: &str = "posterior_row";
+
+/// The posterior row (from 0) of sample `i` (from 0): the rows in order, again and again, so
+/// that `--samples` a multiple of the rows uses every row equally often.
+pub fn posterior_row(i: usize, rows: usize) -> usize {
+    i % rows.max(1)
+}
+
+/// Reads a calibration's posterior.csv (docs/OUTPUTS.md): per row, each ranged value in the
+/// order of `ranges`. Its columns are calibrate's information columns (ignored) and exactly the
+/// scenario's ranged keys; every value a finite number inside its range.
+pub fn read_posterior(
+    path: &std::path::Path,
+    ranges: &[fleetsim_model::scenario::ranges::Ranged],
+) -> Result<Vec<Vec<f64>>, String> {
+    let file = path.display();
+    let keys: Vec<&str> = ranges.iter().map(|r| r.key.as_str()).collect();
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| format!("posterior {file}: cannot read it: {e}"))?;
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| format!("posterior {file}: {e}"))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let info = crate::calibrate::POSTERIOR_INFO;
+    let mut at = Vec::with_capacity(keys.len());
+    for (c, h) in header.iter().enumerate() {
+        if info.contains(&h.as_str()) {
+            continue;
+        }
+        if !keys.contains(&h.as_str()) {
+            return Err(format!(
+                "posterior {file}, column {}: {h:?} is not a ranged value of the scenario (its ranged values: {})",
+                c + 1,
+                keys.join(", ")
+            ));
+        }
+        if at.iter().any(|(k, _)| k == h) {
+            return Err(format!("posterior {file}: column {h:?} given twice"));
+        }
+        at.push((h.clone(), c));
+    }
+    let mut cols = Vec::with_capacity(keys.len());
+    for k in &keys {
+        match at.iter().find(|(h, _)| h == k) {
+            Some((_, c)) => cols.push(*c),
+            None => {
+                return Err(format!(
+                    "posterior {file}: no column {k:?}, a ranged value of the scenario (the columns must be its ranged values: {})",
+                    keys.join(", ")
+                ));
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| format!("posterior {file}: {e}"))?;
+        let line = rec.position().map_or(0, csv::Position::line);
+        let mut row = Vec::with_capacity(keys.len());
+        for (range, c) in ranges.iter().zip(&cols) {
+            let cell = rec.get(*c).unwrap_or("");
+            let v = cell
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    format!(
+                        "posterior {file}, line {line}, column {}: {cell:?} is not a number",
+                        range.key
+                    )
+                })?;
+            let inside = match range.dist {
+                Dist::Uniform { low, high } | Dist::Triangular { low, high, .. } => {
+                    (low..=high).contains(&v)
+                }
+                Dist::LogNormal { .. } => v > 0.0,
+            };
+            if !inside {
+                return Err(format!(
+                    "posterior {file}, line {line}, column {}: {v} is outside the scenario's range ({})",
+                    range.key,
+                    dist_text(&range.dist)
+                ));
+            }
+            row.push(v);
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(format!("posterior {file}: no rows"));
+    }
+    Ok(rows)
 }
 
 /// A distribution for people: "uniform 1..6".
@@ -467,7 +610,8 @@ pub fn write(layout: &Layout, runs: &[Vec<RunOut>], target: &Target) -> Result<(
         return Err(Failure::Run(anyhow::anyhow!("a forecast without runs")));
     }
     // Each run's values of the ranged parameters, in run order.
-    let dims = layout.key_header.len().saturating_sub(1);
+    let dims = layout.key_header.len().saturating_sub(1)
+        - usize::from(layout.key_header.last().map(String::as_str) == Some(POSTERIOR_ROW));
     let params: Vec<Vec<f64>> = (0..dims)
         .map(|d| {
             layout

@@ -28,6 +28,10 @@ pub(super) struct RawScenario {
     pub(super) description: String,
     #[serde(default)]
     pub(super) seed: u64,
+    /// `posterior`: the path of a calibration's posterior.csv, relative to the scenario file
+    /// (the runner reads it; docs/CALIBRATE.md).
+    #[serde(default)]
+    pub(super) posterior: Option<String>,
     pub(super) start_date: Date,
     pub(super) days: Spanned<Whole>,
     pub(super) fleet: RawFleet,

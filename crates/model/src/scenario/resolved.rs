@@ -58,6 +58,10 @@ pub struct Scenario {
     pub remediation: Vec<Remediation>,
     /// Tenant prerequisites and admin roles.
     pub tenant: Tenant,
+    /// `posterior`: the path of a calibration's posterior.csv (one row per kept run: each
+    /// ranged value), relative to the scenario file; `forecast` draws its samples from its
+    /// rows (the runner reads it, docs/CALIBRATE.md).
+    pub posterior: Option<String>,
     /// Values given as ranges (each also set to its centre above), in key order of
     /// [`super::ranges::RANGED_KEYS`]; empty when every value is plain.
     pub ranges: Vec<super::ranges::Ranged>,

@@ -579,6 +579,7 @@ pub(super) fn resolve(raw: RawScenario) -> Result<Scenario, Located> {
         mdm_migration,
         name,
         description: raw.description,
+        posterior: raw.posterior,
         seed: raw.seed,
         start_date: raw.start_date.0,
         days,

@@ -315,18 +315,27 @@ pub fn page(forecasts: &[Forecast]) -> (String, Vec<ChartOut>) {
         } else {
             format!("{slug}-")
         };
-        let params = f.samples.0.len().saturating_sub(1);
+        // A calibrated forecast's samples.csv ends with the posterior row each sample took.
+        let posterior =
+            f.samples.0.last().map(String::as_str) == Some(crate::forecast::POSTERIOR_ROW);
+        let keys = &f.samples.0[1..f.samples.0.len() - usize::from(posterior)];
+        let params = keys.len();
         let _ = write!(
             page.html,
-            r#"<section class="forecast" data-forecast="{}"><h2 id="forecast-{}">{} <small>folder {}; {} samples of {} ranged value{}: {}</small></h2><section class="grid">"#,
+            r#"<section class="forecast" data-forecast="{}"><h2 id="forecast-{}">{} <small>folder {}; {} samples {}of {} ranged value{}: {}</small></h2><section class="grid">"#,
             esc(&f.label()),
             esc(&slug),
             esc(&f.label()),
             esc(&f.dir.display().to_string()),
             f.samples.1.len(),
+            if posterior {
+                "(rows of the calibration's posterior) "
+            } else {
+                ""
+            },
             params,
             if params == 1 { "" } else { "s" },
-            esc(&f.samples.0[1..]
+            esc(&keys
                 .iter()
                 .map(|k| undefuse(k))
                 .collect::<Vec<_>>()
