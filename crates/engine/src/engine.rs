@@ -141,6 +141,52 @@ impl<S: Shard> Engine<S> {
         self.now = self.now.max(barrier);
     }
 
+    /// Handles, in every shard, every event due before `barrier`, as [`Engine::advance_to`]
+    /// does, and stops each shard at every multiple `t` of `step` in `(now, barrier]` to call
+    /// `mark(shard, t, queue)` once the shard's events before `t` are handled and before any
+    /// at `t` or later: what a barrier at each `t` would see of that shard, and what it could
+    /// change in it, with no barrier. The shards run in parallel over the whole span (on the
+    /// pool when more than one has events due), so `mark` must only touch its own shard.
+    /// `barrier` must be a multiple of `step`.
+    pub fn advance_marked(
+        &mut self,
+        barrier: Time,
+        step: Time,
+        mark: impl Fn(&mut S, Time, &mut EventQueue<S::Event>) + Sync,
+    ) {
+        assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
+        let from = self.now;
+        let run = |slot: &mut Slot<S>| -> u64 {
+            let mut n = 0u64;
+            let mut t = (from / step + 1) * step;
+            while t <= barrier {
+                while let Some((at, ev)) = slot.queue.pop_before(t) {
+                    slot.shard.handle(at, ev, &mut slot.queue);
+                    n += 1;
+                }
+                mark(&mut slot.shard, t, &mut slot.queue);
+                t += step;
+            }
+            n
+        };
+        let busy = if self.threads > 1 {
+            self.slots
+                .iter()
+                .filter(|s| s.queue.may_have_before(barrier))
+                .count()
+        } else {
+            0
+        };
+        let handled: u64 = if busy <= 1 {
+            self.slots.iter_mut().map(run).sum()
+        } else {
+            let slots = &mut self.slots;
+            self.pool.install(|| slots.par_iter_mut().map(run).sum())
+        };
+        self.events += handled;
+        self.now = self.now.max(barrier);
+    }
+
     /// The last barrier reached.
     #[inline]
     pub fn now(&self) -> Time {
@@ -241,6 +287,58 @@ mod tests {
                 reference,
                 "threads={threads} parts={parts}"
             );
+        }
+    }
+
+    #[test]
+    fn marked_spans_handle_the_same_events_and_stop_at_every_instant() {
+        let reference = run(1, 1, 0);
+        for (threads, parts) in [(1, 3), (2, 7)] {
+            let streams = RandomStreams::new(5);
+            let shards = shard_ranges(1000, parts)
+                .into_iter()
+                .map(|r| Ticker {
+                    streams,
+                    first: r.start,
+                    count: vec![0; r.len()],
+                    log: vec![],
+                })
+                .collect();
+            let mut e = Engine::new(shards, threads).unwrap();
+            e.par_each(|_, s, q| {
+                for i in 0..s.count.len() as u32 {
+                    q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
+                }
+            });
+            // A mark logs itself as entity u32::MAX; it must come after every event before it
+            // and before every event at or after it.
+            e.advance_marked(500, 100, |s, t, _| s.log.push((u32::MAX, t)));
+            e.advance_marked(1000, 100, |s, t, _| s.log.push((u32::MAX, t)));
+            assert_eq!(e.now(), 1000);
+            let mut log = vec![];
+            for s in e.into_shards() {
+                let marks: Vec<Time> = s
+                    .log
+                    .iter()
+                    .filter(|(id, _)| *id == u32::MAX)
+                    .map(|(_, t)| *t)
+                    .collect();
+                assert_eq!(marks, (100..=1000).step_by(100).collect::<Vec<_>>());
+                let mut last_mark = 0;
+                for &(id, t) in &s.log {
+                    if id == u32::MAX {
+                        last_mark = t;
+                    } else {
+                        assert!(
+                            t >= last_mark && t < last_mark + 100,
+                            "{t} after {last_mark}"
+                        );
+                    }
+                }
+                log.extend(s.log.into_iter().filter(|(id, _)| *id != u32::MAX));
+            }
+            log.sort_unstable();
+            assert_eq!(log, reference, "threads={threads} parts={parts}");
         }
     }
 

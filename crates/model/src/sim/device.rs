@@ -235,6 +235,11 @@ pub struct DeviceShard {
     pub(super) events: Vec<EventRecord>,
     /// Gateway requests since the last barrier: (time, global id).
     pub(super) gateway_requests: Vec<(Minute, u32)>,
+    /// Barrier instants passed without a barrier (a span run with
+    /// [`Engine::advance_marked`](fleetsim_engine::Engine::advance_marked)): per instant, the
+    /// internet clients online and the requests granted there (sorted), for the gateway to
+    /// replay in time order.
+    pub(super) marks: Vec<super::gateway::Mark>,
     /// Internet clients holding a notification channel, and when they are online today.
     pub(super) channels: super::gateway::Channels,
     /// The workload sliders as the shard knows them (set at barriers).

@@ -312,6 +312,65 @@ impl Gateway {
             self.requests.append(&mut shard.gateway_requests);
             online += shard.online_channels(next);
         }
+        self.settle(next, online, bucket, gateway_rows, |id| {
+            let shard = ranges.partition_point(|r| r.end <= id);
+            let (sh, q) = engine.shard_mut(shard);
+            let local = id - sh.first;
+            sh.grant(local, next, q);
+        });
+    }
+
+    /// Whether no request waits: then a span can run without barriers
+    /// ([`Gateway::replay`]).
+    pub(super) fn idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Replays, in time order, the barrier instants that the shards passed in a span run
+    /// without barriers, in which each shard granted its requests at the first instant after
+    /// them ([`DeviceShard::mark`]): records the rows as [`Gateway::barrier`] would have. Returns
+    /// false when the gateway would have kept a request waiting (over the capacity): the
+    /// span's grants were then not the gateway's, and the run must be done again with
+    /// barriers.
+    pub(super) fn replay(
+        &mut self,
+        engine: &mut Engine<DeviceShard>,
+        bucket: Minute,
+        gateway_rows: &mut [GatewayRow],
+    ) -> bool {
+        let marks: Vec<Vec<Mark>> = engine
+            .shards_mut()
+            .map(|(shard, _)| std::mem::take(&mut shard.marks))
+            .collect();
+        let instants = marks.first().map_or(0, Vec::len);
+        for k in 0..instants {
+            let next = marks[0][k].at;
+            let mut online = 0u64;
+            for m in &marks {
+                let m = &m[k];
+                debug_assert_eq!(m.at, next, "every shard passes every instant");
+                online += m.online;
+                self.requests.extend_from_slice(&m.granted);
+            }
+            // The shards granted these already: the replay only checks the gateway agrees.
+            self.settle(next, online, bucket, gateway_rows, |_| {});
+            if !self.queue.is_empty() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The barrier's work once the requests are taken and the online clients counted:
+    /// `grant(id)` for each request granted at `next`, in order.
+    fn settle(
+        &mut self,
+        next: Minute,
+        online: u64,
+        bucket: Minute,
+        gateway_rows: &mut [GatewayRow],
+        mut grant: impl FnMut(u32),
+    ) {
         self.requests.sort_unstable();
         self.queue.extend(self.requests.drain(..));
         // Load at the end of the row that this barrier closes: installs that ended before
@@ -342,10 +401,7 @@ impl Gateway {
                 break;
             }
             self.queue.pop_front();
-            let shard = ranges.partition_point(|r| r.end <= id);
-            let (sh, q) = engine.shard_mut(shard);
-            let local = id - sh.first;
-            sh.grant(local, next, q);
+            grant(id);
             self.in_flight.push(Reverse(next + self.hold));
             load += 1;
         }
@@ -354,6 +410,37 @@ impl Gateway {
             g.peak_queued = g.peak_queued.max(self.queue.len() as u64);
             g.capacity = self.capacity;
         }
+    }
+}
+
+/// What a shard saw at a barrier instant it passed without a barrier.
+#[derive(Clone, Debug)]
+pub(super) struct Mark {
+    /// The instant.
+    at: Minute,
+    /// The shard's internet clients online at it.
+    online: u64,
+    /// The requests the shard granted at it, sorted: (request time, global id).
+    granted: Vec<(Minute, u32)>,
+}
+
+impl DeviceShard {
+    /// At barrier instant `t` of a span run without barriers: counts the online clients and
+    /// grants the shard's requests since the last instant at once, as the gateway does under
+    /// its capacity with no queue (in the gateway's order: request time, then id). The
+    /// gateway checks that guess when it replays the instant ([`Gateway::replay`]).
+    pub(super) fn mark(&mut self, t: Minute, q: &mut EventQueue<Ev>) {
+        let online = self.online_channels(t);
+        let mut granted = std::mem::take(&mut self.gateway_requests);
+        granted.sort_unstable();
+        for &(_, id) in &granted {
+            self.grant(id - self.first, t, q);
+        }
+        self.marks.push(Mark {
+            at: t,
+            online,
+            granted,
+        });
     }
 }
 

@@ -175,6 +175,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             co_existing_delta: vec![0; ctx.hours + 1],
             events: Vec::new(),
             gateway_requests: Vec::new(),
+            marks: Vec::new(),
             channels: Default::default(),
             sliders: Sliders::default(),
             wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
@@ -253,15 +254,43 @@ pub fn run_with_findings(
     mut progress: impl FnMut(u32, u64),
 ) -> Result<RunResult, RunError> {
     let on_findings = findings;
+    let prepared = prepare(scenario, options)?;
+    let all = total_counts(&prepared.counts, prepared.ctx.sites);
+    let findings = preflight(scenario, &all);
+    on_findings(&findings, &all);
+    // First without a barrier at every gateway instant where nothing waits; if the gateway
+    // would have kept a request waiting, again with them (the draw repeats exactly). A failed
+    // try costs the fleet's draw and the days run, so it is made only where the gateway is
+    // likely to stay under its capacity: its internet-only devices alone fit in it.
+    let spans = all.internet_clients < scenario.cloud.capacity();
+    if let Some(result) = simulate(scenario, prepared, &all, &findings, spans, &mut progress) {
+        return Ok(result);
+    }
+    let prepared = prepare(scenario, options)?;
+    Ok(
+        simulate(scenario, prepared, &all, &findings, false, &mut progress)
+            .expect("a run with barriers at every instant always ends"),
+    )
+}
+
+/// Simulates a drawn fleet. With `spans`, the days in which no gateway request waits run
+/// without a barrier at each gateway instant ([`DeviceShard::mark`], [`Gateway::replay`]);
+/// `None` when the gateway would have kept a request waiting in one of them.
+fn simulate(
+    scenario: &Scenario,
+    prepared: Prepared,
+    all: &FleetCounts,
+    findings: &[Finding],
+    spans: bool,
+    progress: &mut impl FnMut(u32, u64),
+) -> Option<RunResult> {
     let Prepared {
         mut engine,
         mut ctx,
         ranges,
         counts,
-    } = prepare(scenario, options)?;
-    let all = total_counts(&counts, ctx.sites);
-    let findings = preflight(scenario, &all);
-    on_findings(&findings, &all);
+    } = prepared;
+    let findings = findings.to_vec();
     let t = &scenario.timing;
     ctx.window = randomization_window(
         all.path1_in_scope,
@@ -319,8 +348,20 @@ pub fn run_with_findings(
     let mut rollout = Rollout::new(scenario);
     let mut gateway = Gateway::new(scenario);
     let mut gateway_rows = vec![GatewayRow::default(); rows];
+    // Without a strategy to step, a span ends only at the end of a day (or of the run).
+    let spans = spans && uses_gateway && !uses_strategy && scenario.strategy.steps.is_empty();
     let mut now = 0;
     while now < horizon {
+        if spans && gateway.idle() {
+            let next = ((now / DAY + 1) * DAY).min(horizon);
+            engine.advance_marked(next, GATEWAY_STEP, |shard, t, q| shard.mark(t, q));
+            if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
+                return None;
+            }
+            progress(next.div_ceil(DAY), engine.events_handled());
+            now = next;
+            continue;
+        }
         let next = (now + step).min(horizon);
         // The strategy acts at the start of each step, on the counts up to then.
         if uses_strategy || !scenario.strategy.steps.is_empty() {
@@ -519,7 +560,7 @@ pub fn run_with_findings(
     };
     let co_managed_hourly = [cumulate(&co_delta[0]), cumulate(&co_delta[1])];
     let devices = states.last().map_or(0, |s| s.iter().sum());
-    Ok(RunResult {
+    Some(RunResult {
         bucket,
         devices,
         eligible: eligible_by_path.iter().sum(),
