@@ -251,7 +251,8 @@ mod tests {
         }
     }
 
-    fn run(threads: usize, parts: u32, inline_events: usize) -> Vec<(u32, Time)> {
+    /// 1,000 tickers in `parts` shards on `threads` threads, each with its first event due.
+    fn tickers(threads: usize, parts: u32) -> Engine<Ticker> {
         let streams = RandomStreams::new(5);
         let shards = shard_ranges(1000, parts)
             .into_iter()
@@ -263,12 +264,17 @@ mod tests {
             })
             .collect();
         let mut e = Engine::new(shards, threads).unwrap();
-        e.set_inline_events(inline_events);
         e.par_each(|_, s, q| {
             for i in 0..s.count.len() as u32 {
                 q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
             }
         });
+        e
+    }
+
+    fn run(threads: usize, parts: u32, inline_events: usize) -> Vec<(u32, Time)> {
+        let mut e = tickers(threads, parts);
+        e.set_inline_events(inline_events);
         for b in (100..=1000).step_by(100) {
             e.advance_to(b);
         }
@@ -294,22 +300,7 @@ mod tests {
     fn marked_spans_handle_the_same_events_and_stop_at_every_instant() {
         let reference = run(1, 1, 0);
         for (threads, parts) in [(1, 3), (2, 7)] {
-            let streams = RandomStreams::new(5);
-            let shards = shard_ranges(1000, parts)
-                .into_iter()
-                .map(|r| Ticker {
-                    streams,
-                    first: r.start,
-                    count: vec![0; r.len()],
-                    log: vec![],
-                })
-                .collect();
-            let mut e = Engine::new(shards, threads).unwrap();
-            e.par_each(|_, s, q| {
-                for i in 0..s.count.len() as u32 {
-                    q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
-                }
-            });
+            let mut e = tickers(threads, parts);
             // A mark logs itself as entity u32::MAX; it must come after every event before it
             // and before every event at or after it.
             e.advance_marked(500, 100, |s, t, _| s.log.push((u32::MAX, t)));

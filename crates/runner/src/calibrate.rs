@@ -28,13 +28,12 @@
 use crate::cli::{Failure, parse_threads};
 use crate::observed::{self, Observed};
 use crate::stats;
+use crate::study::par_map;
 use fleetsim_model::fleet::Inventory;
 use fleetsim_model::scenario::ranges::{Dist, Ranged, latin_hypercube};
 use fleetsim_model::{RunOptions, Scenario};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// `fleetsim calibrate`.
@@ -211,67 +210,6 @@ fn unit_span(d: &Dist) -> (f64, f64) {
     }
 }
 
-/// Runs `n` jobs on `threads` (0: one per core), one job per worker at a time, each given
-/// `cores / workers` engine threads; results in job order.
-fn par_map<T: Send>(
-    n: usize,
-    threads: usize,
-    bar: &indicatif::ProgressBar,
-    job: impl Fn(usize, usize) -> Result<T, Failure> + Sync,
-) -> Result<Vec<T>, Failure> {
-    let cores = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
-    let workers = cores.min(n).max(1);
-    let inner = (cores / workers).max(1);
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<T, Failure>>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let work = || {
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
-                break;
-            }
-            let out = job(i, inner);
-            failed.fetch_or(out.is_err(), Ordering::Relaxed);
-            bar.inc(1);
-            if let Ok(mut slot) = slots[i].lock() {
-                *slot = Some(out);
-            }
-        }
-    };
-    std::thread::scope(|scope| -> Result<(), Failure> {
-        for k in 1..workers {
-            std::thread::Builder::new()
-                .name(format!("calibrate-{k}"))
-                .spawn_scoped(scope, work)
-                .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start a thread: {e}")))?;
-        }
-        work();
-        Ok(())
-    })?;
-    let mut out = Vec::with_capacity(n);
-    for slot in slots {
-        match slot.into_inner().ok().flatten() {
-            Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => return Err(e),
-            None => {
-                // A job after the first failure never ran: report that failure.
-                continue;
-            }
-        }
-    }
-    if out.len() < n {
-        return Err(Failure::Run(anyhow::anyhow!(
-            "a run stopped before it finished"
-        )));
-    }
-    Ok(out)
-}
-
 /// The distance of one point's replications to the observed `cells` (day, column, value;
 /// in day order within each column): over each column's increments between consecutive known
 /// days (the first from 0 at the start), Σ (Δsim − Δobs)² / ((Δsim + Δobs) / 2 + 1), averaged
@@ -330,7 +268,7 @@ pub fn fit(
         .collect();
     let reps = search.replications.max(1) as usize;
     bar.set_length((n * reps) as u64);
-    let runs = par_map(n * reps, search.threads, bar, |job, inner| {
+    let runs = par_map(n * reps, search.threads, "calibrate", bar, |job, inner| {
         let (i, r) = (job / reps, job % reps);
         let seed = crate::study::replication_seed(search.seed, r as u32 + 1);
         problem.simulate(&points[i], days, seed, inner, &obs.columns)
@@ -772,7 +710,7 @@ pub fn predictive(
     let base = search
         .seed
         .wrapping_add(u64::from(search.replications.max(1)));
-    par_map(n, search.threads, &bar, |job, inner| {
+    par_map(n, search.threads, "calibrate", &bar, |job, inner| {
         let values = &fit.points[fit.accepted[job / fresh] / fit.replications];
         problem.simulate(values, days, base.wrapping_add(job as u64), inner, columns)
     })
@@ -886,7 +824,7 @@ mod tests {
         .unwrap();
         let jobs = rows.len() * FRESH as usize;
         let bar = indicatif::ProgressBar::hidden();
-        let runs = ok(par_map(jobs, 2, &bar, |job, inner| {
+        let runs = ok(par_map(jobs, 2, "calibrate", &bar, |job, inner| {
             let (i, r) = (job / FRESH as usize, job % FRESH as usize);
             let values = &rows[crate::forecast::posterior_row(i, rows.len())];
             let seed = crate::study::replication_seed(cal.seed, r as u32 + 1);

@@ -321,10 +321,6 @@ fn study_bytes(study: &Study, runs: usize, threads: usize) -> u64 {
 
 /// Runs the jobs `indices` (0-based run indices in (variant, replication) order) of a study;
 /// results in the order of `indices`.
-///
-/// `workers` threads each take the next run from a shared counter and run it with `inner`
-/// engine threads, one run per worker at a time; results land in their job's slot, so their
-/// order never depends on which worker ran what.
 pub fn run_jobs(
     study: &Study,
     indices: &[usize],
@@ -332,22 +328,38 @@ pub fn run_jobs(
     bar: &indicatif::ProgressBar,
 ) -> Result<Vec<RunOut>, Failure> {
     let reps = study.replications.max(1) as usize;
-    let jobs: Vec<(usize, u32)> = indices
-        .iter()
-        .map(|i| (i / reps, (i % reps) as u32 + 1))
-        .collect();
-    let (cores, workers) = workers(threads, jobs.len());
+    par_map(indices.len(), threads, "replications", bar, |i, inner| {
+        let (v, r) = (indices[i] / reps, (indices[i] % reps) as u32 + 1);
+        let seed = replication_seed(study.base_seed, r);
+        run_one(study.command, &study.variants[v].scenario, seed, inner)
+    })
+}
+
+/// Runs jobs `0..n` on `threads` (0: one per core) and returns their results in job order.
+///
+/// Workers (threads named `name-k`) each take the next job from a shared counter and run it
+/// with `inner` = `cores / workers` (at least one) engine threads, one job per worker at a
+/// time; results land in their job's slot, so their order never depends on which worker ran
+/// what. After a failure no new job starts, and the first failure in job order is returned.
+pub fn par_map<T: Send>(
+    n: usize,
+    threads: usize,
+    name: &str,
+    bar: &indicatif::ProgressBar,
+    job: impl Fn(usize, usize) -> Result<T, Failure> + Sync,
+) -> Result<Vec<T>, Failure> {
+    let (cores, workers) = workers(threads, n);
     let inner = (cores / workers).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<RunOut, Failure>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Result<T, Failure>>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let work = || {
         while !failed.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(v, r)) = jobs.get(i) else { break };
-            let seed = replication_seed(study.base_seed, r);
-            let out = run_one(study.command, &study.variants[v].scenario, seed, inner);
+            if i >= n {
+                break;
+            }
+            let out = job(i, inner);
             failed.fetch_or(out.is_err(), Ordering::Relaxed);
             bar.inc(1);
             if let Ok(mut slot) = slots[i].lock() {
@@ -358,22 +370,18 @@ pub fn run_jobs(
     std::thread::scope(|scope| -> Result<(), Failure> {
         for k in 1..workers {
             std::thread::Builder::new()
-                .name(format!("replications-{k}"))
+                .name(format!("{name}-{k}"))
                 .spawn_scoped(scope, work)
                 .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start a thread: {e}")))?;
         }
         work();
         Ok(())
     })?;
-    let done: Vec<Option<Result<RunOut, Failure>>> = slots
-        .into_iter()
-        .map(|s| s.into_inner().ok().flatten())
-        .collect();
     // The first failure in job order, if any, is the one reported.
-    let mut outs = Vec::with_capacity(jobs.len());
+    let mut outs = Vec::with_capacity(n);
     let mut missing = false;
-    for out in done {
-        match out {
+    for slot in slots {
+        match slot.into_inner().ok().flatten() {
             Some(Err(e)) => return Err(e),
             Some(Ok(o)) => outs.push(o),
             None => missing = true,
@@ -381,7 +389,7 @@ pub fn run_jobs(
     }
     if missing {
         return Err(Failure::Run(anyhow::anyhow!(
-            "a replication stopped before it finished"
+            "a run stopped before it finished"
         )));
     }
     Ok(outs)
