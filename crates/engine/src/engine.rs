@@ -8,8 +8,45 @@ pub trait Shard: Send {
     /// What an event carries (usually an entity index and what happens to it).
     type Event: Copy + Send;
 
+    /// What every shard reads and none changes while events run (the scenario and the tables
+    /// drawn from it). The engine holds one, lent to every shard: no copy per shard and no
+    /// reference counting per event.
+    type Context: Sync;
+
     /// Handles one event at `now`; may schedule more, at `now` or later, in `queue`.
-    fn handle(&mut self, now: Time, event: Self::Event, queue: &mut EventQueue<Self::Event>);
+    fn handle(
+        &mut self,
+        ctx: &Self::Context,
+        now: Time,
+        event: Self::Event,
+        queue: &mut EventQueue<Self::Event>,
+    );
+
+    /// Told of an event that will be handled soon (a few events ahead), so that the shard can
+    /// ask the CPU to bring its entity's state into the cache while earlier events are handled:
+    /// an entity's record is usually far in memory from the last one's, and waiting for it is
+    /// most of an event's cost. Must not change anything the shard does (the default: nothing).
+    #[inline]
+    fn prefetch(&self, _event: &Self::Event) {}
+}
+
+/// How many events ahead of the one being handled [`Shard::prefetch`] is told of: far enough
+/// for a memory read to finish meanwhile, near enough that the line is still cached.
+const LOOKAHEAD: usize = 8;
+
+/// Handles every event of `slot` due before `limit`, telling the shard of each event
+/// [`LOOKAHEAD`] events before it is handled.
+#[inline]
+fn drain_before<S: Shard>(ctx: &S::Context, slot: &mut Slot<S>, limit: Time) -> u64 {
+    let mut n = 0u64;
+    while let Some((t, ev)) = slot.queue.pop_before(limit) {
+        if let Some(next) = slot.queue.ahead(LOOKAHEAD - 1) {
+            slot.shard.prefetch(next);
+        }
+        slot.shard.handle(ctx, t, ev, &mut slot.queue);
+        n += 1;
+    }
+    n
 }
 
 /// Splits `0..n` into `parts` contiguous ranges whose sizes differ by at most one.
@@ -39,6 +76,7 @@ struct Slot<S: Shard> {
 /// because a shard only sees its own state and its own queue. At a barrier the caller gets all
 /// shards back, in their fixed order, to read or change them.
 pub struct Engine<S: Shard> {
+    context: S::Context,
     slots: Vec<Slot<S>>,
     pool: rayon::ThreadPool,
     threads: usize,
@@ -59,13 +97,19 @@ impl<S: Shard> Engine<S> {
         self.inline_events = events;
     }
 
-    /// An engine over `shards`, run on `threads` worker threads (0: one per core).
-    pub fn new(shards: Vec<S>, threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
+    /// An engine over `shards` sharing `context`, run on `threads` worker threads (0: one per
+    /// core).
+    pub fn new(
+        context: S::Context,
+        shards: Vec<S>,
+        threads: usize,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()?;
         let threads = pool.current_num_threads();
         Ok(Self {
+            context,
             threads,
             inline_events: Self::INLINE_EVENTS,
             slots: shards
@@ -81,25 +125,38 @@ impl<S: Shard> Engine<S> {
         })
     }
 
+    /// The context every shard reads.
+    #[inline]
+    pub fn context(&self) -> &S::Context {
+        &self.context
+    }
+
+    /// The context, to change between events (at set-up or a barrier).
+    pub fn context_mut(&mut self) -> &mut S::Context {
+        &mut self.context
+    }
+
     /// Runs `f` on every shard and its queue in parallel (for set-up work such as generating
-    /// entities and scheduling their first events). The results come back in shard order.
+    /// entities and scheduling their first events), lending it the context. The results come
+    /// back in shard order.
     pub fn par_each<R: Send>(
         &mut self,
-        f: impl Fn(usize, &mut S, &mut EventQueue<S::Event>) -> R + Sync + Send,
+        f: impl Fn(usize, &S::Context, &mut S, &mut EventQueue<S::Event>) -> R + Sync + Send,
     ) -> Vec<R> {
+        let ctx = &self.context;
         let slots = &mut self.slots;
         if self.threads <= 1 {
             return slots
                 .iter_mut()
                 .enumerate()
-                .map(|(i, s)| f(i, &mut s.shard, &mut s.queue))
+                .map(|(i, s)| f(i, ctx, &mut s.shard, &mut s.queue))
                 .collect();
         }
         self.pool.install(|| {
             slots
                 .par_iter_mut()
                 .enumerate()
-                .map(|(i, s)| f(i, &mut s.shard, &mut s.queue))
+                .map(|(i, s)| f(i, ctx, &mut s.shard, &mut s.queue))
                 .collect()
         })
     }
@@ -112,14 +169,6 @@ impl<S: Shard> Engine<S> {
     /// most one shard has an event due, or when fewer than [`Engine::INLINE_EVENTS`] (or the
     /// value of [`Engine::set_inline_events`]) events are due in all. Which thread runs a shard never changes its result.
     pub fn advance_to(&mut self, barrier: Time) {
-        fn drain<S: Shard>(slot: &mut Slot<S>, barrier: Time) -> u64 {
-            let mut n = 0u64;
-            while let Some((t, ev)) = slot.queue.pop_before(barrier) {
-                slot.shard.handle(t, ev, &mut slot.queue);
-                n += 1;
-            }
-            n
-        }
         let mut busy = 0usize;
         let mut due = 0usize;
         if self.threads > 1 {
@@ -130,12 +179,20 @@ impl<S: Shard> Engine<S> {
                 }
             }
         }
+        let ctx = &self.context;
         let handled: u64 = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
-            self.slots.iter_mut().map(|slot| drain(slot, barrier)).sum()
+            self.slots
+                .iter_mut()
+                .map(|slot| drain_before(ctx, slot, barrier))
+                .sum()
         } else {
             let slots = &mut self.slots;
-            self.pool
-                .install(|| slots.par_iter_mut().map(|slot| drain(slot, barrier)).sum())
+            self.pool.install(|| {
+                slots
+                    .par_iter_mut()
+                    .map(|slot| drain_before(ctx, slot, barrier))
+                    .sum()
+            })
         };
         self.events += handled;
         self.now = self.now.max(barrier);
@@ -143,7 +200,7 @@ impl<S: Shard> Engine<S> {
 
     /// Handles, in every shard, every event due before `barrier`, as [`Engine::advance_to`]
     /// does, and stops each shard at every multiple `t` of `step` in `(now, barrier]` to call
-    /// `mark(shard, t, queue)` once the shard's events before `t` are handled and before any
+    /// `mark(context, shard, t, queue)` once the shard's events before `t` are handled and before any
     /// at `t` or later: what a barrier at each `t` would see of that shard, and what it could
     /// change in it, with no barrier. The shards run in parallel over the whole span (on the
     /// pool when more than one has events due), so `mark` must only touch its own shard.
@@ -152,19 +209,17 @@ impl<S: Shard> Engine<S> {
         &mut self,
         barrier: Time,
         step: Time,
-        mark: impl Fn(&mut S, Time, &mut EventQueue<S::Event>) + Sync,
+        mark: impl Fn(&S::Context, &mut S, Time, &mut EventQueue<S::Event>) + Sync,
     ) {
         assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
         let from = self.now;
+        let ctx = &self.context;
         let run = |slot: &mut Slot<S>| -> u64 {
             let mut n = 0u64;
             let mut t = (from / step + 1) * step;
             while t <= barrier {
-                while let Some((at, ev)) = slot.queue.pop_before(t) {
-                    slot.shard.handle(at, ev, &mut slot.queue);
-                    n += 1;
-                }
-                mark(&mut slot.shard, t, &mut slot.queue);
+                n += drain_before(ctx, slot, t);
+                mark(ctx, &mut slot.shard, t, &mut slot.queue);
                 t += step;
             }
             n
@@ -217,9 +272,41 @@ impl<S: Shard> Engine<S> {
         (&mut s.shard, &mut s.queue)
     }
 
+    /// The context and the shards, for a barrier's work that reads the one and changes the
+    /// others.
+    pub fn split_mut(&mut self) -> (&S::Context, ShardsMut<'_, S>) {
+        (&self.context, ShardsMut(&mut self.slots))
+    }
+
     /// Gives the shards back.
     pub fn into_shards(self) -> Vec<S> {
-        self.slots.into_iter().map(|s| s.shard).collect()
+        self.into_parts().1
+    }
+
+    /// Gives the context and the shards back.
+    pub fn into_parts(self) -> (S::Context, Vec<S>) {
+        (
+            self.context,
+            self.slots.into_iter().map(|s| s.shard).collect(),
+        )
+    }
+}
+
+/// The shards and their queues, lent by [`Engine::split_mut`].
+pub struct ShardsMut<'a, S: Shard>(&'a mut [Slot<S>]);
+
+impl<S: Shard> ShardsMut<'_, S> {
+    /// The shards and their queues, in their fixed order.
+    pub fn iter_mut(
+        &mut self,
+    ) -> impl ExactSizeIterator<Item = (&mut S, &mut EventQueue<S::Event>)> {
+        self.0.iter_mut().map(|s| (&mut s.shard, &mut s.queue))
+    }
+
+    /// Shard `i` and its queue.
+    pub fn get_mut(&mut self, i: usize) -> (&mut S, &mut EventQueue<S::Event>) {
+        let s = &mut self.0[i];
+        (&mut s.shard, &mut s.queue)
     }
 }
 
@@ -239,7 +326,8 @@ mod tests {
 
     impl Shard for Ticker {
         type Event = u32;
-        fn handle(&mut self, now: Time, local: u32, q: &mut EventQueue<u32>) {
+        type Context = ();
+        fn handle(&mut self, _: &(), now: Time, local: u32, q: &mut EventQueue<u32>) {
             let id = self.first + local;
             let k = self.count[local as usize];
             self.count[local as usize] += 1;
@@ -263,8 +351,8 @@ mod tests {
                 log: vec![],
             })
             .collect();
-        let mut e = Engine::new(shards, threads).unwrap();
-        e.par_each(|_, s, q| {
+        let mut e = Engine::new((), shards, threads).unwrap();
+        e.par_each(|_, _, s, q| {
             for i in 0..s.count.len() as u32 {
                 q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
             }
@@ -303,8 +391,8 @@ mod tests {
             let mut e = tickers(threads, parts);
             // A mark logs itself as entity u32::MAX; it must come after every event before it
             // and before every event at or after it.
-            e.advance_marked(500, 100, |s, t, _| s.log.push((u32::MAX, t)));
-            e.advance_marked(1000, 100, |s, t, _| s.log.push((u32::MAX, t)));
+            e.advance_marked(500, 100, |_, s, t, _| s.log.push((u32::MAX, t)));
+            e.advance_marked(1000, 100, |_, s, t, _| s.log.push((u32::MAX, t)));
             assert_eq!(e.now(), 1000);
             let mut log = vec![];
             for s in e.into_shards() {

@@ -9,7 +9,11 @@
 //! - [`RandomStreams`]: randomness keyed by `(seed, entity, purpose, index)`, never by thread or
 //!   shard, so an entity draws the same numbers wherever and whenever it is simulated;
 //! - an [`Engine`] that owns a fixed set of [`Shard`]s and advances them in parallel, with rayon,
-//!   up to barriers chosen by the caller, where the caller may read and change every shard.
+//!   up to barriers chosen by the caller, where the caller may read and change every shard, and
+//!   that lends every shard one read-only context (what all of them read: no copy per shard,
+//!   no reference counting per event);
+//! - a hint ([`Shard::prefetch`]) of the event a few places ahead, so that a shard can have its
+//!   entity's record on its way into the cache while it handles the events before it.
 //!
 //! What it is not: it knows nothing of Windows, scenarios, CSV or any I/O. It never allocates
 //! per event once a queue has grown to its working size, and holds no global lock while shards run.
@@ -18,7 +22,7 @@ mod engine;
 mod queue;
 mod streams;
 
-pub use engine::{Engine, Shard, shard_ranges};
+pub use engine::{Engine, Shard, ShardsMut, shard_ranges};
 pub use queue::EventQueue;
 pub use rayon::ThreadPoolBuildError;
 pub use streams::{KeyedStream, Purpose, RandomStreams, stable_hash, to_unit};

@@ -287,6 +287,25 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The event `k` places after the next one to pop (0: the next one itself), if it is in the
+    /// current bucket or the next occupied one of the current block; `None` otherwise (also
+    /// when earlier-than-current events wait). A hint for warming caches, never for logic:
+    /// events scheduled meanwhile may come before it.
+    #[inline]
+    pub fn ahead(&self, k: usize) -> Option<&E> {
+        if !self.past.is_empty() || self.buckets.is_empty() {
+            return None;
+        }
+        let bucket = &self.buckets[self.cur];
+        let at = self.head + k;
+        if let Some(e) = bucket.get(at) {
+            return Some(e);
+        }
+        let rest = at - bucket.len().max(self.head);
+        let o = self.next_occupied(self.cur + 1)?;
+        self.buckets[o].get(rest)
+    }
+
     /// Makes `block` (the first of `later`) current; the current block must be empty.
     #[cold]
     fn load(&mut self, block: u32) {

@@ -10,7 +10,6 @@ use super::results::*;
 use crate::scenario::Minute;
 use crate::schedule::{DeviceSchedule, round_up};
 use fleetsim_engine::{EventQueue, Purpose};
-use std::sync::Arc;
 
 pub(super) const INSTALL: Purpose = Purpose::named("client-install");
 
@@ -38,8 +37,13 @@ pub fn intune_check_in(enrolled: Minute, t: Minute) -> Minute {
 impl DeviceShard {
     /// Azure AD joined and in Intune: the client app comes at a check-in, unless a Path 2
     /// prerequisite is missing.
-    pub(super) fn intune_only(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn intune_only(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         let sched = self.schedule_of(i);
         let d = &mut self.devices[i];
         if ctx.path2_blocker.is_some() {
@@ -81,22 +85,22 @@ impl DeviceShard {
         q: &mut EventQueue<Ev>,
     ) -> Detail {
         let s = &ctx.scenario;
-        self.count(now, Counter::ClientInstallAttempts);
+        self.count(ctx, now, Counter::ClientInstallAttempts);
         let id = self.first + i as u32;
         let k = u64::from(self.devices[i].installs);
         self.devices[i].installs = self.devices[i].installs.saturating_add(1);
         let failed = ctx.install_always_fails
             || ctx.streams.unit(id, INSTALL, k) < s.cloud.client_install_failure_rate;
         if failed {
-            self.count(now, Counter::ClientInstallFailures);
+            self.count(ctx, now, Counter::ClientInstallFailures);
             if ctx.install_always_fails {
-                self.count(now, Counter::ClientInstallCommandLineErrors);
+                self.count(ctx, now, Counter::ClientInstallCommandLineErrors);
             }
             self.devices[i].phase = Phase::InstallFailed;
             if self.devices[i].in_esp {
                 // Into co-management: the ESP shows the failed install (assumption).
                 self.devices[i].in_esp = false;
-                self.count(now, Counter::EspFailures);
+                self.count(ctx, now, Counter::EspFailures);
             }
             if !ctx.install_always_fails {
                 // Intune retries the app at a later check-in.
@@ -110,9 +114,9 @@ impl DeviceShard {
             }
             Detail::ClientInstall(false)
         } else {
-            self.count(now, Counter::ClientInstallsCompleted);
+            self.count(ctx, now, Counter::ClientInstallsCompleted);
             self.devices[i].profile.client = true;
-            self.join_channels(i);
+            self.join_channels(ctx, i);
             self.devices[i].phase = Phase::AwaitingPolicy;
             Self::schedule(
                 q,
@@ -136,7 +140,7 @@ impl DeviceShard {
         sched: &DeviceSchedule,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        if self.esp_client_registered(now, i, q) {
+        if self.esp_client_registered(ctx, now, i, q) {
             return Detail::ClientRegistered;
         }
         if let Some(at) = ctx.co_management_at {
@@ -152,8 +156,13 @@ impl DeviceShard {
 
     /// [`Kind::CoManagementPolicy`]: The co-management policy arrives: the Path 2 device is co-managed.
     #[inline]
-    pub(super) fn on_co_management_policy(&mut self, now: Minute, i: usize) -> Detail {
-        self.count(now, Counter::PoliciesReceived);
+    pub(super) fn on_co_management_policy(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+    ) -> Detail {
+        self.count(ctx, now, Counter::PoliciesReceived);
         self.devices[i].phase = Phase::CoManaged;
         Detail::PolicyReceived
     }

@@ -14,7 +14,6 @@ use crate::fleet::Profile;
 use crate::scenario::{Minute, Mix, Scenario};
 use crate::schedule::{Calendar, DeviceSchedule};
 use fleetsim_engine::{EventQueue, RandomStreams};
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -161,9 +160,11 @@ pub struct Ev {
     pub(super) kind: Kind,
 }
 
-/// Everything every shard reads and nobody writes.
+/// Everything every shard reads and nobody writes while events run: the scenario and the
+/// tables drawn from it. The engine holds the one copy and lends it to every shard
+/// ([`Shard::Context`](fleetsim_engine::Shard::Context)).
 #[derive(Clone)]
-pub(super) struct Context {
+pub struct Context {
     pub(super) scenario: Scenario,
     pub(super) streams: RandomStreams,
     pub(super) calendar: Calendar,
@@ -221,7 +222,6 @@ impl Context {
 
 /// A contiguous range of devices with their state and the counts they produced.
 pub struct DeviceShard {
-    pub(super) ctx: Arc<Context>,
     pub(super) first: u32,
     pub(super) devices: Vec<Device>,
     /// The few devices the OS upgrade program or client push reaches: (local index, when the
@@ -336,6 +336,7 @@ impl DeviceShard {
 
     pub(super) fn move_state(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         from: Option<LifecycleState>,
@@ -345,20 +346,19 @@ impl DeviceShard {
             return;
         }
         let d = &self.devices[i];
-        let row = ((now / self.ctx.bucket) as usize * self.ctx.sites + usize::from(d.profile.site))
-            * STATES;
+        let row = ((now / ctx.bucket) as usize * ctx.sites + usize::from(d.profile.site)) * STATES;
         let hour = (now / 60) as usize;
         let path = d.path.index();
-        let existing = (self.first + i as u32) < self.ctx.scenario.fleet.devices;
+        let existing = (self.first + i as u32) < ctx.scenario.fleet.devices;
         let client = d.profile.client;
-        let brow = (now / self.ctx.bucket) as usize;
+        let brow = (now / ctx.bucket) as usize;
         // A device waiting for client push has none; one that moves on from there has just
         // got it, so its earlier state never counted.
         let configmgr_only = |st: LifecycleState| {
             client && !st.in_intune() && st != LifecycleState::AwaitingClientPush
         };
         let member = d.member;
-        let crow = (now / self.ctx.bucket) as usize * self.ctx.scenario.collections.len();
+        let crow = (now / ctx.bucket) as usize * ctx.scenario.collections.len();
         if let Some(f) = from {
             self.configmgr_only_delta[brow] -= i64::from(configmgr_only(f));
             self.state_delta[row + f.index()] -= 1;
@@ -387,8 +387,8 @@ impl DeviceShard {
         }
     }
 
-    pub(super) fn count(&mut self, now: Minute, counter: Counter) {
-        self.counter_delta[(now / self.ctx.bucket) as usize * COUNTERS + counter.index()] += 1;
+    pub(super) fn count(&mut self, ctx: &Context, now: Minute, counter: Counter) {
+        self.counter_delta[(now / ctx.bucket) as usize * COUNTERS + counter.index()] += 1;
     }
 
     pub(super) fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {

@@ -11,7 +11,6 @@ use super::results::*;
 use crate::domain::{EnrollmentError, Retry};
 use crate::scenario::{Minute, Mix, Remediation, Scenario};
 use fleetsim_engine::{EventQueue, Purpose, RandomStreams};
-use std::sync::Arc;
 
 pub(super) const SCHEDULE: Purpose = Purpose::named("enrollment-schedule");
 
@@ -91,11 +90,17 @@ pub fn randomization_window(in_scope: u64, per_100k: Minute, min: Minute, max: M
 impl DeviceShard {
     /// The device wants to enroll now: with the device token as soon as it is online, with the
     /// user token at the next sign-in.
-    pub(super) fn begin_attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+    pub(super) fn begin_attempt(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         let sched = self.schedule_of(i);
-        let device_token = self.device_token(i);
+        let device_token = self.device_token(ctx, i);
         let d = &mut self.devices[i];
-        let cal = &self.ctx.calendar;
+        let cal = &ctx.calendar;
         if device_token {
             d.enroll = EnrollStage::Due;
             Self::schedule(q, cal.next_online(&sched, now), i as u32, Kind::Attempt);
@@ -107,17 +112,17 @@ impl DeviceShard {
 
     /// Whether the device enrolls with the device token: Windows 10 1803 or later on a site at
     /// 1906 or later, unless its device token fails (then the user token).
-    pub(super) fn device_token(&self, i: usize) -> bool {
+    pub(super) fn device_token(&self, ctx: &Context, i: usize) -> bool {
         let d = &self.devices[i];
         d.profile.os.supports_device_token()
-            && self.ctx.scenario.sites[usize::from(d.profile.site)].version >= 1906
+            && ctx.scenario.sites[usize::from(d.profile.site)].version >= 1906
             && d.causes & CAUSE_FALLBACK == 0
     }
 
     /// The lasting cause that fails every attempt of device `i` until remediated, if any; it
     /// is cleared for the device when reported (remediation fixes it).
-    fn take_cause(&mut self, i: usize) -> Option<EnrollmentError> {
-        let restriction = self.ctx.scenario.causes.platform_restriction_below;
+    fn take_cause(&mut self, ctx: &Context, i: usize) -> Option<EnrollmentError> {
+        let restriction = ctx.scenario.causes.platform_restriction_below;
         let d = &mut self.devices[i];
         let restricted = match (restriction.and_then(|r| r.build()), d.profile.os.build()) {
             (Some(min), Some(b)) => b < min,
@@ -140,21 +145,26 @@ impl DeviceShard {
         Some(error)
     }
 
-    pub(super) fn attempt(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn attempt(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
         let s = &ctx.scenario;
         let id = self.first + i as u32;
         let sched = self.schedule_of(i);
         let k = u64::from(self.devices[i].attempts);
         self.devices[i].attempts = self.devices[i].attempts.saturating_add(1);
-        self.count(now, Counter::EnrollmentAttempts);
+        self.count(ctx, now, Counter::EnrollmentAttempts);
         self.live.attempts += 1;
-        let error = if let Some(cause) = self.take_cause(i) {
+        let error = if let Some(cause) = self.take_cause(ctx, i) {
             cause
         } else {
             // Per-attempt dice: a device-token enrollment never meets an error that needs a
             // user, so it fails only at the rate of the other errors.
-            let (mix, rate) = if self.device_token(i) {
+            let (mix, rate) = if self.device_token(ctx, i) {
                 match &ctx.device_token_errors {
                     Some((mix, kept)) => (mix, s.failure_rate * kept),
                     None => (&s.errors, 0.0),
@@ -165,12 +175,12 @@ impl DeviceShard {
             if ctx.streams.unit(id, ATTEMPT, k) >= rate {
                 self.devices[i].enroll = EnrollStage::Done;
                 self.devices[i].intune_at = now;
-                self.count(now, Counter::EnrollmentSuccesses);
+                self.count(ctx, now, Counter::EnrollmentSuccesses);
                 return Detail::Enrolled;
             }
             mix.sample(ctx.streams.draw(id, ERROR, k))
         };
-        self.count(now, Counter::EnrollmentFailures);
+        self.count(ctx, now, Counter::EnrollmentFailures);
         self.live.failures += 1;
         self.counter_delta
             [(now / ctx.bucket) as usize * COUNTERS + Counter::ALL.len() + error.index()] += 1;
@@ -230,7 +240,7 @@ impl DeviceShard {
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        self.count(now, Counter::PoliciesReceived);
+        self.count(ctx, now, Counter::PoliciesReceived);
         let start = ctx.co_management_at.unwrap_or(0);
         let first_wave = !self.devices[i].late;
         let due = if first_wave && now < start.saturating_add(ctx.window) && ctx.window > 0 {
@@ -253,12 +263,13 @@ impl DeviceShard {
     #[inline]
     pub(super) fn on_enroll_due(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
         if self.devices[i].join == JoinStage::Joined {
-            self.begin_attempt(now, i, q);
+            self.begin_attempt(ctx, now, i, q);
         } else {
             self.devices[i].enroll = EnrollStage::Due;
         }
@@ -269,12 +280,13 @@ impl DeviceShard {
     #[inline]
     pub(super) fn on_remediated(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        self.count(now, Counter::Remediations);
-        self.begin_attempt(now, i, q);
+        self.count(ctx, now, Counter::Remediations);
+        self.begin_attempt(ctx, now, i, q);
         Detail::Remediated
     }
 }

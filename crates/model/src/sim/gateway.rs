@@ -134,18 +134,18 @@ impl DeviceShard {
     /// Whether device `i`'s ConfigMgr client reaches its site: on the corporate network or
     /// VPN always, on the internet only through a gateway that serves clients.
     #[inline]
-    pub(super) fn reaches_site(&self, i: usize) -> bool {
-        self.ctx.gateway_serves || self.devices[i].profile.location != Location::InternetOnly
+    pub(super) fn reaches_site(&self, ctx: &Context, i: usize) -> bool {
+        ctx.gateway_serves || self.devices[i].profile.location != Location::InternetOnly
     }
 
     /// Device `i` now holds a notification channel while online, if it is an internet client
     /// and the gateway serves clients.
-    pub(super) fn join_channels(&mut self, i: usize) {
+    pub(super) fn join_channels(&mut self, ctx: &Context, i: usize) {
         let p = self.devices[i].profile;
-        if !(p.client && p.location == Location::InternetOnly && self.ctx.gateway_serves) {
+        if !(p.client && p.location == Location::InternetOnly && ctx.gateway_serves) {
             return;
         }
-        let len = i64::from(self.ctx.calendar.usage.workday_length);
+        let len = i64::from(ctx.calendar.usage.workday_length);
         let ds = i64::from(p.day_start);
         let day = self.channels.day;
         let c = &mut self.channels;
@@ -163,7 +163,7 @@ impl DeviceShard {
                     table[to] -= 1;
                 }
                 if day != u32::MAX {
-                    let cal = &self.ctx.calendar;
+                    let cal = &ctx.calendar;
                     if day > 0 && cal.is_workday(day - 1) {
                         if let Some((from, to)) = spill {
                             c.bump(from, 1);
@@ -179,16 +179,15 @@ impl DeviceShard {
                 }
             }
             UsagePattern::LaptopIntermittent => {
-                let key = self
-                    .ctx
+                let key = ctx
                     .streams
                     .keyed(self.first + i as u32, crate::schedule::PRESENCE);
                 self.channels.laptops.push((key, p.day_start));
                 if day != u32::MAX {
                     if day > 0 {
-                        self.add_laptop_window(&key, p.day_start, day - 1);
+                        self.add_laptop_window(ctx, &key, p.day_start, day - 1);
                     }
-                    self.add_laptop_window(&key, p.day_start, day);
+                    self.add_laptop_window(ctx, &key, p.day_start, day);
                 }
             }
         }
@@ -196,9 +195,15 @@ impl DeviceShard {
 
     /// Adds laptop `id`'s window of `dd` (today or yesterday) to today's table, and for
     /// today's window its part in tomorrow to `laptop_next`.
-    fn add_laptop_window(&mut self, presence: &KeyedStream, day_start: u16, dd: u32) {
+    fn add_laptop_window(
+        &mut self,
+        ctx: &Context,
+        presence: &KeyedStream,
+        day_start: u16,
+        dd: u32,
+    ) {
         let day = self.channels.day;
-        if let Some((s, e)) = self.ctx.calendar.laptop_window(presence, day_start, dd) {
+        if let Some((s, e)) = ctx.calendar.laptop_window(presence, day_start, dd) {
             let d0 = i64::from(day) * i64::from(DAY);
             let (s, e) = (i64::from(s) - d0, i64::from(e) - d0);
             self.channels.add_today(s, e);
@@ -212,7 +217,7 @@ impl DeviceShard {
     }
 
     /// Internet clients of this shard online at barrier `t` (a multiple of the step).
-    pub(super) fn online_channels(&mut self, t: Minute) -> u64 {
+    pub(super) fn online_channels(&mut self, ctx: &Context, t: Minute) -> u64 {
         let day = t / DAY;
         if self.channels.day != day {
             let c = &mut self.channels;
@@ -227,7 +232,7 @@ impl DeviceShard {
             c.day = day;
             c.summed = 0;
             c.online = 0;
-            let cal = &self.ctx.calendar;
+            let cal = &ctx.calendar;
             if day > 0 && cal.is_workday(day - 1) {
                 c.diff
                     .iter_mut()
@@ -247,10 +252,10 @@ impl DeviceShard {
                 for k in 0..self.channels.laptops.len() {
                     let (key, ds) = self.channels.laptops[k];
                     if yesterday {
-                        self.add_laptop_window(&key, ds, day - 1);
+                        self.add_laptop_window(ctx, &key, ds, day - 1);
                     }
                     if today {
-                        self.add_laptop_window(&key, ds, day);
+                        self.add_laptop_window(ctx, &key, ds, day);
                     }
                 }
             }
@@ -269,16 +274,16 @@ impl DeviceShard {
     }
 
     /// The gateway gives device `local` a connection at `now` (called at a barrier).
-    pub(super) fn grant(&mut self, local: u32, now: Minute, q: &mut EventQueue<Ev>) {
+    pub(super) fn grant(&mut self, ctx: &Context, local: u32, now: Minute, q: &mut EventQueue<Ev>) {
         let i = local as usize;
         let before = self.devices[i].state();
         self.devices[i].phase = Phase::Installing;
         let after = self.devices[i].state();
-        self.move_state(now, i, before, after);
+        self.move_state(ctx, now, i, before, after);
         self.record(i, now, before, after, Detail::GatewayConnection);
         Self::schedule(
             q,
-            Some(now + self.ctx.scenario.cloud.client_install),
+            Some(now + ctx.scenario.cloud.client_install),
             local,
             Kind::InstallDone,
         );
@@ -307,16 +312,17 @@ impl Gateway {
         bucket: Minute,
         gateway_rows: &mut [GatewayRow],
     ) {
+        let (ctx, mut shards) = engine.split_mut();
         let mut online = 0u64;
-        for (shard, _) in engine.shards_mut() {
+        for (shard, _) in shards.iter_mut() {
             self.requests.append(&mut shard.gateway_requests);
-            online += shard.online_channels(next);
+            online += shard.online_channels(ctx, next);
         }
         self.settle(next, online, bucket, gateway_rows, |id| {
             let shard = ranges.partition_point(|r| r.end <= id);
-            let (sh, q) = engine.shard_mut(shard);
+            let (sh, q) = shards.get_mut(shard);
             let local = id - sh.first;
-            sh.grant(local, next, q);
+            sh.grant(ctx, local, next, q);
         });
     }
 
@@ -429,12 +435,12 @@ impl DeviceShard {
     /// grants the shard's requests since the last instant at once, as the gateway does under
     /// its capacity with no queue (in the gateway's order: request time, then id). The
     /// gateway checks that guess when it replays the instant ([`Gateway::replay`]).
-    pub(super) fn mark(&mut self, t: Minute, q: &mut EventQueue<Ev>) {
-        let online = self.online_channels(t);
+    pub(super) fn mark(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
+        let online = self.online_channels(ctx, t);
         let mut granted = std::mem::take(&mut self.gateway_requests);
         granted.sort_unstable();
         for &(_, id) in &granted {
-            self.grant(id - self.first, t, q);
+            self.grant(ctx, id - self.first, t, q);
         }
         self.marks.push(Mark {
             at: t,

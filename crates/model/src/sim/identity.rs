@@ -13,14 +13,15 @@ use fleetsim_engine::EventQueue;
 impl DeviceShard {
     pub(super) fn join_completed(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
         self.devices[i].join = JoinStage::Joined;
-        self.count(now, Counter::HybridJoinsCompleted);
+        self.count(ctx, now, Counter::HybridJoinsCompleted);
         if self.devices[i].enroll == EnrollStage::Due {
-            self.begin_attempt(now, i, q);
+            self.begin_attempt(ctx, now, i, q);
         }
         Detail::HybridJoined
     }
@@ -56,7 +57,7 @@ impl DeviceShard {
             }
             Detail::JoinCertificateWritten
         } else {
-            self.join_completed(now, i, q)
+            self.join_completed(ctx, now, i, q)
         }
     }
 }

@@ -23,7 +23,6 @@
 use crate::domain::LifecycleState;
 use crate::scenario::Minute;
 use fleetsim_engine::{EventQueue, Shard};
-use std::sync::Arc;
 
 pub mod client_install;
 mod device;
@@ -41,7 +40,7 @@ pub mod workloads;
 
 pub use crate::schedule::site_poll_interval;
 pub use client_install::intune_check_in;
-pub use device::{DeviceShard, Ev, Sliders};
+pub use device::{Context, DeviceShard, Ev, Sliders};
 pub use enrollment::randomization_window;
 pub use results::EspOutcome;
 pub use results::{
@@ -55,39 +54,44 @@ use device::*;
 
 impl Shard for DeviceShard {
     type Event = Ev;
+    type Context = Context;
 
-    fn handle(&mut self, now: Minute, ev: Ev, q: &mut EventQueue<Ev>) {
+    fn handle(&mut self, ctx: &Context, now: Minute, ev: Ev, q: &mut EventQueue<Ev>) {
         let i = ev.local as usize;
         let before = self.devices[i].state();
-        let ctx = Arc::clone(&self.ctx);
         let sched = self.schedule_of(i);
         let detail = match ev.kind {
-            Kind::JoinTask => self.on_join_task(&ctx, now, i, &sched, q),
-            Kind::JoinComplete => self.join_completed(now, i, q),
-            Kind::PolicyPoll if !self.reaches_site(i) => Detail::NoSiteContact,
-            Kind::PolicyPoll => self.on_policy_poll(&ctx, now, i, q),
-            Kind::EnrollDue => self.on_enroll_due(now, i, q),
-            Kind::Attempt => self.attempt(now, i, q),
-            Kind::Remediated => self.on_remediated(now, i, q),
-            Kind::Arrive => self.on_arrive(now, i, q),
-            Kind::EspDone(outcome) => self.on_esp_done(now, i, outcome, q),
+            Kind::JoinTask => self.on_join_task(ctx, now, i, &sched, q),
+            Kind::JoinComplete => self.join_completed(ctx, now, i, q),
+            Kind::PolicyPoll if !self.reaches_site(ctx, i) => Detail::NoSiteContact,
+            Kind::PolicyPoll => self.on_policy_poll(ctx, now, i, q),
+            Kind::EnrollDue => self.on_enroll_due(ctx, now, i, q),
+            Kind::Attempt => self.attempt(ctx, now, i, q),
+            Kind::Remediated => self.on_remediated(ctx, now, i, q),
+            Kind::Arrive => self.on_arrive(ctx, now, i, q),
+            Kind::EspDone(outcome) => self.on_esp_done(ctx, now, i, outcome, q),
             Kind::ClientApp => self.on_client_app(now, i),
-            Kind::InstallDone => self.on_install_done(&ctx, now, i, &sched, q),
-            Kind::Registered => self.on_registered(&ctx, now, i, &sched, q),
-            Kind::CoManagementPolicy => self.on_co_management_policy(now, i),
-            Kind::Pushed => self.on_pushed(now, i, q),
-            Kind::Upgraded => self.on_upgraded(&ctx, now, i, q),
-            Kind::Migrated => self.on_migrated(now, i, q),
-            Kind::Reconcile => self.on_reconcile(now, i, q),
-            Kind::IncidentStart(w) => self.on_incident_start(&ctx, now, i, w, q),
-            Kind::IncidentDetected(w) => self.on_incident_detected(&ctx, now, i, w),
-            Kind::IncidentEnd(w) => self.on_incident_end(now, i, w),
+            Kind::InstallDone => self.on_install_done(ctx, now, i, &sched, q),
+            Kind::Registered => self.on_registered(ctx, now, i, &sched, q),
+            Kind::CoManagementPolicy => self.on_co_management_policy(ctx, now, i),
+            Kind::Pushed => self.on_pushed(ctx, now, i, q),
+            Kind::Upgraded => self.on_upgraded(ctx, now, i, q),
+            Kind::Migrated => self.on_migrated(ctx, now, i, q),
+            Kind::Reconcile => self.on_reconcile(ctx, now, i, q),
+            Kind::IncidentStart(w) => self.on_incident_start(ctx, now, i, w, q),
+            Kind::IncidentDetected(w) => self.on_incident_detected(ctx, now, i, w),
+            Kind::IncidentEnd(w) => self.on_incident_end(ctx, now, i, w),
         };
         let after = self.devices[i].state();
-        self.move_state(now, i, before, after);
+        self.move_state(ctx, now, i, before, after);
         if after == Some(LifecycleState::CoManaged) && before != after {
-            self.on_co_managed(now, i, q);
+            self.on_co_managed(ctx, now, i, q);
         }
         self.record(i, now, before, after, detail);
+    }
+
+    #[inline]
+    fn prefetch(&self, ev: &Ev) {
+        prefetch_index::prefetch_index(&self.devices, ev.local as usize);
     }
 }

@@ -11,7 +11,6 @@ use crate::domain::{CoPath, JoinType, OsRelease, coexistence_applies};
 use crate::fleet::Profile;
 use crate::scenario::Minute;
 use fleetsim_engine::EventQueue;
-use std::sync::Arc;
 
 /// Where a device under a third-party MDM waits until it is migrated (for good when the
 /// scenario has no `[mdm_migration]`): in coexistence when ConfigMgr enters it, that is on
@@ -28,8 +27,7 @@ pub(super) fn third_party_mdm_phase(p: &Profile) -> Phase {
 impl DeviceShard {
     /// Puts a device on its next step once nothing permanent stands in its way: the OS
     /// upgrade, client push, Path 2 from Intune, or Path 1.
-    pub(super) fn advance(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn advance(&mut self, ctx: &Context, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
         let s = &ctx.scenario;
         let sched = self.schedule_of(i);
         let local = i as u32;
@@ -59,7 +57,7 @@ impl DeviceShard {
                 // Already Azure AD joined and (assumption) enrolled in Intune: Path 2 from step 3.
                 d.path = CoPath::Path2;
                 d.intune_at = now;
-                self.intune_only(now, i, q);
+                self.intune_only(ctx, now, i, q);
             } else {
                 d.phase = Phase::AwaitingClientPush;
                 let at = Some(push_at.max(now)).filter(|t| *t < ctx.calendar.horizon);
@@ -102,10 +100,16 @@ impl DeviceShard {
 
     /// [`Kind::Pushed`]: Client push installed a client: the device moves on.
     #[inline]
-    pub(super) fn on_pushed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        self.count(now, Counter::ClientPushes);
+    pub(super) fn on_pushed(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.count(ctx, now, Counter::ClientPushes);
         self.devices[i].profile.client = true;
-        self.advance(now, i, q);
+        self.advance(ctx, now, i, q);
         Detail::ClientPushed
     }
 
@@ -119,21 +123,27 @@ impl DeviceShard {
         q: &mut EventQueue<Ev>,
     ) -> Detail {
         let s = &ctx.scenario;
-        self.count(now, Counter::OsUpgrades);
+        self.count(ctx, now, Counter::OsUpgrades);
         self.devices[i].profile.os = s
             .os_upgrade
             .or(s.legacy_upgrade)
             .map_or(OsRelease::Win10_22H2, |u| u.1);
-        self.advance(now, i, q);
+        self.advance(ctx, now, i, q);
         Detail::OsUpgraded
     }
 
     /// [`Kind::Migrated`]: The device left its third-party MDM: it moves on.
     #[inline]
-    pub(super) fn on_migrated(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        self.count(now, Counter::MdmMigrations);
+    pub(super) fn on_migrated(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.count(ctx, now, Counter::MdmMigrations);
         self.devices[i].profile.third_party_mdm = false;
-        self.advance(now, i, q);
+        self.advance(ctx, now, i, q);
         Detail::MdmMigrated
     }
 }

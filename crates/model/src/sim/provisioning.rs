@@ -14,7 +14,6 @@ use super::results::*;
 use crate::domain::CoPath;
 use crate::scenario::Minute;
 use fleetsim_engine::{EventQueue, Purpose};
-use std::sync::Arc;
 
 pub(super) const ESP: Purpose = Purpose::named("autopilot-esp");
 
@@ -23,8 +22,13 @@ impl DeviceShard {
     /// ESP shows). Into co-management the client install is requested now and the ESP's
     /// deadline is set; otherwise the outcome is drawn now, the end comes after the ESP
     /// duration (success, failure) or its timeout.
-    pub(super) fn provision(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn provision(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         let p2 = &ctx.scenario.path2;
         let id = self.first + i as u32;
         let p = self.devices[i].profile;
@@ -74,6 +78,7 @@ impl DeviceShard {
     /// or co-management is not enabled yet), the device takes it at a policy poll.
     pub(super) fn esp_client_registered(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         q: &mut EventQueue<Ev>,
@@ -81,14 +86,14 @@ impl DeviceShard {
         if !self.devices[i].in_esp {
             return false;
         }
-        let t = now + self.ctx.scenario.path2.esp;
+        let t = now + ctx.scenario.path2.esp;
         Self::schedule(
             q,
-            Some(t).filter(|t| *t < self.ctx.calendar.horizon),
+            Some(t).filter(|t| *t < ctx.calendar.horizon),
             i as u32,
             Kind::EspDone(EspOutcome::Success),
         );
-        let applies = self.ctx.co_management_at.is_some_and(|at| at <= now);
+        let applies = ctx.co_management_at.is_some_and(|at| at <= now);
         if applies {
             Self::schedule(q, Some(now), i as u32, Kind::CoManagementPolicy);
         }
@@ -99,13 +104,19 @@ impl DeviceShard {
 
     /// [`Kind::Arrive`]: A new Path 2 device arrives: Autopilot provisioning starts unless it is ineligible.
     #[inline]
-    pub(super) fn on_arrive(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        self.count(now, Counter::DevicesArrived);
+    pub(super) fn on_arrive(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.count(ctx, now, Counter::DevicesArrived);
         self.devices[i].path = CoPath::Path2;
         if self.devices[i].reason.is_some() {
             self.devices[i].phase = Phase::Ineligible;
         } else {
-            self.provision(now, i, q);
+            self.provision(ctx, now, i, q);
         }
         Detail::Arrived
     }
@@ -118,6 +129,7 @@ impl DeviceShard {
     #[inline]
     pub(super) fn on_esp_done(
         &mut self,
+        ctx: &Context,
         now: Minute,
         i: usize,
         outcome: EspOutcome,
@@ -134,11 +146,11 @@ impl DeviceShard {
                 return Detail::EspAlreadyEnded;
             }
             self.devices[i].in_esp = false;
-            self.count(now, counter);
+            self.count(ctx, now, counter);
             return Detail::Provisioned(outcome);
         }
-        self.count(now, counter);
-        self.intune_only(now, i, q);
+        self.count(ctx, now, counter);
+        self.intune_only(ctx, now, i, q);
         Detail::Provisioned(outcome)
     }
 }

@@ -22,7 +22,6 @@ use crate::schedule::site_poll_interval;
 use chrono::Datelike;
 use fleetsim_engine::{Engine, EventQueue, Purpose, RandomStreams, shard_ranges};
 use std::ops::Range;
-use std::sync::Arc;
 
 pub(super) const SAMPLE: Purpose = Purpose::named("event-sample");
 
@@ -48,11 +47,10 @@ pub enum RunError {
     },
 }
 
-/// A drawn fleet, ready to start: the engine with its shards, the context they will share,
+/// A drawn fleet, ready to start: the engine with its shards and the context they share,
 /// the shards' id ranges and each shard's counts.
 pub(super) struct Prepared {
     engine: Engine<DeviceShard>,
-    ctx: Context,
     ranges: Vec<Range<u32>>,
     counts: Vec<FleetCounts>,
 }
@@ -159,13 +157,9 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
     let total = s.fleet.devices + s.path2.arrivals();
     let parts = (threads as u32 * 4).clamp(1, 256);
     let ranges = shard_ranges(total, parts);
-    let provisional = Arc::new(ctx.clone());
     let shards = ranges
         .iter()
         .map(|r| DeviceShard {
-            // Each shard has its own copy: the handlers clone the Arc per event, and a shared
-            // reference count would bounce between the cores.
-            ctx: Arc::new((*provisional).clone()),
             first: r.start,
             devices: Vec::new(),
             programs: Vec::new(),
@@ -186,19 +180,20 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             live: Live::default(),
         })
         .collect();
-    let mut engine =
-        Engine::new(shards, threads).map_err(|source| RunError::Threads { threads, source })?;
+    let sites = ctx.sites;
+    let mut engine = Engine::new(ctx, shards, threads)
+        .map_err(|source| RunError::Threads { threads, source })?;
     let rs = ranges.clone();
-    let mut counts = engine.par_each(|i, shard, _| shard.populate(rs[i].clone()));
+    let mut counts = engine.par_each(|i, ctx, shard, _| shard.populate(ctx, rs[i].clone()));
     // Pass 2: collection membership, now that the matching devices are counted.
-    let all = total_counts(&counts, ctx.sites);
+    let all = total_counts(&counts, sites);
     let membership = Membership::new(s, &all.collection_matching);
-    let assigned = engine.par_each(|_, shard, _| shard.assign_collections(&membership));
+    let assigned = engine.par_each(|_, ctx, shard, _| shard.assign_collections(ctx, &membership));
     for (c, (members, in_scope)) in counts.iter_mut().zip(assigned) {
         c.collection_members = members;
         c.path1_in_scope = in_scope;
     }
-    let all = total_counts(&counts, ctx.sites);
+    let all = total_counts(&counts, sites);
     if let Some(c) = all.collection_members.iter().position(|m| *m == 0) {
         return Err(RunError::EmptyCollection {
             name: s.collections[c].name.clone(),
@@ -206,7 +201,6 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
     }
     Ok(Prepared {
         engine,
-        ctx,
         ranges,
         counts,
     })
@@ -255,7 +249,7 @@ pub fn run_with_findings(
 ) -> Result<RunResult, RunError> {
     let on_findings = findings;
     let prepared = prepare(scenario, options)?;
-    let all = total_counts(&prepared.counts, prepared.ctx.sites);
+    let all = total_counts(&prepared.counts, prepared.engine.context().sites);
     let findings = preflight(scenario, &all);
     on_findings(&findings, &all);
     // First without a barrier at every gateway instant where nothing waits; if the gateway
@@ -286,10 +280,10 @@ fn simulate(
 ) -> Option<RunResult> {
     let Prepared {
         mut engine,
-        mut ctx,
         ranges,
         counts,
     } = prepared;
+    let ctx = engine.context_mut();
     let findings = findings.to_vec();
     let t = &scenario.timing;
     ctx.window = randomization_window(
@@ -310,7 +304,6 @@ fn simulate(
             )
         })
         .collect();
-    let ctx = Arc::new(ctx);
     // Program ranks: devices of earlier shards come first.
     let mut ranks = Vec::with_capacity(counts.len());
     let mut acc = Ranks::default();
@@ -322,14 +315,11 @@ fn simulate(
         acc.legacy += c.legacy_candidates;
         acc.migration += c.migration_candidates;
     }
-    engine.par_each(|i, shard, q| {
-        shard.ctx = Arc::new((*ctx).clone());
-        shard.start(ranks[i], q);
-    });
+    engine.par_each(|i, ctx, shard, q| shard.start(ctx, ranks[i], q));
 
     let horizon = scenario.horizon();
-    let bucket = ctx.bucket;
-    let rows = ctx.rows;
+    let ctx = engine.context();
+    let (bucket, rows) = (ctx.bucket, ctx.rows);
     let uses_gateway = ctx.gateway_serves
         && ((ctx.path2_blocker.is_none() && all.path2_candidates > 0) || all.internet_clients > 0);
     let uses_strategy = scenario.strategy.steps.iter().any(|st| {
@@ -354,7 +344,7 @@ fn simulate(
     while now < horizon {
         if spans && gateway.idle() {
             let next = ((now / DAY + 1) * DAY).min(horizon);
-            engine.advance_marked(next, GATEWAY_STEP, |shard, t, q| shard.mark(t, q));
+            engine.advance_marked(next, GATEWAY_STEP, |ctx, shard, t, q| shard.mark(ctx, t, q));
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
             }
@@ -376,7 +366,7 @@ fn simulate(
             if let Some(pilot) = rollout.step(scenario, now, &live) {
                 let sliders = rollout.sliders;
                 let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
-                engine.par_each(|_, shard, q| shard.set_sliders(sliders, now, delay, q));
+                engine.par_each(|_, ctx, shard, q| shard.set_sliders(ctx, sliders, now, delay, q));
             }
         }
         engine.advance_to(next);
@@ -392,7 +382,7 @@ fn simulate(
 
     let mut breakdown = breakdown_rows(scenario);
     let slots = breakdown.len();
-    let tables = engine.par_each(|_, shard, _| {
+    let tables = engine.par_each(|_, ctx, shard, _| {
         let mut t = vec![[0u64; STATES]; slots];
         for d in &shard.devices {
             if let Some(st) = d.state() {
@@ -413,19 +403,18 @@ fn simulate(
                 Some(r) => reasons[r.index()] += 1,
                 None => {
                     by_path[d.path.index()] += 1;
-                    existing +=
-                        u64::from((shard.first + k as u32) < shard.ctx.scenario.fleet.devices);
+                    existing += u64::from((shard.first + k as u32) < ctx.scenario.fleet.devices);
                 }
             }
             if d.phase == Phase::IntuneOnlyBlocked {
-                if let Some(p) = shard.ctx.path2_blocker {
+                if let Some(p) = ctx.path2_blocker {
                     blocked[p.index()] += 1;
                 }
             }
             if d.reason.is_none()
                 && d.path == CoPath::Path1
-                && shard.ctx.co_management_at.is_some()
-                && !shard.ctx.gateway_serves
+                && ctx.co_management_at.is_some()
+                && !ctx.gateway_serves
                 && d.profile.location == Location::InternetOnly
                 && d.state() != Some(crate::domain::LifecycleState::CoManaged)
             {
@@ -450,7 +439,7 @@ fn simulate(
         blocked.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         reasons.iter_mut().zip(r).for_each(|(a, b)| *a += b);
     }
-    let shards = engine.into_shards();
+    let (ctx, shards) = engine.into_parts();
 
     // Reduce in shard order, over integers.
     let sites = ctx.sites;
@@ -612,8 +601,7 @@ fn arrival_at(ctx: &Context, id: u32, p: &crate::fleet::Profile) -> Option<Minut
 
 impl DeviceShard {
     /// Draws the shard's devices and counts them for the preflight and the programs.
-    pub(super) fn populate(&mut self, range: Range<u32>) -> FleetCounts {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn populate(&mut self, ctx: &Context, range: Range<u32>) -> FleetCounts {
         let s = &ctx.scenario;
         let mut counts = FleetCounts::new(ctx.sites, s.collections.len());
         self.devices.reserve_exact(range.len());
@@ -652,7 +640,7 @@ impl DeviceShard {
             };
             // A new device arrives at its first online minute from its planned day (as `start`
             // schedules it), if that is before the horizon; the outputs count only those.
-            let present = !arrival || arrival_at(&ctx, id, &profile).is_some();
+            let present = !arrival || arrival_at(ctx, id, &profile).is_some();
             if present {
                 counts.add_present(path, reason.is_none(), arrival);
             }
@@ -691,8 +679,7 @@ impl DeviceShard {
 
     /// Sets each eligible device's collection memberships and its automatic enrollment scope;
     /// returns each collection's members and the Path 1 devices in scope.
-    pub(super) fn assign_collections(&mut self, m: &Membership) -> (Vec<u64>, u64) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn assign_collections(&mut self, ctx: &Context, m: &Membership) -> (Vec<u64>, u64) {
         let s = &ctx.scenario;
         let n = s.collections.len();
         let mut members = vec![0u64; n];
@@ -724,15 +711,14 @@ impl DeviceShard {
     }
 
     /// Sets each device's starting state and schedules its first events.
-    pub(super) fn start(&mut self, ranks: Ranks, q: &mut EventQueue<Ev>) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn start(&mut self, ctx: &Context, ranks: Ranks, q: &mut EventQueue<Ev>) {
         let s = &ctx.scenario;
         let mut r = ranks;
         for i in 0..self.devices.len() {
             let id = self.first + i as u32;
             let d = self.devices[i];
             if id >= s.fleet.devices {
-                Self::schedule(q, arrival_at(&ctx, id, &d.profile), i as u32, Kind::Arrive);
+                Self::schedule(q, arrival_at(ctx, id, &d.profile), i as u32, Kind::Arrive);
                 continue;
             }
             if d.reason.is_none() {
@@ -787,15 +773,15 @@ impl DeviceShard {
                     );
                     r.migration += 1;
                 } else {
-                    self.advance(0, i, q);
+                    self.advance(ctx, 0, i, q);
                 }
             } else if d.reason == Some(IneligibleReason::ThirdPartyMdm) {
                 // No migration program: coexistence where it applies, else stuck until migrated.
                 self.devices[i].phase = third_party_mdm_phase(&d.profile);
             }
-            self.join_channels(i);
+            self.join_channels(ctx, i);
             let state = self.devices[i].state();
-            self.move_state(0, i, None, state);
+            self.move_state(ctx, 0, i, None, state);
             if self.devices[i].record {
                 let st = state.expect("existing devices have a state");
                 self.events.push(EventRecord {

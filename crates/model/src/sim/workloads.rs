@@ -10,7 +10,6 @@ use super::results::*;
 use crate::domain::{LifecycleState, Slider, Workload};
 use crate::scenario::{DAY, Minute};
 use fleetsim_engine::{EventQueue, Purpose};
-use std::sync::Arc;
 
 pub(super) const INCIDENT: Purpose = Purpose::named("workload-incident");
 
@@ -57,23 +56,32 @@ impl Sliders {
 
 impl DeviceShard {
     /// The device became co-managed: it takes the workload sliders at its next policy poll.
-    pub(super) fn on_co_managed(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
+    pub(super) fn on_co_managed(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         if self.sliders.any_intune() {
-            self.schedule_reconcile(now, i, q);
+            self.schedule_reconcile(ctx, now, i, q);
         }
     }
 
-    pub(super) fn schedule_reconcile(&mut self, from: Minute, i: usize, q: &mut EventQueue<Ev>) {
+    pub(super) fn schedule_reconcile(
+        &mut self,
+        ctx: &Context,
+        from: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         if self.devices[i].reconcile_pending {
             return;
         }
         let sched = self.schedule_of(i);
         let p = self.devices[i].profile;
-        let (poll, phase) = self.ctx.poll_of(&p);
-        let t = self
-            .ctx
-            .calendar
-            .next_online_tick(&sched, from, poll, phase);
+        let (poll, phase) = ctx.poll_of(&p);
+        let t = ctx.calendar.next_online_tick(&sched, from, poll, phase);
         if t.is_some() {
             self.devices[i].reconcile_pending = true;
         }
@@ -84,6 +92,7 @@ impl DeviceShard {
     /// change take them at their next policy poll (after collection evaluation for pilots).
     pub(super) fn set_sliders(
         &mut self,
+        ctx: &Context,
         new: Sliders,
         now: Minute,
         evaluation: Minute,
@@ -118,17 +127,22 @@ impl DeviceShard {
         for i in 0..self.devices.len() {
             let d = &self.devices[i];
             let site = usize::from(d.profile.site);
-            let shared = self.ctx.site_shared_pilot[site];
-            let want = new.authority(d.member, shared) & self.ctx.site_workloads[site];
+            let shared = ctx.site_shared_pilot[site];
+            let want = new.authority(d.member, shared) & ctx.site_workloads[site];
             if d.state() == Some(LifecycleState::CoManaged) && want != d.authority {
-                self.schedule_reconcile(now + evaluation, i, q);
+                self.schedule_reconcile(ctx, now + evaluation, i, q);
             }
         }
     }
 
     /// Takes the current sliders: switches authority, draws incidents for bad policies.
-    pub(super) fn reconcile(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) {
-        let ctx = Arc::clone(&self.ctx);
+    pub(super) fn reconcile(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) {
         let s = &ctx.scenario;
         let id = self.first + i as u32;
         let sched = self.schedule_of(i);
@@ -155,7 +169,7 @@ impl DeviceShard {
                 self.live.wl[k] += 1;
                 self.live.switched[k] += 1;
                 self.wl_delta[row * WORKLOADS + k] += 1;
-                self.count(now, Counter::WorkloadSwitches);
+                self.count(ctx, now, Counter::WorkloadSwitches);
                 if *w == Workload::CompliancePolicies {
                     self.live.ca_minutes += to_horizon;
                 }
@@ -188,7 +202,7 @@ impl DeviceShard {
                 // The settings of a left Endpoint Protection or device configuration pilot stay
                 // on the device: its incident runs its course.
                 if d.incident & b != 0 && d.sticky & b == 0 {
-                    self.end_incident(now, i, *w);
+                    self.end_incident(ctx, now, i, *w);
                 }
             }
         }
@@ -200,18 +214,24 @@ impl DeviceShard {
         self.devices[i].authority = want;
     }
 
-    pub(super) fn end_incident(&mut self, now: Minute, i: usize, w: Workload) {
+    pub(super) fn end_incident(&mut self, ctx: &Context, now: Minute, i: usize, w: Workload) {
         self.devices[i].incident &= !bit(w);
         self.live.incidents_active -= 1;
-        self.incident_delta[(now / self.ctx.bucket) as usize] -= 1;
+        self.incident_delta[(now / ctx.bucket) as usize] -= 1;
     }
 
     // Event handlers, called from the dispatch in `super`.
 
     /// [`Kind::Reconcile`]: The device takes the current sliders at its policy poll.
     #[inline]
-    pub(super) fn on_reconcile(&mut self, now: Minute, i: usize, q: &mut EventQueue<Ev>) -> Detail {
-        self.reconcile(now, i, q);
+    pub(super) fn on_reconcile(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        q: &mut EventQueue<Ev>,
+    ) -> Detail {
+        self.reconcile(ctx, now, i, q);
         Detail::WorkloadsReconciled
     }
 
@@ -231,7 +251,7 @@ impl DeviceShard {
             self.devices[i].incident |= bit(w);
             self.live.incidents_active += 1;
             self.incident_delta[(now / ctx.bucket) as usize] += 1;
-            self.count(now, Counter::IncidentsStarted);
+            self.count(ctx, now, Counter::IncidentsStarted);
             let settings = &s.workloads[w.index()];
             Self::schedule(
                 q,
@@ -261,12 +281,12 @@ impl DeviceShard {
         let s = &ctx.scenario;
         if self.devices[i].incident & bit(w) != 0 {
             self.live.detected[w.index()] += 1;
-            self.count(now, Counter::IncidentsDetected);
+            self.count(ctx, now, Counter::IncidentsDetected);
             let id = self.first + i as u32;
             if ctx.streams.unit(id, TICKET, w.index() as u64) < s.workloads[w.index()].ticket_share
             {
                 self.live.tickets += 1;
-                self.count(now, Counter::HelpdeskTickets);
+                self.count(ctx, now, Counter::HelpdeskTickets);
             }
         }
         Detail::Incident(w)
@@ -274,9 +294,15 @@ impl DeviceShard {
 
     /// [`Kind::IncidentEnd`]: The incident is resolved.
     #[inline]
-    pub(super) fn on_incident_end(&mut self, now: Minute, i: usize, w: Workload) -> Detail {
+    pub(super) fn on_incident_end(
+        &mut self,
+        ctx: &Context,
+        now: Minute,
+        i: usize,
+        w: Workload,
+    ) -> Detail {
         if self.devices[i].incident & bit(w) != 0 {
-            self.end_incident(now, i, w);
+            self.end_incident(ctx, now, i, w);
         }
         Detail::Incident(w)
     }
