@@ -1,6 +1,7 @@
 use crate::{EventQueue, Time};
-use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A part of the simulated world that evolves on its own between barriers: a set of entities
 /// and their pending events. Shards never see each other while they run.
@@ -83,6 +84,9 @@ pub struct Engine<S: Shard> {
     inline_events: usize,
     now: Time,
     events: u64,
+    /// Per shard: events it handled in the last call that ran shards on the pool; the next
+    /// such call starts the busiest shards first.
+    weight: Vec<u64>,
 }
 
 impl<S: Shard> Engine<S> {
@@ -108,7 +112,9 @@ impl<S: Shard> Engine<S> {
             .num_threads(threads)
             .build()?;
         let threads = pool.current_num_threads();
+        let weight = vec![0; shards.len()];
         Ok(Self {
+            weight,
             context,
             threads,
             inline_events: Self::INLINE_EVENTS,
@@ -153,6 +159,7 @@ impl<S: Shard> Engine<S> {
                 .collect();
         }
         self.pool.install(|| {
+            use rayon::prelude::*;
             slots
                 .par_iter_mut()
                 .enumerate()
@@ -179,20 +186,12 @@ impl<S: Shard> Engine<S> {
                 }
             }
         }
-        let ctx = &self.context;
-        let handled: u64 = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
-            self.slots
-                .iter_mut()
-                .map(|slot| drain_before(ctx, slot, barrier))
-                .sum()
+        let run = |ctx: &S::Context, slot: &mut Slot<S>| drain_before(ctx, slot, barrier);
+        let handled = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
+            let ctx = &self.context;
+            self.slots.iter_mut().map(|slot| run(ctx, slot)).sum()
         } else {
-            let slots = &mut self.slots;
-            self.pool.install(|| {
-                slots
-                    .par_iter_mut()
-                    .map(|slot| drain_before(ctx, slot, barrier))
-                    .sum()
-            })
+            self.on_pool(run)
         };
         self.events += handled;
         self.now = self.now.max(barrier);
@@ -213,8 +212,7 @@ impl<S: Shard> Engine<S> {
     ) {
         assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
         let from = self.now;
-        let ctx = &self.context;
-        let run = |slot: &mut Slot<S>| -> u64 {
+        let run = |ctx: &S::Context, slot: &mut Slot<S>| -> u64 {
             let mut n = 0u64;
             let mut t = (from / step + 1) * step;
             while t <= barrier {
@@ -232,14 +230,50 @@ impl<S: Shard> Engine<S> {
         } else {
             0
         };
-        let handled: u64 = if busy <= 1 {
-            self.slots.iter_mut().map(run).sum()
+        let handled = if busy <= 1 {
+            let ctx = &self.context;
+            self.slots.iter_mut().map(|slot| run(ctx, slot)).sum()
         } else {
-            let slots = &mut self.slots;
-            self.pool.install(|| slots.par_iter_mut().map(run).sum())
+            self.on_pool(run)
         };
         self.events += handled;
         self.now = self.now.max(barrier);
+    }
+
+    /// Runs `run` on every shard on the pool's threads and returns the events handled. Each
+    /// thread takes the next shard not yet taken, busiest first (by the events each handled
+    /// the last time), so that a heavy shard (fleetsim's last, where the new Autopilot devices
+    /// are) does not start last and leave the other threads waiting for it. Which thread runs
+    /// a shard, and when, never changes its result.
+    fn on_pool(&mut self, run: impl Fn(&S::Context, &mut Slot<S>) -> u64 + Sync) -> u64 {
+        if self.weight.iter().all(|w| *w == 0) {
+            // Nothing handled on the pool yet: the pending events are the best guess.
+            for (w, slot) in self.weight.iter_mut().zip(&self.slots) {
+                *w = slot.queue.len() as u64;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.slots.len()).collect();
+        // Stable: equal weights keep the shards' order.
+        order.sort_by_key(|&i| std::cmp::Reverse(self.weight[i]));
+        let cells: Vec<Mutex<(&mut Slot<S>, u64)>> =
+            self.slots.iter_mut().map(|s| Mutex::new((s, 0))).collect();
+        let next = AtomicUsize::new(0);
+        let ctx = &self.context;
+        self.pool.broadcast(|_| {
+            while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                // Each cell is taken by one thread only: the lock is never contended.
+                let mut cell = cells[i].lock().unwrap_or_else(|e| e.into_inner());
+                let (slot, n) = &mut *cell;
+                *n = run(ctx, slot);
+            }
+        });
+        let mut handled = 0;
+        for (w, cell) in self.weight.iter_mut().zip(cells) {
+            let (_, n) = cell.into_inner().unwrap_or_else(|e| e.into_inner());
+            *w = n;
+            handled += n;
+        }
+        handled
     }
 
     /// The last barrier reached.

@@ -267,6 +267,13 @@ pub fn run_with_findings(
     )
 }
 
+/// The longest stretch the shards run without a barrier when nothing needs one (no strategy
+/// to step; the gateway, if in use, replayed after it): 30 days. Each barrier hands the shards
+/// back and forth between threads and leaves their devices' records to go cold in the cache:
+/// on the default run (1M x 180 days, 2 threads) barriers every day cost 0.47 s against 0.36 s
+/// every 30 days and 0.35 s once. Progress is reported at each barrier, so not longer.
+const SPAN: Minute = 30 * DAY;
+
 /// Simulates a drawn fleet. With `spans`, the days in which no gateway request waits run
 /// without a barrier at each gateway instant ([`DeviceShard::mark`], [`Gateway::replay`]);
 /// `None` when the gateway would have kept a request waiting in one of them.
@@ -333,17 +340,17 @@ fn simulate(
     } else if uses_strategy {
         STRATEGY_STEP
     } else {
-        DAY
+        SPAN
     };
     let mut rollout = Rollout::new(scenario);
     let mut gateway = Gateway::new(scenario);
     let mut gateway_rows = vec![GatewayRow::default(); rows];
-    // Without a strategy to step, a span ends only at the end of a day (or of the run).
+    // Without a strategy to step, a span ends only every SPAN (or at the end of the run).
     let spans = spans && uses_gateway && !uses_strategy && scenario.strategy.steps.is_empty();
     let mut now = 0;
     while now < horizon {
         if spans && gateway.idle() {
-            let next = ((now / DAY + 1) * DAY).min(horizon);
+            let next = ((now / SPAN + 1) * SPAN).min(horizon);
             engine.advance_marked(next, GATEWAY_STEP, |ctx, shard, t, q| shard.mark(ctx, t, q));
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
