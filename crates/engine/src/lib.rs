@@ -25,7 +25,7 @@ mod streams;
 pub use engine::{Engine, Shard, ShardsMut, shard_ranges};
 pub use queue::EventQueue;
 pub use rayon::ThreadPoolBuildError;
-pub use streams::{KeyedStream, Purpose, RandomStreams, stable_hash, to_unit};
+pub use streams::{KeyedStream, Purpose, RandomStreams, Sequence, stable_hash, to_unit};
 
 /// A point in simulated time, in whole ticks. The engine gives ticks no unit.
 pub type Time = u32;

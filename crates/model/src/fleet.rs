@@ -5,7 +5,6 @@ use crate::domain::{
 };
 use crate::scenario::{ByMix, Collection, FleetAttr, FleetSpec, Mix, Scenario};
 use fleetsim_engine::{Purpose, RandomStreams, stable_hash, to_unit};
-use rand::Rng;
 
 /// The stream a device's attributes are drawn from.
 pub const FLEET: Purpose = Purpose::named("fleet");
@@ -102,7 +101,7 @@ pub struct Inventory {
 /// chooses which mix that draw is read against, from the values settled before it. Without
 /// conditional mixes every device is the same as drawing each attribute on its own.
 pub fn draw_profile(spec: &FleetSpec, s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
-    let mut rng = streams.stream(id, FLEET);
+    let mut rng = streams.sequence(id, FLEET);
     // The stream's draws, in the fixed order they have always been taken.
     let d_os = rng.next_u64();
     let d_join = rng.next_u64();
@@ -276,7 +275,7 @@ impl Membership {
 /// provisioning, no ConfigMgr client, on the internet, with the Path 2 OS and usage mixes.
 pub fn draw_arrival(s: &Scenario, streams: &RandomStreams, id: u32) -> Profile {
     let mut p = draw_profile(&s.fleet, s, streams, id);
-    let mut rng = streams.stream(id, ARRIVAL);
+    let mut rng = streams.sequence(id, ARRIVAL);
     p.os = s.path2.os.sample(rng.next_u64());
     p.usage = s.path2.usage.sample(rng.next_u64());
     p.join = JoinType::AzureAdJoined;
@@ -327,6 +326,7 @@ pub fn permanent_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng;
 
     fn base() -> Profile {
         Profile {
