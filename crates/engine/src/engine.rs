@@ -1,18 +1,19 @@
+use crate::gang::{Gang, Part, Task};
 use crate::{EventQueue, Time};
+use std::fmt;
 use std::ops::Range;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// A part of the simulated world that evolves on its own between barriers: a set of entities
 /// and their pending events. Shards never see each other while they run.
-pub trait Shard: Send {
+pub trait Shard: Send + 'static {
     /// What an event carries (usually an entity index and what happens to it).
-    type Event: Copy + Send;
+    type Event: Copy + Send + 'static;
 
     /// What every shard reads and none changes while events run (the scenario and the tables
     /// drawn from it). The engine holds one, lent to every shard: no copy per shard and no
     /// reference counting per event.
-    type Context: Sync;
+    type Context: Send + Sync + 'static;
 
     /// Handles one event at `now`; may schedule more, at `now` or later, in `queue`.
     fn handle(
@@ -29,6 +30,39 @@ pub trait Shard: Send {
     /// most of an event's cost. Must not change anything the shard does (the default: nothing).
     #[inline]
     fn prefetch(&self, _event: &Self::Event) {}
+
+    /// Called by [`Engine::advance_marked`] at each of its stops `t`, once every event before
+    /// `t` is handled and before any at `t` or later: what a barrier at `t` would see of this
+    /// shard, and what it could change in it, with no barrier (the default: nothing).
+    fn mark(&mut self, _ctx: &Self::Context, _t: Time, _queue: &mut EventQueue<Self::Event>) {}
+}
+
+/// The engine could not start its threads.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The thread pool for set-up work.
+    Pool(rayon::ThreadPoolBuildError),
+    /// A worker thread for the run.
+    Worker(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Pool(e) => write!(f, "the thread pool did not start: {e}"),
+            StartError::Worker(e) => write!(f, "a worker thread did not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Pool(e) => Some(e),
+            StartError::Worker(e) => Some(e),
+        }
+    }
 }
 
 /// How many events ahead of the one being handled [`Shard::prefetch`] is told of: far enough
@@ -66,9 +100,33 @@ pub fn shard_ranges(n: u32, parts: u32) -> Vec<Range<u32>> {
         .collect()
 }
 
-struct Slot<S: Shard> {
+pub(crate) struct Slot<S: Shard> {
     shard: S,
     queue: EventQueue<S::Event>,
+}
+
+impl<S: Shard> Part for Slot<S> {
+    type Context = S::Context;
+
+    fn run(&mut self, ctx: &S::Context, task: Task) -> u64 {
+        match task {
+            Task::Drain { barrier } => drain_before(ctx, self, barrier),
+            Task::Marked {
+                from,
+                barrier,
+                step,
+            } => {
+                let mut n = 0u64;
+                let mut t = (from / step + 1) * step;
+                while t <= barrier {
+                    n += drain_before(ctx, self, t);
+                    self.shard.mark(ctx, t, &mut self.queue);
+                    t += step;
+                }
+                n
+            }
+        }
+    }
 }
 
 /// Owns the shards and their queues and advances them in parallel up to barriers.
@@ -77,23 +135,26 @@ struct Slot<S: Shard> {
 /// because a shard only sees its own state and its own queue. At a barrier the caller gets all
 /// shards back, in their fixed order, to read or change them.
 pub struct Engine<S: Shard> {
-    context: S::Context,
+    context: Arc<S::Context>,
     slots: Vec<Slot<S>>,
+    /// For set-up work ([`Engine::par_each`]).
     pool: rayon::ThreadPool,
+    /// For the run's hand-overs (`None` with one thread).
+    gang: Option<Gang<Slot<S>>>,
     threads: usize,
     inline_events: usize,
     now: Time,
     events: u64,
-    /// Per shard: events it handled in the last call that ran shards on the pool; the next
-    /// such call starts the busiest shards first.
+    /// Per shard: events it handled in the last hand-over to the gang; the next one shares
+    /// the shards out by them.
     weight: Vec<u64>,
 }
 
 impl<S: Shard> Engine<S> {
     /// Below this many events due before a barrier (in all shards), [`Engine::advance_to`]
-    /// runs the shards on the calling thread by default: waking the pool's threads and waiting
-    /// for them costs about as much as handling that many events.
-    pub const INLINE_EVENTS: usize = 2048;
+    /// runs the shards on the calling thread by default: handing them to the other threads
+    /// and back costs about as much as handling that many events.
+    pub const INLINE_EVENTS: usize = 256;
 
     /// Changes the [`Engine::INLINE_EVENTS`] threshold (0: always use the pool when more than
     /// one shard has work). Never changes results, only which thread does the work.
@@ -103,19 +164,22 @@ impl<S: Shard> Engine<S> {
 
     /// An engine over `shards` sharing `context`, run on `threads` worker threads (0: one per
     /// core).
-    pub fn new(
-        context: S::Context,
-        shards: Vec<S>,
-        threads: usize,
-    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+    pub fn new(context: S::Context, shards: Vec<S>, threads: usize) -> Result<Self, StartError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .build()?;
+            .build()
+            .map_err(StartError::Pool)?;
         let threads = pool.current_num_threads();
+        let gang = if threads > 1 {
+            Some(Gang::new(threads - 1).map_err(StartError::Worker)?)
+        } else {
+            None
+        };
         let weight = vec![0; shards.len()];
         Ok(Self {
             weight,
-            context,
+            gang,
+            context: Arc::new(context),
             threads,
             inline_events: Self::INLINE_EVENTS,
             slots: shards
@@ -139,7 +203,7 @@ impl<S: Shard> Engine<S> {
 
     /// The context, to change between events (at set-up or a barrier).
     pub fn context_mut(&mut self) -> &mut S::Context {
-        &mut self.context
+        Arc::get_mut(&mut self.context).expect("no worker holds the context between hand-overs")
     }
 
     /// Runs `f` on every shard and its queue in parallel (for set-up work such as generating
@@ -149,7 +213,7 @@ impl<S: Shard> Engine<S> {
         &mut self,
         f: impl Fn(usize, &S::Context, &mut S, &mut EventQueue<S::Event>) -> R + Sync + Send,
     ) -> Vec<R> {
-        let ctx = &self.context;
+        let ctx = &*self.context;
         let slots = &mut self.slots;
         if self.threads <= 1 {
             return slots
@@ -186,12 +250,12 @@ impl<S: Shard> Engine<S> {
                 }
             }
         }
-        let run = |ctx: &S::Context, slot: &mut Slot<S>| drain_before(ctx, slot, barrier);
+        let task = Task::Drain { barrier };
         let handled = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
-            let ctx = &self.context;
-            self.slots.iter_mut().map(|slot| run(ctx, slot)).sum()
+            let ctx = &*self.context;
+            self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum()
         } else {
-            self.on_pool(run)
+            self.on_gang(task)
         };
         self.events += handled;
         self.now = self.now.max(barrier);
@@ -199,28 +263,16 @@ impl<S: Shard> Engine<S> {
 
     /// Handles, in every shard, every event due before `barrier`, as [`Engine::advance_to`]
     /// does, and stops each shard at every multiple `t` of `step` in `(now, barrier]` to call
-    /// `mark(context, shard, t, queue)` once the shard's events before `t` are handled and before any
-    /// at `t` or later: what a barrier at each `t` would see of that shard, and what it could
+    /// its [`Shard::mark`] once the shard's events before `t` are handled and before any at
+    /// `t` or later: what a barrier at each `t` would see of that shard, and what it could
     /// change in it, with no barrier. The shards run in parallel over the whole span (on the
-    /// pool when more than one has events due), so `mark` must only touch its own shard.
-    /// `barrier` must be a multiple of `step`.
-    pub fn advance_marked(
-        &mut self,
-        barrier: Time,
-        step: Time,
-        mark: impl Fn(&S::Context, &mut S, Time, &mut EventQueue<S::Event>) + Sync,
-    ) {
+    /// gang when more than one has events due). `barrier` must be a multiple of `step`.
+    pub fn advance_marked(&mut self, barrier: Time, step: Time) {
         assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
-        let from = self.now;
-        let run = |ctx: &S::Context, slot: &mut Slot<S>| -> u64 {
-            let mut n = 0u64;
-            let mut t = (from / step + 1) * step;
-            while t <= barrier {
-                n += drain_before(ctx, slot, t);
-                mark(ctx, &mut slot.shard, t, &mut slot.queue);
-                t += step;
-            }
-            n
+        let task = Task::Marked {
+            from: self.now,
+            barrier,
+            step,
         };
         let busy = if self.threads > 1 {
             self.slots
@@ -231,23 +283,27 @@ impl<S: Shard> Engine<S> {
             0
         };
         let handled = if busy <= 1 {
-            let ctx = &self.context;
-            self.slots.iter_mut().map(|slot| run(ctx, slot)).sum()
+            let ctx = &*self.context;
+            self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum()
         } else {
-            self.on_pool(run)
+            self.on_gang(task)
         };
         self.events += handled;
         self.now = self.now.max(barrier);
     }
 
-    /// Runs `run` on every shard on the pool's threads and returns the events handled. Each
-    /// thread takes the next shard not yet taken, busiest first (by the events each handled
-    /// the last time), so that a heavy shard (fleetsim's last, where the new Autopilot devices
-    /// are) does not start last and leave the other threads waiting for it. Which thread runs
-    /// a shard, and when, never changes its result.
-    fn on_pool(&mut self, run: impl Fn(&S::Context, &mut Slot<S>) -> u64 + Sync) -> u64 {
+    /// Runs `task` on every shard on the gang's threads (the calling thread's among them) and
+    /// returns the events handled. The shards are shared out by the events each handled the
+    /// last time (the pending events the first time), busiest first to the least loaded
+    /// thread, so that a heavy shard (fleetsim's last, where the new Autopilot devices are)
+    /// does not leave the other threads waiting. Which thread runs a shard never changes its
+    /// result.
+    fn on_gang(&mut self, task: Task) -> u64 {
+        let Some(gang) = self.gang.as_mut() else {
+            let ctx = &*self.context;
+            return self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum();
+        };
         if self.weight.iter().all(|w| *w == 0) {
-            // Nothing handled on the pool yet: the pending events are the best guess.
             for (w, slot) in self.weight.iter_mut().zip(&self.slots) {
                 *w = slot.queue.len() as u64;
             }
@@ -255,23 +311,29 @@ impl<S: Shard> Engine<S> {
         let mut order: Vec<usize> = (0..self.slots.len()).collect();
         // Stable: equal weights keep the shards' order.
         order.sort_by_key(|&i| std::cmp::Reverse(self.weight[i]));
-        let cells: Vec<Mutex<(&mut Slot<S>, u64)>> =
-            self.slots.iter_mut().map(|s| Mutex::new((s, 0))).collect();
-        let next = AtomicUsize::new(0);
-        let ctx = &self.context;
-        self.pool.broadcast(|_| {
-            while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                // Each cell is taken by one thread only: the lock is never contended.
-                let mut cell = cells[i].lock().unwrap_or_else(|e| e.into_inner());
-                let (slot, n) = &mut *cell;
-                *n = run(ctx, slot);
-            }
-        });
+        let mut load = vec![0u64; self.threads];
+        let mut share_of = vec![0usize; self.slots.len()];
+        for &i in &order {
+            let (k, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|&(k, l)| (*l, k))
+                .unwrap_or((0, &0));
+            load[k] += self.weight[i].max(1);
+            share_of[i] = k;
+        }
+        let mut shares: Vec<Vec<(usize, Slot<S>)>> =
+            (0..self.threads).map(|_| Vec::new()).collect();
+        for (i, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
+            shares[share_of[i]].push((i, slot));
+        }
+        let mut back = gang.run(&self.context, task, shares);
+        back.sort_unstable_by_key(|(i, _, _)| *i);
         let mut handled = 0;
-        for (w, cell) in self.weight.iter_mut().zip(cells) {
-            let (_, n) = cell.into_inner().unwrap_or_else(|e| e.into_inner());
-            *w = n;
+        for (i, slot, n) in back {
+            self.weight[i] = n;
             handled += n;
+            self.slots.push(slot);
         }
         handled
     }
@@ -309,7 +371,7 @@ impl<S: Shard> Engine<S> {
     /// The context and the shards, for a barrier's work that reads the one and changes the
     /// others.
     pub fn split_mut(&mut self) -> (&S::Context, ShardsMut<'_, S>) {
-        (&self.context, ShardsMut(&mut self.slots))
+        (&*self.context, ShardsMut(&mut self.slots))
     }
 
     /// Gives the shards back.
@@ -319,10 +381,17 @@ impl<S: Shard> Engine<S> {
 
     /// Gives the context and the shards back.
     pub fn into_parts(self) -> (S::Context, Vec<S>) {
-        (
-            self.context,
-            self.slots.into_iter().map(|s| s.shard).collect(),
-        )
+        let Self {
+            context,
+            slots,
+            gang,
+            ..
+        } = self;
+        // Stop the workers first: then no one else holds the context.
+        drop(gang);
+        let context = Arc::try_unwrap(context)
+            .unwrap_or_else(|_| panic!("no worker holds the context between hand-overs"));
+        (context, slots.into_iter().map(|s| s.shard).collect())
     }
 }
 
@@ -370,6 +439,11 @@ mod tests {
             if d % 4 != 0 {
                 q.schedule(now + 1 + (d % 97) as u32, local);
             }
+        }
+
+        // A mark logs itself as entity u32::MAX.
+        fn mark(&mut self, _: &(), t: Time, _: &mut EventQueue<u32>) {
+            self.log.push((u32::MAX, t));
         }
     }
 
@@ -423,10 +497,10 @@ mod tests {
         let reference = run(1, 1, 0);
         for (threads, parts) in [(1, 3), (2, 7)] {
             let mut e = tickers(threads, parts);
-            // A mark logs itself as entity u32::MAX; it must come after every event before it
-            // and before every event at or after it.
-            e.advance_marked(500, 100, |_, s, t, _| s.log.push((u32::MAX, t)));
-            e.advance_marked(1000, 100, |_, s, t, _| s.log.push((u32::MAX, t)));
+            // A mark must come after every event before it and before every event at or
+            // after it.
+            e.advance_marked(500, 100);
+            e.advance_marked(1000, 100);
             assert_eq!(e.now(), 1000);
             let mut log = vec![];
             for s in e.into_shards() {
@@ -453,6 +527,26 @@ mod tests {
             log.sort_unstable();
             assert_eq!(log, reference, "threads={threads} parts={parts}");
         }
+    }
+
+    #[test]
+    fn a_panic_in_a_worker_reaches_the_caller() {
+        /// Panics at its first event: the worker that runs it must pass the panic on, not
+        /// leave the engine waiting.
+        struct Bomb;
+        impl Shard for Bomb {
+            type Event = ();
+            type Context = ();
+            fn handle(&mut self, _: &(), _: Time, _: (), _: &mut EventQueue<()>) {
+                panic!("bomb");
+            }
+        }
+        let mut e = Engine::new((), (0..8).map(|_| Bomb).collect(), 2).unwrap();
+        e.set_inline_events(0);
+        e.par_each(|_, _, _, q| q.schedule(5, ()));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.advance_to(10)));
+        let msg = r.expect_err("the shards' panic comes back");
+        assert_eq!(msg.downcast_ref::<&str>(), Some(&"bomb"));
     }
 
     #[test]

@@ -19,12 +19,12 @@
 //! per event once a queue has grown to its working size, and holds no global lock while shards run.
 
 mod engine;
+mod gang;
 mod queue;
 mod streams;
 
-pub use engine::{Engine, Shard, ShardsMut, shard_ranges};
+pub use engine::{Engine, Shard, ShardsMut, StartError, shard_ranges};
 pub use queue::EventQueue;
-pub use rayon::ThreadPoolBuildError;
 pub use streams::{KeyedStream, Purpose, RandomStreams, Sequence, stable_hash, to_unit};
 
 /// A point in simulated time, in whole ticks. The engine gives ticks no unit.

@@ -218,7 +218,24 @@ impl DeviceShard {
 
     /// Internet clients of this shard online at barrier `t` (a multiple of the step).
     pub(super) fn online_channels(&mut self, ctx: &Context, t: Minute) -> u64 {
-        let day = t / DAY;
+        self.ready_day(ctx, t / DAY);
+        let c = &mut self.channels;
+        let slot = ((t % DAY) / GATEWAY_STEP) as usize;
+        if c.summed > slot + 1 {
+            c.summed = 0;
+            c.online = 0;
+        }
+        while c.summed <= slot {
+            c.online += i64::from(c.diff[c.summed]);
+            c.summed += 1;
+        }
+        c.always + c.online.max(0) as u64
+    }
+
+    /// Builds the table of `day`'s online internet clients, unless it is built already. Done
+    /// by the first barrier of the day that counts them, or beforehand, in parallel, by the
+    /// barrier loop (the laptops' windows of a day are most of the gateway's work).
+    pub(super) fn ready_day(&mut self, ctx: &Context, day: u32) {
         if self.channels.day != day {
             let c = &mut self.channels;
             // Yesterday's laptop windows are known when the table was yesterday's.
@@ -260,17 +277,6 @@ impl DeviceShard {
                 }
             }
         }
-        let c = &mut self.channels;
-        let slot = ((t % DAY) / GATEWAY_STEP) as usize;
-        if c.summed > slot + 1 {
-            c.summed = 0;
-            c.online = 0;
-        }
-        while c.summed <= slot {
-            c.online += i64::from(c.diff[c.summed]);
-            c.summed += 1;
-        }
-        c.always + c.online.max(0) as u64
     }
 
     /// The gateway gives device `local` a connection at `now` (called at a barrier).
@@ -431,11 +437,12 @@ pub(super) struct Mark {
 }
 
 impl DeviceShard {
-    /// At barrier instant `t` of a span run without barriers: counts the online clients and
+    /// At barrier instant `t` of a span run without barriers (the shard's
+    /// [`Shard::mark`](fleetsim_engine::Shard::mark)): counts the online clients and
     /// grants the shard's requests since the last instant at once, as the gateway does under
     /// its capacity with no queue (in the gateway's order: request time, then id). The
     /// gateway checks that guess when it replays the instant ([`Gateway::replay`]).
-    pub(super) fn mark(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
+    pub(super) fn mark_instant(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
         let online = self.online_channels(ctx, t);
         let mut granted = std::mem::take(&mut self.gateway_requests);
         granted.sort_unstable();

@@ -90,6 +90,10 @@ impl Shard for DeviceShard {
         self.record(i, now, before, after, detail);
     }
 
+    fn mark(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
+        self.mark_instant(ctx, t, q);
+    }
+
     #[inline]
     fn prefetch(&self, ev: &Ev) {
         prefetch_index::prefetch_index(&self.devices, ev.local as usize);

@@ -43,7 +43,7 @@ pub enum RunError {
         /// Threads asked for.
         threads: usize,
         /// The thread pool's error.
-        source: fleetsim_engine::ThreadPoolBuildError,
+        source: fleetsim_engine::StartError,
     },
 }
 
@@ -351,7 +351,7 @@ fn simulate(
     while now < horizon {
         if spans && gateway.idle() {
             let next = ((now / SPAN + 1) * SPAN).min(horizon);
-            engine.advance_marked(next, GATEWAY_STEP, |ctx, shard, t, q| shard.mark(ctx, t, q));
+            engine.advance_marked(next, GATEWAY_STEP);
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
             }
@@ -378,6 +378,11 @@ fn simulate(
         }
         engine.advance_to(next);
         if uses_gateway {
+            if next % DAY == 0 {
+                // The day's table of online clients, on every thread (the barrier's count
+                // would build it on this one).
+                engine.par_each(|_, ctx, shard, _| shard.ready_day(ctx, next / DAY));
+            }
             gateway.barrier(&mut engine, &ranges, next, bucket, &mut gateway_rows);
         }
         if next % DAY == 0 || next == horizon {
