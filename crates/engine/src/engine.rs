@@ -33,8 +33,17 @@ pub trait Shard: Send + 'static {
 
     /// Called by [`Engine::advance_marked`] at each of its stops `t`, once every event before
     /// `t` is handled and before any at `t` or later: what a barrier at `t` would see of this
-    /// shard, and what it could change in it, with no barrier (the default: nothing).
-    fn mark(&mut self, _ctx: &Self::Context, _t: Time, _queue: &mut EventQueue<Self::Event>) {}
+    /// shard, and what it could change in it, with no barrier. Returns whether the shard may
+    /// go on past `t` in this call; `false` holds it at `t` until the caller has decided what
+    /// happens there (the default: nothing, go on).
+    fn mark(
+        &mut self,
+        _ctx: &Self::Context,
+        _t: Time,
+        _queue: &mut EventQueue<Self::Event>,
+    ) -> bool {
+        true
+    }
 }
 
 /// The engine could not start its threads.
@@ -103,6 +112,9 @@ pub fn shard_ranges(n: u32, parts: u32) -> Vec<Range<u32>> {
 pub(crate) struct Slot<S: Shard> {
     shard: S,
     queue: EventQueue<S::Event>,
+    /// Where the shard stands: its events before `at` are handled (and, after a marked run,
+    /// its mark at `at` is made), none at `at` or later.
+    at: Time,
 }
 
 impl<S: Shard> Part for Slot<S> {
@@ -110,17 +122,20 @@ impl<S: Shard> Part for Slot<S> {
 
     fn run(&mut self, ctx: &S::Context, task: Task) -> u64 {
         match task {
-            Task::Drain { barrier } => drain_before(ctx, self, barrier),
-            Task::Marked {
-                from,
-                barrier,
-                step,
-            } => {
+            Task::Drain { barrier } => {
+                let n = drain_before(ctx, self, barrier);
+                self.at = self.at.max(barrier);
+                n
+            }
+            Task::Marked { barrier, step } => {
                 let mut n = 0u64;
-                let mut t = (from / step + 1) * step;
+                let mut t = (self.at / step + 1) * step;
                 while t <= barrier {
                     n += drain_before(ctx, self, t);
-                    self.shard.mark(ctx, t, &mut self.queue);
+                    self.at = t;
+                    if !self.shard.mark(ctx, t, &mut self.queue) {
+                        break;
+                    }
                     t += step;
                 }
                 n
@@ -186,6 +201,7 @@ impl<S: Shard> Engine<S> {
                 .into_iter()
                 .map(|shard| Slot {
                     shard,
+                    at: 0,
                     queue: EventQueue::default(),
                 })
                 .collect(),
@@ -255,41 +271,43 @@ impl<S: Shard> Engine<S> {
             let ctx = &*self.context;
             self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum()
         } else {
-            self.on_gang(task)
+            self.on_gang(task, |_| true)
         };
         self.events += handled;
         self.now = self.now.max(barrier);
     }
 
-    /// Handles, in every shard, every event due before `barrier`, as [`Engine::advance_to`]
-    /// does, and stops each shard at every multiple `t` of `step` in `(now, barrier]` to call
-    /// its [`Shard::mark`] once the shard's events before `t` are handled and before any at
-    /// `t` or later: what a barrier at each `t` would see of that shard, and what it could
-    /// change in it, with no barrier. The shards run in parallel over the whole span (on the
-    /// gang when more than one has events due). `barrier` must be a multiple of `step`.
-    pub fn advance_marked(&mut self, barrier: Time, step: Time) {
+    /// Moves every shard that stands at or before `ready` on towards `barrier`, handling its
+    /// events and stopping it at every multiple `t` of `step` after where it stands to call
+    /// its [`Shard::mark`] once its events before `t` are handled and before any at `t` or
+    /// later: what a barrier at each `t` would see of that shard, and what it could change in
+    /// it, with no barrier. A shard goes on until `barrier` or until its mark holds it at
+    /// some `t` ([`Engine::shard_at`] says where each stands); shards standing after `ready`
+    /// wait. The shards that move run in parallel (on the gang when more than one does).
+    /// `barrier` must be a multiple of `step`.
+    pub fn advance_marked(&mut self, barrier: Time, step: Time, ready: Time) {
         assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
-        let task = Task::Marked {
-            from: self.now,
-            barrier,
-            step,
-        };
-        let busy = if self.threads > 1 {
-            self.slots
-                .iter()
-                .filter(|s| s.queue.may_have_before(barrier))
-                .count()
-        } else {
-            0
-        };
-        let handled = if busy <= 1 {
+        let task = Task::Marked { barrier, step };
+        let runs = |s: &Slot<S>| s.at <= ready && s.at < barrier;
+        let busy = self.slots.iter().filter(|s| runs(s)).count();
+        let handled = if self.threads <= 1 || busy <= 1 {
             let ctx = &*self.context;
-            self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum()
+            self.slots
+                .iter_mut()
+                .filter(|s| runs(s))
+                .map(|slot| slot.run(ctx, task))
+                .sum()
         } else {
-            self.on_gang(task)
+            self.on_gang(task, runs)
         };
         self.events += handled;
-        self.now = self.now.max(barrier);
+        self.now = self.slots.iter().map(|s| s.at).min().unwrap_or(barrier);
+    }
+
+    /// Where shard `i` stands after [`Engine::advance_marked`]: its events before this time
+    /// are handled, none after.
+    pub fn shard_at(&self, i: usize) -> Time {
+        self.slots[i].at
     }
 
     /// Runs `task` on every shard on the gang's threads (the calling thread's among them) and
@@ -298,21 +316,29 @@ impl<S: Shard> Engine<S> {
     /// thread, so that a heavy shard (fleetsim's last, where the new Autopilot devices are)
     /// does not leave the other threads waiting. Which thread runs a shard never changes its
     /// result.
-    fn on_gang(&mut self, task: Task) -> u64 {
+    fn on_gang(&mut self, task: Task, runs: impl Fn(&Slot<S>) -> bool) -> u64 {
         let Some(gang) = self.gang.as_mut() else {
             let ctx = &*self.context;
-            return self.slots.iter_mut().map(|slot| slot.run(ctx, task)).sum();
+            return self
+                .slots
+                .iter_mut()
+                .filter(|s| runs(s))
+                .map(|slot| slot.run(ctx, task))
+                .sum();
         };
         if self.weight.iter().all(|w| *w == 0) {
             for (w, slot) in self.weight.iter_mut().zip(&self.slots) {
                 *w = slot.queue.len() as u64;
             }
         }
-        let mut order: Vec<usize> = (0..self.slots.len()).collect();
+        let mut order: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| runs(&self.slots[i]))
+            .collect();
         // Stable: equal weights keep the shards' order.
         order.sort_by_key(|&i| std::cmp::Reverse(self.weight[i]));
         let mut load = vec![0u64; self.threads];
-        let mut share_of = vec![0usize; self.slots.len()];
+        // Shards that stay where they are: usize::MAX.
+        let mut share_of = vec![usize::MAX; self.slots.len()];
         for &i in &order {
             let (k, _) = load
                 .iter()
@@ -324,21 +350,33 @@ impl<S: Shard> Engine<S> {
         }
         let mut shares: Vec<Vec<(usize, Slot<S>)>> =
             (0..self.threads).map(|_| Vec::new()).collect();
+        let mut stay = Vec::new();
         for (i, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
-            shares[share_of[i]].push((i, slot));
+            match shares.get_mut(share_of[i]) {
+                Some(share) => share.push((i, slot)),
+                None => stay.push((i, slot, None)),
+            }
         }
-        let mut back = gang.run(&self.context, task, shares);
-        back.sort_unstable_by_key(|(i, _, _)| *i);
+        let back = gang.run(&self.context, task, shares);
+        let mut all: Vec<(usize, Slot<S>, Option<u64>)> = back
+            .into_iter()
+            .map(|(i, slot, n)| (i, slot, Some(n)))
+            .chain(stay)
+            .collect();
+        all.sort_unstable_by_key(|(i, _, _)| *i);
         let mut handled = 0;
-        for (i, slot, n) in back {
-            self.weight[i] = n;
-            handled += n;
+        for (i, slot, n) in all {
+            if let Some(n) = n {
+                self.weight[i] = n;
+                handled += n;
+            }
             self.slots.push(slot);
         }
         handled
     }
 
-    /// The last barrier reached.
+    /// The last barrier reached (after [`Engine::advance_marked`]: where the shard furthest
+    /// behind stands).
     #[inline]
     pub fn now(&self) -> Time {
         self.now
@@ -442,8 +480,9 @@ mod tests {
         }
 
         // A mark logs itself as entity u32::MAX.
-        fn mark(&mut self, _: &(), t: Time, _: &mut EventQueue<u32>) {
+        fn mark(&mut self, _: &(), t: Time, _: &mut EventQueue<u32>) -> bool {
             self.log.push((u32::MAX, t));
+            true
         }
     }
 
@@ -499,8 +538,8 @@ mod tests {
             let mut e = tickers(threads, parts);
             // A mark must come after every event before it and before every event at or
             // after it.
-            e.advance_marked(500, 100);
-            e.advance_marked(1000, 100);
+            e.advance_marked(500, 100, 500);
+            e.advance_marked(1000, 100, 1000);
             assert_eq!(e.now(), 1000);
             let mut log = vec![];
             for s in e.into_shards() {
@@ -526,6 +565,72 @@ mod tests {
             }
             log.sort_unstable();
             assert_eq!(log, reference, "threads={threads} parts={parts}");
+        }
+    }
+
+    #[test]
+    fn marks_that_hold_a_shard_keep_it_where_it_stands_until_the_caller_moves_on() {
+        /// A ticker that holds itself at every instant whose number of its ticks since the
+        /// last is odd, and logs where it stood whenever it moves.
+        struct Holder(Ticker, usize);
+        impl Shard for Holder {
+            type Event = u32;
+            type Context = ();
+            fn handle(&mut self, c: &(), now: Time, local: u32, q: &mut EventQueue<u32>) {
+                self.0.handle(c, now, local, q);
+            }
+            fn mark(&mut self, _: &(), t: Time, _: &mut EventQueue<u32>) -> bool {
+                let ticks = self.0.log.len() - self.1;
+                self.1 = self.0.log.len();
+                self.0.log.push((u32::MAX, t));
+                ticks % 2 == 0
+            }
+        }
+        let reference = run(1, 1, 0);
+        for threads in [1, 2, 3] {
+            let e = tickers(1, 7);
+            let (_, shards) = e.into_parts();
+            let mut e = Engine::new(
+                (),
+                shards.into_iter().map(|t| Holder(t, 0)).collect(),
+                threads,
+            )
+            .unwrap();
+            e.par_each(|_, _, s, q| {
+                for i in 0..s.0.count.len() as u32 {
+                    let streams = RandomStreams::new(5);
+                    q.schedule(streams.draw(s.0.first + i, Purpose(0), 0) as u32 % 50, i);
+                }
+            });
+            let mut decided = 0;
+            let mut rounds = 0;
+            while decided < 1000 {
+                e.advance_marked(1000, 100, decided);
+                assert!(
+                    e.now() > decided,
+                    "every round moves the shards furthest behind"
+                );
+                decided = e.now();
+                rounds += 1;
+            }
+            assert!(rounds > 1, "some shard held itself");
+            let mut log = vec![];
+            for s in e.into_shards() {
+                let marks: Vec<Time> =
+                    s.0.log
+                        .iter()
+                        .filter(|(id, _)| *id == u32::MAX)
+                        .map(|(_, t)| *t)
+                        .collect();
+                assert_eq!(
+                    marks,
+                    (100..=1000).step_by(100).collect::<Vec<_>>(),
+                    "one mark per instant"
+                );
+                log.extend(s.0.log.into_iter().filter(|(id, _)| *id != u32::MAX));
+            }
+            log.sort_unstable();
+            assert_eq!(log, reference, "threads={threads}");
         }
     }
 

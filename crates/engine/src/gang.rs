@@ -39,12 +39,8 @@ pub(crate) enum Task {
     /// Handle every event before the barrier.
     Drain { barrier: Time },
     /// Handle every event before the barrier, stopping at each multiple of `step` after
-    /// `from` for the shard's mark.
-    Marked {
-        from: Time,
-        barrier: Time,
-        step: Time,
-    },
+    /// where the shard stands for its mark (which may hold it there).
+    Marked { barrier: Time, step: Time },
 }
 
 /// A worker's share of a job: the shards (with their index) and what to do.

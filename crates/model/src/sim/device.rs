@@ -240,6 +240,12 @@ pub struct DeviceShard {
     /// internet clients online and the requests granted there (sorted), for the gateway to
     /// replay in time order.
     pub(super) marks: Vec<super::gateway::Mark>,
+    /// Its gateway requests not granted yet.
+    pub(super) waiting: u32,
+    /// In a span, its marks leave its requests to the gateway and hold it at the first
+    /// instant where one waits ([`super::gateway::Spans::Held`]); otherwise they grant them
+    /// at once ([`super::gateway::Spans::Optimistic`]).
+    pub(super) hold_requests: bool,
     /// Internet clients holding a notification channel, and when they are online today.
     pub(super) channels: super::gateway::Channels,
     /// The workload sliders as the shard knows them (set at barriers).

@@ -129,6 +129,7 @@ impl DeviceShard {
     pub(super) fn request_gateway(&mut self, now: Minute, i: usize) {
         self.devices[i].phase = Phase::InstallQueued;
         self.gateway_requests.push((now, self.first + i as u32));
+        self.waiting += 1;
     }
 
     /// Whether device `i`'s ConfigMgr client reaches its site: on the corporate network or
@@ -282,6 +283,7 @@ impl DeviceShard {
     /// The gateway gives device `local` a connection at `now` (called at a barrier).
     pub(super) fn grant(&mut self, ctx: &Context, local: u32, now: Minute, q: &mut EventQueue<Ev>) {
         let i = local as usize;
+        self.waiting -= 1;
         let before = self.devices[i].state();
         self.devices[i].phase = Phase::Installing;
         let after = self.devices[i].state();
@@ -362,7 +364,7 @@ impl Gateway {
                 let m = &m[k];
                 debug_assert_eq!(m.at, next, "every shard passes every instant");
                 online += m.online;
-                self.requests.extend_from_slice(&m.granted);
+                self.requests.extend_from_slice(&m.requests);
             }
             // The shards granted these already: the replay only checks the gateway agrees.
             self.settle(next, online, bucket, gateway_rows, |_| {});
@@ -371,6 +373,45 @@ impl Gateway {
             }
         }
         true
+    }
+
+    /// Decides, in time order, the instants after `decided` up to `upto` that every shard
+    /// has passed in a held span ([`Spans::Held`]), from the shards' marks: records the rows
+    /// and grants the requests as [`Gateway::barrier`] does at each. A request granted at an
+    /// instant belongs to a shard that stands there, held by it.
+    pub(super) fn replay_held(
+        &mut self,
+        engine: &mut Engine<DeviceShard>,
+        ranges: &[Range<u32>],
+        upto: Minute,
+        bucket: Minute,
+        gateway_rows: &mut [GatewayRow],
+    ) {
+        let (ctx, mut shards) = engine.split_mut();
+        let marks: Vec<Vec<Mark>> = shards
+            .iter_mut()
+            .map(|(shard, _)| {
+                let k = shard.marks.partition_point(|m| m.at <= upto);
+                shard.marks.drain(..k).collect()
+            })
+            .collect();
+        let instants = marks.first().map_or(0, Vec::len);
+        for k in 0..instants {
+            let next = marks[0][k].at;
+            let mut online = 0u64;
+            for m in &marks {
+                let m = &m[k];
+                debug_assert_eq!(m.at, next, "every shard passed every instant up to `upto`");
+                online += m.online;
+                self.requests.extend_from_slice(&m.requests);
+            }
+            self.settle(next, online, bucket, gateway_rows, |id| {
+                let shard = ranges.partition_point(|r| r.end <= id);
+                let (sh, q) = shards.get_mut(shard);
+                let local = id - sh.first;
+                sh.grant(ctx, local, next, q);
+            });
+        }
     }
 
     /// The barrier's work once the requests are taken and the online clients counted:
@@ -432,28 +473,57 @@ pub(super) struct Mark {
     at: Minute,
     /// The shard's internet clients online at it.
     online: u64,
-    /// The requests the shard granted at it, sorted: (request time, global id).
-    granted: Vec<(Minute, u32)>,
+    /// The requests the shard made since the instant before, sorted: (request time, global
+    /// id). Granted by the shard at this instant in an optimistic span; left to the gateway
+    /// in a held one.
+    requests: Vec<(Minute, u32)>,
+}
+
+/// How a run without a barrier at every gateway instant treats the gateway's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Spans {
+    /// A barrier at every instant.
+    Off,
+    /// Each shard grants its requests at the first instant after them, as the gateway does
+    /// under its capacity; the gateway checks the guess afterwards ([`Gateway::replay`]) and a
+    /// wrong guess makes the run start again (made where the gateway is likely to stay under
+    /// its capacity).
+    Optimistic,
+    /// A shard with a request that the gateway has not decided stops at the next instant
+    /// and waits there; the others go on. The gateway decides each instant once every shard
+    /// has passed it ([`Gateway::replay_held`]), so the grants are the gateway's own, over
+    /// its capacity too, and shards without requests (most, most of the time) run on.
+    Held,
 }
 
 impl DeviceShard {
     /// At barrier instant `t` of a span run without barriers (the shard's
     /// [`Shard::mark`](fleetsim_engine::Shard::mark)): counts the online clients and
-    /// grants the shard's requests since the last instant at once, as the gateway does under
-    /// its capacity with no queue (in the gateway's order: request time, then id). The
-    /// gateway checks that guess when it replays the instant ([`Gateway::replay`]).
-    pub(super) fn mark_instant(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
+    /// takes the requests since the last instant. In an optimistic span it grants them at
+    /// once, as the gateway does under its capacity with no queue (in the gateway's order:
+    /// request time, then id; the gateway checks that guess when it replays the instant,
+    /// [`Gateway::replay`]), and goes on. In a held span it leaves them to the gateway and
+    /// stops here while any of its requests waits ([`Gateway::replay_held`]).
+    pub(super) fn mark_instant(
+        &mut self,
+        ctx: &Context,
+        t: Minute,
+        q: &mut EventQueue<Ev>,
+    ) -> bool {
         let online = self.online_channels(ctx, t);
-        let mut granted = std::mem::take(&mut self.gateway_requests);
-        granted.sort_unstable();
-        for &(_, id) in &granted {
-            self.grant(ctx, id - self.first, t, q);
+        let mut requests = std::mem::take(&mut self.gateway_requests);
+        requests.sort_unstable();
+        if !self.hold_requests {
+            for &(_, id) in &requests {
+                self.grant(ctx, id - self.first, t, q);
+            }
         }
         self.marks.push(Mark {
             at: t,
             online,
-            granted,
+            requests,
         });
+        self.waiting == 0
     }
 }
 

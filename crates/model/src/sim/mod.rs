@@ -90,8 +90,8 @@ impl Shard for DeviceShard {
         self.record(i, now, before, after, detail);
     }
 
-    fn mark(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) {
-        self.mark_instant(ctx, t, q);
+    fn mark(&mut self, ctx: &Context, t: Minute, q: &mut EventQueue<Ev>) -> bool {
+        self.mark_instant(ctx, t, q)
     }
 
     #[inline]

@@ -6,7 +6,7 @@
 
 use super::device::*;
 use super::enrollment::randomization_window;
-use super::gateway::{GATEWAY_STEP, Gateway};
+use super::gateway::{GATEWAY_STEP, Gateway, Spans};
 use super::programs::third_party_mdm_phase;
 use super::results::*;
 use super::rollout::{COLLECTION_EVALUATION, Rollout, STRATEGY_STEP};
@@ -170,6 +170,8 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             events: Vec::new(),
             gateway_requests: Vec::new(),
             marks: Vec::new(),
+            waiting: 0,
+            hold_requests: false,
             channels: Default::default(),
             sliders: Sliders::default(),
             wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
@@ -252,19 +254,56 @@ pub fn run_with_findings(
     let all = total_counts(&prepared.counts, prepared.engine.context().sites);
     let findings = preflight(scenario, &all);
     on_findings(&findings, &all);
-    // First without a barrier at every gateway instant where nothing waits; if the gateway
-    // would have kept a request waiting, again with them (the draw repeats exactly). A failed
-    // try costs the fleet's draw and the days run, so it is made only where the gateway is
-    // likely to stay under its capacity: its internet-only devices alone fit in it.
-    let spans = all.internet_clients < scenario.cloud.capacity();
-    if let Some(result) = simulate(scenario, prepared, &all, &findings, spans, &mut progress) {
-        return Ok(result);
+    // Where the gateway is likely to stay under its capacity (its internet-only devices alone
+    // fit in it), first with shards that grant their own requests; if the gateway would have
+    // kept a request waiting, again (the draw repeats exactly) with shards that leave them to
+    // the gateway. A failed try costs the fleet's draw and the days run.
+    if all.internet_clients < scenario.cloud.capacity() {
+        let optimistic = simulate(
+            scenario,
+            prepared,
+            &all,
+            &findings,
+            Spans::Optimistic,
+            &mut progress,
+        );
+        if let Some(result) = optimistic {
+            return Ok(result);
+        }
+        let prepared = prepare(scenario, options)?;
+        return Ok(simulate(
+            scenario,
+            prepared,
+            &all,
+            &findings,
+            Spans::Held,
+            &mut progress,
+        )
+        .expect("a held run always ends"));
     }
-    let prepared = prepare(scenario, options)?;
-    Ok(
-        simulate(scenario, prepared, &all, &findings, false, &mut progress)
-            .expect("a run with barriers at every instant always ends"),
+    Ok(simulate(
+        scenario,
+        prepared,
+        &all,
+        &findings,
+        Spans::Held,
+        &mut progress,
     )
+    .expect("a held run always ends"))
+}
+
+/// Runs `scenario` with the given treatment of the gateway's instants (for tests that hold
+/// the three to the same result); `None` where an optimistic span guessed wrong.
+#[cfg(test)]
+pub(super) fn run_spans(
+    scenario: &Scenario,
+    options: &RunOptions,
+    spans: Spans,
+) -> Option<RunResult> {
+    let prepared = prepare(scenario, options).expect("the scenario runs");
+    let all = total_counts(&prepared.counts, prepared.engine.context().sites);
+    let findings = preflight(scenario, &all);
+    simulate(scenario, prepared, &all, &findings, spans, &mut |_, _| {})
 }
 
 /// The longest stretch the shards run without a barrier when nothing needs one (no strategy
@@ -274,15 +313,16 @@ pub fn run_with_findings(
 /// every 30 days and 0.35 s once. Progress is reported at each barrier, so not longer.
 const SPAN: Minute = 30 * DAY;
 
-/// Simulates a drawn fleet. With `spans`, the days in which no gateway request waits run
-/// without a barrier at each gateway instant ([`DeviceShard::mark`], [`Gateway::replay`]);
-/// `None` when the gateway would have kept a request waiting in one of them.
-fn simulate(
+/// Simulates a drawn fleet. With `spans` other than [`Spans::Off`], a run with the gateway in
+/// use and no strategy goes in spans of up to [`SPAN`] without a barrier at each gateway
+/// instant ([`DeviceShard::mark_instant`], [`Gateway::replay`], [`Gateway::replay_held`]);
+/// `None` when an optimistic span finds the gateway would have kept a request waiting.
+pub(super) fn simulate(
     scenario: &Scenario,
     prepared: Prepared,
     all: &FleetCounts,
     findings: &[Finding],
-    spans: bool,
+    spans: Spans,
     progress: &mut impl FnMut(u32, u64),
 ) -> Option<RunResult> {
     let Prepared {
@@ -346,12 +386,34 @@ fn simulate(
     let mut gateway = Gateway::new(scenario);
     let mut gateway_rows = vec![GatewayRow::default(); rows];
     // Without a strategy to step, a span ends only every SPAN (or at the end of the run).
-    let spans = spans && uses_gateway && !uses_strategy && scenario.strategy.steps.is_empty();
+    let spans = if uses_gateway && !uses_strategy && scenario.strategy.steps.is_empty() {
+        spans
+    } else {
+        Spans::Off
+    };
+    let hold = spans == Spans::Held;
+    engine.par_each(|_, _, shard, _| shard.hold_requests = hold);
     let mut now = 0;
     while now < horizon {
-        if spans && gateway.idle() {
+        if spans == Spans::Held {
             let next = ((now / SPAN + 1) * SPAN).min(horizon);
-            engine.advance_marked(next, GATEWAY_STEP);
+            // Rounds: the shards that stand where the gateway has decided move on, to the
+            // span's end or the next instant where a request of theirs waits; the gateway
+            // then decides up to where the furthest behind stands.
+            let mut decided = now;
+            while decided < next {
+                engine.advance_marked(next, GATEWAY_STEP, decided);
+                let upto = engine.now();
+                gateway.replay_held(&mut engine, &ranges, upto, bucket, &mut gateway_rows);
+                decided = upto;
+            }
+            progress(next.div_ceil(DAY), engine.events_handled());
+            now = next;
+            continue;
+        }
+        if spans == Spans::Optimistic && gateway.idle() {
+            let next = ((now / SPAN + 1) * SPAN).min(horizon);
+            engine.advance_marked(next, GATEWAY_STEP, now);
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
             }

@@ -457,3 +457,58 @@ fn findings_come_before_day_1_and_match_check_and_the_run() {
     assert_eq!(r.devices, counts.present.devices);
     assert_eq!(r.eligible_by_path, counts.present.eligible_by_path);
 }
+
+/// Held spans (shards stop at their own waiting requests; the gateway decides each instant
+/// once all have passed it) give exactly what a barrier at every instant gives, over the
+/// gateway's capacity and under it, on any number of threads; optimistic spans too, where
+/// they do not give up.
+#[test]
+fn held_spans_are_barriers_at_every_instant() {
+    use super::gateway::Spans;
+    use super::run::run_spans;
+    let default = include_str!("../../../../scenarios/mixed-enterprise-1m.toml");
+    // Over capacity: a third of the fleet on the internet behind one standard VM.
+    let over = default
+        .replace("corporate_network = 0.60", "corporate_network = 0.30")
+        .replace("internet_only = 0.05", "internet_only = 0.35")
+        .replace("cmg_vms = 8 ", "cmg_vms = 1 ")
+        .replace("cmg_vm_size = \"large\"", "cmg_vm_size = \"standard\"");
+    assert_ne!(over, default);
+    for (text, devices, days) in [(default, 30_000, 40), (over.as_str(), 30_000, 40)] {
+        let mut s = Scenario::from_toml(text).unwrap();
+        s.set_devices(devices).unwrap();
+        s.set_days(days).unwrap();
+        let options = |threads| RunOptions {
+            threads,
+            bucket: Bucket::Hour,
+            events: EventCapture::Sample(1.0),
+        };
+        let reference = run_spans(&s, &options(1), Spans::Off).unwrap();
+        assert!(reference.events.len() > 1000);
+        for threads in [1, 3] {
+            let held = run_spans(&s, &options(threads), Spans::Held).unwrap();
+            assert!(held == reference, "held spans differ on {threads} threads");
+            if let Some(o) = run_spans(&s, &options(threads), Spans::Optimistic) {
+                assert!(
+                    o == reference,
+                    "optimistic spans differ on {threads} threads"
+                );
+            }
+        }
+    }
+    // The over-capacity run does make requests wait (else it would test nothing).
+    let mut s = Scenario::from_toml(&over).unwrap();
+    s.set_devices(30_000).unwrap();
+    s.set_days(40).unwrap();
+    let r = run_spans(
+        &s,
+        &RunOptions {
+            threads: 2,
+            bucket: Bucket::Hour,
+            events: EventCapture::Off,
+        },
+        Spans::Held,
+    )
+    .unwrap();
+    assert!(r.gateway.iter().any(|g| g.queued > 0), "no request waited");
+}
