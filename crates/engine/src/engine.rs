@@ -310,12 +310,12 @@ impl<S: Shard> Engine<S> {
         self.slots[i].at
     }
 
-    /// Runs `task` on every shard on the gang's threads (the calling thread's among them) and
-    /// returns the events handled. The shards are shared out by the events each handled the
-    /// last time (the pending events the first time), busiest first to the least loaded
-    /// thread, so that a heavy shard (fleetsim's last, where the new Autopilot devices are)
-    /// does not leave the other threads waiting. Which thread runs a shard never changes its
-    /// result.
+    /// Runs `task` on the shards that `runs` picks, on the gang's threads (the calling
+    /// thread's among them), and returns the events handled. The threads take the shards
+    /// busiest first, by the events each handled the last time (the pending events the first
+    /// time), so that a heavy shard (fleetsim's last, where the new Autopilot devices are)
+    /// does not start last and leave the other threads waiting. Which thread runs a shard
+    /// never changes its result.
     fn on_gang(&mut self, task: Task, runs: impl Fn(&Slot<S>) -> bool) -> u64 {
         let Some(gang) = self.gang.as_mut() else {
             let ctx = &*self.context;
@@ -331,33 +331,18 @@ impl<S: Shard> Engine<S> {
                 *w = slot.queue.len() as u64;
             }
         }
-        let mut order: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| runs(&self.slots[i]))
-            .collect();
-        // Stable: equal weights keep the shards' order.
-        order.sort_by_key(|&i| std::cmp::Reverse(self.weight[i]));
-        let mut load = vec![0u64; self.threads];
-        // Shards that stay where they are: usize::MAX.
-        let mut share_of = vec![usize::MAX; self.slots.len()];
-        for &i in &order {
-            let (k, _) = load
-                .iter()
-                .enumerate()
-                .min_by_key(|&(k, l)| (*l, k))
-                .unwrap_or((0, &0));
-            load[k] += self.weight[i].max(1);
-            share_of[i] = k;
-        }
-        let mut shares: Vec<Vec<(usize, Slot<S>)>> =
-            (0..self.threads).map(|_| Vec::new()).collect();
+        let mut parts = Vec::new();
         let mut stay = Vec::new();
         for (i, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
-            match shares.get_mut(share_of[i]) {
-                Some(share) => share.push((i, slot)),
-                None => stay.push((i, slot, None)),
+            if runs(&slot) {
+                parts.push((i, slot));
+            } else {
+                stay.push((i, slot, None));
             }
         }
-        let back = gang.run(&self.context, task, shares);
+        // The busiest last: the threads take shards from the end.
+        parts.sort_by_key(|(i, _)| (self.weight[*i], std::cmp::Reverse(*i)));
+        let back = gang.run(&self.context, task, parts);
         let mut all: Vec<(usize, Slot<S>, Option<u64>)> = back
             .into_iter()
             .map(|(i, slot, n)| (i, slot, Some(n)))

@@ -9,9 +9,11 @@
 //! `crossbeam_utils::Backoff`, then yielding), and only parks after [`SPIN`] without one (as
 //! when the run is being set up or written out), to be woken by the next job.
 //!
-//! A job moves the shards it runs to the worker and back (a shard's state is on the heap: a
+//! A job is a list of shards, busiest first; each thread (the calling one too) takes the next
+//! shard from it, runs it and puts it back, until none is left, so a thread that drew short
+//! runs takes more of them. A shard moves to its thread and back (its state is on the heap: a
 //! move is a few hundred bytes), so no shard is ever shared between threads and nothing needs
-//! a lock while it runs. Which worker runs which shard changes nothing in the result.
+//! a lock while it runs. Which thread runs which shard changes nothing in the result.
 
 use crate::Time;
 use crossbeam_utils::Backoff;
@@ -43,15 +45,17 @@ pub(crate) enum Task {
     Marked { barrier: Time, step: Time },
 }
 
-/// A worker's share of a job: the shards (with their index) and what to do.
+/// One hand-over: the shards (with their index) still to run, the last to be taken first, the
+/// shards run (with the events each handled), and what to do.
 struct Job<P: Part> {
-    parts: Vec<(usize, P)>,
+    todo: Mutex<Vec<(usize, P)>>,
+    done: Mutex<Vec<(usize, P, u64)>>,
     ctx: Arc<P::Context>,
     task: Task,
 }
 
-/// The shards back, with the events each handled; or the panic that stopped the worker.
-type Done<P> = Result<Vec<(usize, P, u64)>, Box<dyn Any + Send>>;
+/// How a worker's part of a job ended: the panic that stopped it, if one did.
+type Done = Result<(), Box<dyn Any + Send>>;
 
 /// What the engine and one worker share.
 struct Mailbox<P: Part> {
@@ -62,8 +66,8 @@ struct Mailbox<P: Part> {
     /// The worker is parked (or about to): the engine must unpark it.
     parked: AtomicBool,
     stop: AtomicBool,
-    job: Mutex<Option<Job<P>>>,
-    done: Mutex<Option<Done<P>>>,
+    job: Mutex<Option<Arc<Job<P>>>>,
+    done: Mutex<Option<Done>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -71,16 +75,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs a share of a job.
-fn run_share<P: Part>(job: Job<P>) -> Vec<(usize, P, u64)> {
-    let Job { parts, ctx, task } = job;
-    parts
-        .into_iter()
-        .map(|(i, mut p)| {
-            let n = p.run(&ctx, task);
-            (i, p, n)
-        })
-        .collect()
+/// Takes shards from the job and runs them until none is left.
+fn take_and_run<P: Part>(job: &Job<P>) {
+    loop {
+        let Some((i, mut p)) = lock(&job.todo).pop() else {
+            return;
+        };
+        let n = p.run(&job.ctx, job.task);
+        lock(&job.done).push((i, p, n));
+    }
 }
 
 fn worker<P: Part>(mb: Arc<Mailbox<P>>) {
@@ -116,7 +119,9 @@ fn worker<P: Part>(mb: Arc<Mailbox<P>>) {
         }
         let job = lock(&mb.job).take();
         if let Some(job) = job {
-            let done = catch_unwind(AssertUnwindSafe(|| run_share(job)));
+            let done = catch_unwind(AssertUnwindSafe(|| take_and_run(&job)));
+            // Let go of the job (and so of the context) before saying it is done.
+            drop(job);
             *lock(&mb.done) = Some(done);
         }
         mb.finished.store(seen, Ordering::SeqCst);
@@ -154,51 +159,53 @@ impl<P: Part> Gang<P> {
         })
     }
 
-    /// Runs `task` on `parts` (shards with their index), split into one share per thread (the
-    /// calling thread's first) by `shares`, and gives them back with the events each handled,
-    /// in the order of the shares. Panics with a worker's panic, if one panicked.
+    /// Runs `task` on `parts` (shards with their index) on every thread, the calling one
+    /// too, each taking the next shard from the end of `parts` (put the busiest last), and
+    /// gives them back with the events each handled, in no particular order. Panics with a
+    /// worker's panic, if one panicked.
     pub(crate) fn run(
         &mut self,
         ctx: &Arc<P::Context>,
         task: Task,
-        shares: Vec<Vec<(usize, P)>>,
+        parts: Vec<(usize, P)>,
     ) -> Vec<(usize, P, u64)> {
-        debug_assert_eq!(shares.len(), self.workers.len() + 1);
         self.jobs += 1;
-        let mut shares = shares.into_iter();
-        let mine = shares.next().unwrap_or_default();
-        for ((mb, handle), parts) in self.workers.iter().zip(shares) {
-            *lock(&mb.job) = Some(Job {
-                parts,
-                ctx: Arc::clone(ctx),
-                task,
-            });
+        let n = parts.len();
+        let job = Arc::new(Job {
+            todo: Mutex::new(parts),
+            done: Mutex::new(Vec::with_capacity(n)),
+            ctx: Arc::clone(ctx),
+            task,
+        });
+        // No more workers than shards beyond the one the calling thread takes.
+        let helpers = n.saturating_sub(1).min(self.workers.len());
+        for (mb, handle) in &self.workers[..helpers] {
+            *lock(&mb.job) = Some(Arc::clone(&job));
             mb.posted.store(self.jobs, Ordering::SeqCst);
             if mb.parked.load(Ordering::SeqCst) {
                 handle.thread().unpark();
             }
         }
-        let mut out = run_share(Job {
-            parts: mine,
-            ctx: Arc::clone(ctx),
-            task,
-        });
-        let mut panic = None;
-        for (mb, _) in &self.workers {
+        let mut panic = catch_unwind(AssertUnwindSafe(|| take_and_run(&job))).err();
+        for (mb, _) in &self.workers[..helpers] {
             let backoff = Backoff::new();
             while mb.finished.load(Ordering::SeqCst) != self.jobs {
                 backoff.snooze();
             }
-            match lock(&mb.done).take() {
-                Some(Ok(parts)) => out.extend(parts),
-                Some(Err(p)) => panic = Some(p),
-                None => {}
+            if let Some(Err(p)) = lock(&mb.done).take() {
+                panic = Some(p);
             }
         }
         if let Some(p) = panic {
             resume_unwind(p);
         }
-        out
+        match Arc::try_unwrap(job) {
+            Ok(job) => job
+                .done
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner),
+            Err(_) => unreachable!("every worker lets go of the job before it says it is done"),
+        }
     }
 }
 
