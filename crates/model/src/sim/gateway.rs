@@ -342,10 +342,10 @@ impl Gateway {
 
     /// Replays, in time order, the barrier instants that the shards passed in a span run
     /// without barriers, in which each shard granted its requests at the first instant after
-    /// them ([`DeviceShard::mark`]): records the rows as [`Gateway::barrier`] would have. Returns
-    /// false when the gateway would have kept a request waiting (over the capacity): the
-    /// span's grants were then not the gateway's, and the run must be done again with
-    /// barriers.
+    /// them ([`DeviceShard::mark_instant`]): records the rows as [`Gateway::barrier`] would
+    /// have. Returns false when the gateway would have kept a request waiting (over the
+    /// capacity): the span's grants were then not the gateway's, and the run must be done
+    /// again, held ([`Spans::Held`]).
     pub(super) fn replay(
         &mut self,
         engine: &mut Engine<DeviceShard>,
@@ -356,29 +356,14 @@ impl Gateway {
             .shards_mut()
             .map(|(shard, _)| std::mem::take(&mut shard.marks))
             .collect();
-        let instants = marks.first().map_or(0, Vec::len);
-        for k in 0..instants {
-            let next = marks[0][k].at;
-            let mut online = 0u64;
-            for m in &marks {
-                let m = &m[k];
-                debug_assert_eq!(m.at, next, "every shard passes every instant");
-                online += m.online;
-                self.requests.extend_from_slice(&m.requests);
-            }
-            // The shards granted these already: the replay only checks the gateway agrees.
-            self.settle(next, online, bucket, gateway_rows, |_| {});
-            if !self.queue.is_empty() {
-                return false;
-            }
-        }
-        true
+        // The shards granted the requests already: the replay only checks the gateway agrees.
+        self.settle_marks(&marks, bucket, gateway_rows, true, |_, _| {})
     }
 
-    /// Decides, in time order, the instants after `decided` up to `upto` that every shard
-    /// has passed in a held span ([`Spans::Held`]), from the shards' marks: records the rows
-    /// and grants the requests as [`Gateway::barrier`] does at each. A request granted at an
-    /// instant belongs to a shard that stands there, held by it.
+    /// Decides, in time order, the instants up to `upto` that every shard has passed in a
+    /// held span ([`Spans::Held`]) and the gateway has not decided yet, from the shards'
+    /// marks: records the rows and grants the requests as [`Gateway::barrier`] does at each.
+    /// A request granted at an instant belongs to a shard that stands there, held by it.
     pub(super) fn replay_held(
         &mut self,
         engine: &mut Engine<DeviceShard>,
@@ -395,23 +380,41 @@ impl Gateway {
                 shard.marks.drain(..k).collect()
             })
             .collect();
+        self.settle_marks(&marks, bucket, gateway_rows, false, |id, next| {
+            let shard = ranges.partition_point(|r| r.end <= id);
+            let (sh, q) = shards.get_mut(shard);
+            let local = id - sh.first;
+            sh.grant(ctx, local, next, q);
+        });
+    }
+
+    /// Settles, instant by instant, the shards' marks (one list per shard, the same instants
+    /// in each), calling `grant(id, instant)` for each request granted. With `check`, stops
+    /// and returns false at the first instant that leaves a request waiting.
+    fn settle_marks(
+        &mut self,
+        marks: &[Vec<Mark>],
+        bucket: Minute,
+        gateway_rows: &mut [GatewayRow],
+        check: bool,
+        mut grant: impl FnMut(u32, Minute),
+    ) -> bool {
         let instants = marks.first().map_or(0, Vec::len);
         for k in 0..instants {
             let next = marks[0][k].at;
             let mut online = 0u64;
-            for m in &marks {
+            for m in marks {
                 let m = &m[k];
-                debug_assert_eq!(m.at, next, "every shard passed every instant up to `upto`");
+                debug_assert_eq!(m.at, next, "every shard passed every instant");
                 online += m.online;
                 self.requests.extend_from_slice(&m.requests);
             }
-            self.settle(next, online, bucket, gateway_rows, |id| {
-                let shard = ranges.partition_point(|r| r.end <= id);
-                let (sh, q) = shards.get_mut(shard);
-                let local = id - sh.first;
-                sh.grant(ctx, local, next, q);
-            });
+            self.settle(next, online, bucket, gateway_rows, |id| grant(id, next));
+            if check && !self.queue.is_empty() {
+                return false;
+            }
         }
+        true
     }
 
     /// The barrier's work once the requests are taken and the online clients counted:
