@@ -258,6 +258,7 @@ pub fn run_with_findings(
     // fit in it), first with shards that grant their own requests; if the gateway would have
     // kept a request waiting, again (the draw repeats exactly) with shards that leave them to
     // the gateway. A failed try costs the fleet's draw and the days run.
+    let mut prepared = prepared;
     if all.internet_clients < scenario.cloud.capacity() {
         let optimistic = simulate(
             scenario,
@@ -270,16 +271,7 @@ pub fn run_with_findings(
         if let Some(result) = optimistic {
             return Ok(result);
         }
-        let prepared = prepare(scenario, options)?;
-        return Ok(simulate(
-            scenario,
-            prepared,
-            &all,
-            &findings,
-            Spans::Held,
-            &mut progress,
-        )
-        .expect("a held run always ends"));
+        prepared = prepare(scenario, options)?;
     }
     Ok(simulate(
         scenario,
