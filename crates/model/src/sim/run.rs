@@ -298,15 +298,24 @@ pub(super) fn run_spans(
     simulate(scenario, prepared, &all, &findings, spans, &mut |_, _| {})
 }
 
-/// The longest stretch the shards run without a barrier when nothing needs one (no strategy
-/// to step; the gateway, if in use, replayed after it): 30 days. Each barrier hands the shards
-/// back and forth between threads and leaves their devices' records to go cold in the cache:
-/// on the default run (1M x 180 days, 2 threads) barriers every day cost 0.47 s against 0.36 s
-/// every 30 days and 0.35 s once. Progress is reported at each barrier, so not longer.
-const SPAN: Minute = 30 * DAY;
+/// How much work (devices x days) a stretch without barriers holds when nothing needs one
+/// (no strategy to step; the gateway, if in use, replayed after it): 200 M device-days, about
+/// a second on one thread. Each barrier hands the shards back and forth between threads,
+/// waits for the last shard to finish and leaves the devices' records to go cold in the
+/// cache: on the default run (1M x 180 days, 2 threads, idle) barriers every day took 0.47 s,
+/// every 30 days 0.36 s (1.80 to 1.90 times one thread) and once 0.35 s (1.92 to 1.98 times);
+/// progress is reported at each barrier, so a large fleet's still come about every second.
+const SPAN_DEVICE_DAYS: u64 = 200_000_000;
+
+/// The stretch without barriers for `devices` devices ([`SPAN_DEVICE_DAYS`]): whole days, at
+/// least one, at most a year.
+fn span_for(devices: u32) -> Minute {
+    let days = (SPAN_DEVICE_DAYS / u64::from(devices.max(1))).clamp(1, 365);
+    days as Minute * DAY
+}
 
 /// Simulates a drawn fleet. With `spans` other than [`Spans::Off`], a run with the gateway in
-/// use and no strategy goes in spans of up to [`SPAN`] without a barrier at each gateway
+/// use and no strategy goes in spans of up to [`span_for`] without a barrier at each gateway
 /// instant ([`DeviceShard::mark_instant`], [`Gateway::replay`], [`Gateway::replay_held`]);
 /// `None` when an optimistic span finds the gateway would have kept a request waiting.
 pub(super) fn simulate(
@@ -357,6 +366,7 @@ pub(super) fn simulate(
     engine.par_each(|i, ctx, shard, q| shard.start(ctx, ranks[i], q));
 
     let horizon = scenario.horizon();
+    let span = span_for(scenario.fleet.devices + scenario.path2.arrivals());
     let ctx = engine.context();
     let (bucket, rows) = (ctx.bucket, ctx.rows);
     let uses_gateway = ctx.gateway_serves
@@ -372,12 +382,12 @@ pub(super) fn simulate(
     } else if uses_strategy {
         STRATEGY_STEP
     } else {
-        SPAN
+        span
     };
     let mut rollout = Rollout::new(scenario);
     let mut gateway = Gateway::new(scenario);
     let mut gateway_rows = vec![GatewayRow::default(); rows];
-    // Without a strategy to step, a span ends only every SPAN (or at the end of the run).
+    // Without a strategy to step, a span ends only every `span` (or at the end of the run).
     let spans = if uses_gateway && !uses_strategy && scenario.strategy.steps.is_empty() {
         spans
     } else {
@@ -388,7 +398,7 @@ pub(super) fn simulate(
     let mut now = 0;
     while now < horizon {
         if spans == Spans::Held {
-            let next = ((now / SPAN + 1) * SPAN).min(horizon);
+            let next = ((now / span + 1) * span).min(horizon);
             // Rounds: the shards that stand where the gateway has decided move on, to the
             // span's end or the next instant where a request of theirs waits; the gateway
             // then decides up to where the furthest behind stands.
@@ -404,7 +414,7 @@ pub(super) fn simulate(
             continue;
         }
         if spans == Spans::Optimistic && gateway.idle() {
-            let next = ((now / SPAN + 1) * SPAN).min(horizon);
+            let next = ((now / span + 1) * span).min(horizon);
             engine.advance_marked(next, GATEWAY_STEP, now);
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
