@@ -227,6 +227,11 @@ pub struct DeviceShard {
     /// The few devices the OS upgrade program or client push reaches: (local index, when the
     /// upgrade program reaches it, when client push does; `u32::MAX`: never), by local index.
     pub(super) programs: Vec<(u32, Minute, Minute)>,
+    /// Rows its per-row tables (`state_delta`, `counter_delta`, `wl_delta`, `ready_delta`,
+    /// `incident_delta`, `collection_delta`, `configmgr_only_delta`) hold: row `r` is at
+    /// `r % ring` ([`DeviceShard::row`]). Enough for the rows one step of the run's loop can
+    /// touch; the loop moves finished rows into the run's totals and zeroes them.
+    pub(super) ring: usize,
     pub(super) state_delta: Vec<i64>,
     pub(super) counter_delta: Vec<u64>,
     pub(super) co_managed_delta: [Vec<i64>; PATHS],
@@ -352,19 +357,19 @@ impl DeviceShard {
             return;
         }
         let d = &self.devices[i];
-        let row = ((now / ctx.bucket) as usize * ctx.sites + usize::from(d.profile.site)) * STATES;
+        let brow = self.row(ctx, now);
+        let row = (brow * ctx.sites + usize::from(d.profile.site)) * STATES;
         let hour = (now / 60) as usize;
         let path = d.path.index();
         let existing = (self.first + i as u32) < ctx.scenario.fleet.devices;
         let client = d.profile.client;
-        let brow = (now / ctx.bucket) as usize;
         // A device waiting for client push has none; one that moves on from there has just
         // got it, so its earlier state never counted.
         let configmgr_only = |st: LifecycleState| {
             client && !st.in_intune() && st != LifecycleState::AwaitingClientPush
         };
         let member = d.member;
-        let crow = (now / ctx.bucket) as usize * ctx.scenario.collections.len();
+        let crow = brow * ctx.scenario.collections.len();
         if let Some(f) = from {
             self.configmgr_only_delta[brow] -= i64::from(configmgr_only(f));
             self.state_delta[row + f.index()] -= 1;
@@ -394,7 +399,15 @@ impl DeviceShard {
     }
 
     pub(super) fn count(&mut self, ctx: &Context, now: Minute, counter: Counter) {
-        self.counter_delta[(now / ctx.bucket) as usize * COUNTERS + counter.index()] += 1;
+        let row = self.row(ctx, now);
+        self.counter_delta[row * COUNTERS + counter.index()] += 1;
+    }
+
+    /// The place in the shard's per-row tables of the row of `now`: they hold the last
+    /// [`DeviceShard::ring`] rows, the run's loop folding finished rows into its totals.
+    #[inline]
+    pub(super) fn row(&self, ctx: &Context, now: Minute) -> usize {
+        (now / ctx.bucket) as usize % self.ring
     }
 
     pub(super) fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {

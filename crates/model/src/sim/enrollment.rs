@@ -182,8 +182,8 @@ impl DeviceShard {
         };
         self.count(ctx, now, Counter::EnrollmentFailures);
         self.live.failures += 1;
-        self.counter_delta
-            [(now / ctx.bucket) as usize * COUNTERS + Counter::ALL.len() + error.index()] += 1;
+        let row = self.row(ctx, now);
+        self.counter_delta[row * COUNTERS + Counter::ALL.len() + error.index()] += 1;
         let d = &mut self.devices[i];
         match error.retry() {
             Retry::Later => {

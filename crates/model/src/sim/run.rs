@@ -157,14 +157,17 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
     let total = s.fleet.devices + s.path2.arrivals();
     let parts = (threads as u32 * 4).clamp(1, 256);
     let ranges = shard_ranges(total, parts);
+    // The rows one step of the run's loop can touch (a span at most), and one either side.
+    let ring = (span_for(total) / bucket + 2).min(ctx.rows as Minute + 1) as usize;
     let shards = ranges
         .iter()
         .map(|r| DeviceShard {
             first: r.start,
             devices: Vec::new(),
             programs: Vec::new(),
-            state_delta: vec![0; (ctx.rows + 1) * ctx.sites * STATES],
-            counter_delta: vec![0; (ctx.rows + 1) * COUNTERS],
+            ring,
+            state_delta: vec![0; ring * ctx.sites * STATES],
+            counter_delta: vec![0; ring * COUNTERS],
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
             co_existing_delta: vec![0; ctx.hours + 1],
             events: Vec::new(),
@@ -174,11 +177,11 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
             hold_requests: false,
             channels: Default::default(),
             sliders: Sliders::default(),
-            wl_delta: vec![0; (ctx.rows + 1) * WORKLOADS],
-            ready_delta: vec![0; ctx.rows + 1],
-            incident_delta: vec![0; ctx.rows + 1],
-            collection_delta: vec![0; (ctx.rows + 1) * s.collections.len()],
-            configmgr_only_delta: vec![0; ctx.rows + 1],
+            wl_delta: vec![0; ring * WORKLOADS],
+            ready_delta: vec![0; ring],
+            incident_delta: vec![0; ring],
+            collection_delta: vec![0; ring * s.collections.len()],
+            configmgr_only_delta: vec![0; ring],
             live: Live::default(),
         })
         .collect();
@@ -206,6 +209,79 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         ranges,
         counts,
     })
+}
+
+/// The run's per-row tables, whole, into which the loop folds the shards' finished rows
+/// (each shard keeps only its last [`DeviceShard::ring`] rows).
+struct RowTotals {
+    state: Vec<i64>,
+    counter: Vec<u64>,
+    wl: Vec<i64>,
+    ready: Vec<i64>,
+    incident: Vec<i64>,
+    collection: Vec<i64>,
+    configmgr_only: Vec<i64>,
+    sites: usize,
+    ncoll: usize,
+    /// Rows before this one are folded.
+    folded: usize,
+}
+
+impl RowTotals {
+    fn new(rows: usize, sites: usize, ncoll: usize) -> Self {
+        Self {
+            state: vec![0; (rows + 1) * sites * STATES],
+            counter: vec![0; (rows + 1) * COUNTERS],
+            wl: vec![0; (rows + 1) * WORKLOADS],
+            ready: vec![0; rows + 1],
+            incident: vec![0; rows + 1],
+            collection: vec![0; (rows + 1) * ncoll],
+            configmgr_only: vec![0; rows + 1],
+            sites,
+            ncoll,
+            folded: 0,
+        }
+    }
+
+    /// Moves every shard's rows from the last fold up to `upto` (not included) into the
+    /// totals, in shard order, and zeroes them in the shards' rings. Every shard must stand at
+    /// `upto`'s row or later: its rows before are finished.
+    fn fold(&mut self, engine: &mut Engine<DeviceShard>, upto: usize) {
+        let upto = upto.min(self.ready.len());
+        if upto <= self.folded {
+            return;
+        }
+        /// Adds row `k` of a ring into row `r` of a total and zeroes it.
+        fn take<T: Copy + Default + std::ops::AddAssign>(
+            total: &mut [T],
+            ring: &mut [T],
+            r: usize,
+            k: usize,
+            width: usize,
+        ) {
+            let (total, ring) = (
+                &mut total[r * width..(r + 1) * width],
+                &mut ring[k * width..(k + 1) * width],
+            );
+            for (a, b) in total.iter_mut().zip(ring) {
+                *a += *b;
+                *b = T::default();
+            }
+        }
+        for (shard, _) in engine.shards_mut() {
+            for r in self.folded..upto {
+                let k = r % shard.ring;
+                take(&mut self.state, &mut shard.state_delta, r, k, self.sites * STATES);
+                take(&mut self.counter, &mut shard.counter_delta, r, k, COUNTERS);
+                take(&mut self.wl, &mut shard.wl_delta, r, k, WORKLOADS);
+                take(&mut self.ready, &mut shard.ready_delta, r, k, 1);
+                take(&mut self.incident, &mut shard.incident_delta, r, k, 1);
+                take(&mut self.collection, &mut shard.collection_delta, r, k, self.ncoll);
+                take(&mut self.configmgr_only, &mut shard.configmgr_only_delta, r, k, 1);
+            }
+        }
+        self.folded = upto;
+    }
 }
 
 pub(super) fn total_counts(counts: &[FleetCounts], sites: usize) -> FleetCounts {
@@ -395,8 +471,11 @@ pub(super) fn simulate(
     };
     let hold = spans == Spans::Held;
     engine.par_each(|_, _, shard, _| shard.hold_requests = hold);
+    let mut totals = RowTotals::new(rows, scenario.sites.len(), scenario.collections.len());
     let mut now = 0;
     while now < horizon {
+        // Every shard stands at `now`: the rows before its row are finished.
+        totals.fold(&mut engine, (now / bucket) as usize);
         if spans == Spans::Held {
             let next = ((now / span + 1) * span).min(horizon);
             // Rounds: the shards that stand where the gateway has decided move on, to the
@@ -454,6 +533,7 @@ pub(super) fn simulate(
         }
         now = next;
     }
+    totals.fold(&mut engine, rows + 1);
     let events_handled = engine.events_handled();
 
     let mut breakdown = breakdown_rows(scenario);
@@ -520,20 +600,10 @@ pub(super) fn simulate(
     // Reduce in shard order, over integers.
     let sites = ctx.sites;
     let hours = ctx.hours;
-    let mut state_delta = vec![0i64; (rows + 1) * sites * STATES];
-    let mut counter_delta = vec![0u64; (rows + 1) * COUNTERS];
     let mut co_delta = [vec![0i64; hours + 1], vec![0i64; hours + 1]];
     let mut co_existing = vec![0i64; hours + 1];
     let mut events = Vec::new();
     for s in &shards {
-        state_delta
-            .iter_mut()
-            .zip(&s.state_delta)
-            .for_each(|(a, b)| *a += b);
-        counter_delta
-            .iter_mut()
-            .zip(&s.counter_delta)
-            .for_each(|(a, b)| *a += b);
         for (acc, delta) in co_delta.iter_mut().zip(&s.co_managed_delta) {
             acc.iter_mut().zip(delta).for_each(|(a, b)| *a += b);
         }
@@ -544,23 +614,22 @@ pub(super) fn simulate(
     }
     // Workloads, Autopatch readiness, incidents and collections: per row, cumulated.
     let ncoll = scenario.collections.len();
-    let mut wl_delta = vec![0i64; (rows + 1) * WORKLOADS];
-    let mut ready_delta = vec![0i64; rows + 1];
-    let mut incident_delta = vec![0i64; rows + 1];
-    let mut collection_delta = vec![0i64; (rows + 1) * ncoll];
-    let mut configmgr_only_delta = vec![0i64; rows + 1];
+    let RowTotals {
+        state: state_delta,
+        counter: counter_delta,
+        wl: wl_delta,
+        ready: ready_delta,
+        incident: incident_delta,
+        collection: collection_delta,
+        configmgr_only: configmgr_only_delta,
+        ..
+    } = totals;
     let mut live = Live {
         collection_co: vec![0; ncoll],
         collection_members: vec![0; ncoll],
         ..Live::default()
     };
     for s in &shards {
-        let add = |a: &mut Vec<i64>, b: &Vec<i64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        add(&mut wl_delta, &s.wl_delta);
-        add(&mut ready_delta, &s.ready_delta);
-        add(&mut incident_delta, &s.incident_delta);
-        add(&mut collection_delta, &s.collection_delta);
-        add(&mut configmgr_only_delta, &s.configmgr_only_delta);
         live.merge(&s.live);
     }
     let per_row = |delta: &[i64], width: usize| -> Vec<Vec<u64>> {

@@ -160,7 +160,7 @@ impl DeviceShard {
         if want == d.authority {
             return;
         }
-        let row = (now / ctx.bucket) as usize;
+        let row = self.row(ctx, now);
         let to_horizon = i64::from(ctx.calendar.horizon.saturating_sub(now));
         for w in Workload::ALL {
             let b = bit(*w);
@@ -217,7 +217,8 @@ impl DeviceShard {
     pub(super) fn end_incident(&mut self, ctx: &Context, now: Minute, i: usize, w: Workload) {
         self.devices[i].incident &= !bit(w);
         self.live.incidents_active -= 1;
-        self.incident_delta[(now / ctx.bucket) as usize] -= 1;
+        let row = self.row(ctx, now);
+        self.incident_delta[row] -= 1;
     }
 
     // Event handlers, called from the dispatch in `super`.
@@ -250,7 +251,8 @@ impl DeviceShard {
         if d.authority & bit(w) != 0 && d.incident & bit(w) == 0 {
             self.devices[i].incident |= bit(w);
             self.live.incidents_active += 1;
-            self.incident_delta[(now / ctx.bucket) as usize] += 1;
+            let row = self.row(ctx, now);
+            self.incident_delta[row] += 1;
             self.count(ctx, now, Counter::IncidentsStarted);
             let settings = &s.workloads[w.index()];
             Self::schedule(
