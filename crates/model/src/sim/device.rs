@@ -173,6 +173,9 @@ pub struct Context {
     pub(super) hours: usize,
     pub(super) sites: usize,
     pub(super) window: Minute,
+    /// The longest stretch the shards run without a barrier when nothing needs one (whole
+    /// days; see `span_for` in `run`).
+    pub(super) span: Minute,
     pub(super) sample: Option<f64>,
     /// When co-management is effectively enabled (None: never, or a blocker stops it).
     pub(super) co_management_at: Option<Minute>,

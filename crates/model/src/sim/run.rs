@@ -57,6 +57,15 @@ pub(super) struct Prepared {
 
 /// Builds the shared context and the engine, draws the fleet (pass 1) and returns the counts.
 pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepared, RunError> {
+    prepare_spanned(scenario, options, None)
+}
+
+/// [`prepare`], with the stretch without barriers given (`None`: [`span_for`] the fleet).
+fn prepare_spanned(
+    scenario: &Scenario,
+    options: &RunOptions,
+    span: Option<Minute>,
+) -> Result<Prepared, RunError> {
     let streams = RandomStreams::new(scenario.seed);
     let horizon = scenario.horizon();
     let bucket = options.bucket.minutes();
@@ -109,7 +118,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
     .into_iter()
     .find(|(ok, _)| !ok)
     .map(|(_, p)| p);
-    let ctx = Context {
+    let mut ctx = Context {
         scenario: s.clone(),
         streams,
         calendar: Calendar {
@@ -123,6 +132,7 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
         hours: horizon.div_ceil(60) as usize,
         sites: s.sites.len(),
         window: 0,
+        span: DAY,
         sample: match options.events {
             EventCapture::Off => None,
             EventCapture::Sample(x) => Some(x),
@@ -158,7 +168,9 @@ pub(super) fn prepare(scenario: &Scenario, options: &RunOptions) -> Result<Prepa
     let parts = (threads as u32 * 4).clamp(1, 256);
     let ranges = shard_ranges(total, parts);
     // The rows one step of the run's loop can touch (a span at most), and one either side.
-    let ring = (span_for(total) / bucket + 2).min(ctx.rows as Minute + 1) as usize;
+    let span = span.unwrap_or_else(|| span_for(total)).max(DAY);
+    ctx.span = span;
+    let ring = (span / bucket + 2).min(ctx.rows as Minute + 1) as usize;
     let shards = ranges
         .iter()
         .map(|r| DeviceShard {
@@ -271,13 +283,31 @@ impl RowTotals {
         for (shard, _) in engine.shards_mut() {
             for r in self.folded..upto {
                 let k = r % shard.ring;
-                take(&mut self.state, &mut shard.state_delta, r, k, self.sites * STATES);
+                take(
+                    &mut self.state,
+                    &mut shard.state_delta,
+                    r,
+                    k,
+                    self.sites * STATES,
+                );
                 take(&mut self.counter, &mut shard.counter_delta, r, k, COUNTERS);
                 take(&mut self.wl, &mut shard.wl_delta, r, k, WORKLOADS);
                 take(&mut self.ready, &mut shard.ready_delta, r, k, 1);
                 take(&mut self.incident, &mut shard.incident_delta, r, k, 1);
-                take(&mut self.collection, &mut shard.collection_delta, r, k, self.ncoll);
-                take(&mut self.configmgr_only, &mut shard.configmgr_only_delta, r, k, 1);
+                take(
+                    &mut self.collection,
+                    &mut shard.collection_delta,
+                    r,
+                    k,
+                    self.ncoll,
+                );
+                take(
+                    &mut self.configmgr_only,
+                    &mut shard.configmgr_only_delta,
+                    r,
+                    k,
+                    1,
+                );
             }
         }
         self.folded = upto;
@@ -360,15 +390,17 @@ pub fn run_with_findings(
     .expect("a held run always ends"))
 }
 
-/// Runs `scenario` with the given treatment of the gateway's instants (for tests that hold
-/// the three to the same result); `None` where an optimistic span guessed wrong.
+/// Runs `scenario` with the given treatment of the gateway's instants and stretch without
+/// barriers (`None`: the fleet's own), for tests that hold them all to the same result;
+/// `None` where an optimistic span guessed wrong.
 #[cfg(test)]
 pub(super) fn run_spans(
     scenario: &Scenario,
     options: &RunOptions,
     spans: Spans,
+    span: Option<Minute>,
 ) -> Option<RunResult> {
-    let prepared = prepare(scenario, options).expect("the scenario runs");
+    let prepared = prepare_spanned(scenario, options, span).expect("the scenario runs");
     let all = total_counts(&prepared.counts, prepared.engine.context().sites);
     let findings = preflight(scenario, &all);
     simulate(scenario, prepared, &all, &findings, spans, &mut |_, _| {})
@@ -442,8 +474,8 @@ pub(super) fn simulate(
     engine.par_each(|i, ctx, shard, q| shard.start(ctx, ranks[i], q));
 
     let horizon = scenario.horizon();
-    let span = span_for(scenario.fleet.devices + scenario.path2.arrivals());
     let ctx = engine.context();
+    let span = ctx.span;
     let (bucket, rows) = (ctx.bucket, ctx.rows);
     let uses_gateway = ctx.gateway_serves
         && ((ctx.path2_blocker.is_none() && all.path2_candidates > 0) || all.internet_clients > 0);
