@@ -97,9 +97,9 @@ impl DeviceShard {
                 self.count(ctx, now, Counter::ClientInstallCommandLineErrors);
             }
             self.devices[i].phase = Phase::InstallFailed;
-            if self.devices[i].in_esp {
+            if self.devices[i].in_esp() {
                 // Into co-management: the ESP shows the failed install (assumption).
-                self.devices[i].in_esp = false;
+                self.devices[i].set_in_esp(false);
                 self.count(ctx, now, Counter::EspFailures);
             }
             if !ctx.install_always_fails {

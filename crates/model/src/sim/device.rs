@@ -63,12 +63,12 @@ pub(super) struct Device {
     pub(super) profile: Profile,
     pub(super) reason: Option<IneligibleReason>,
     pub(super) phase: Phase,
-    pub(super) join: JoinStage,
     pub(super) enroll: EnrollStage,
     pub(super) path: CoPath,
     pub(super) tries: u8,
-    pub(super) in_scope: bool,
-    pub(super) record: bool,
+    /// Its hybrid join stage and its yes/no marks in one byte (read and set through
+    /// [`Device::join`], [`Device::in_scope`] and the like).
+    pub(super) bits: u8,
     pub(super) attempts: u16,
     pub(super) installs: u16,
     /// When it enrolled in Intune (Path 2; sets its check-in schedule).
@@ -84,19 +84,75 @@ pub(super) struct Device {
     pub(super) incident: u8,
     /// Endpoint Protection / device configuration policies left from a pilot it left.
     pub(super) sticky: u8,
-    /// A workload reconciliation is scheduled.
-    pub(super) reconcile_pending: bool,
     /// Lasting enrollment error causes and the device token's fallback (`CAUSE_*` bits).
     pub(super) causes: u8,
-    /// It entered Path 1 after co-management was enabled (brought in by a program): not part
-    /// of the first wave, so it enrolls at its first policy poll, without randomization.
-    pub(super) late: bool,
-    /// Into co-management: its Enrollment Status Page waits for the client install.
-    pub(super) in_esp: bool,
 }
 
 // The record's size is most of a run's memory (bytes per device): keep it from growing unseen.
-const _: () = assert!(std::mem::size_of::<Device>() <= 48);
+const _: () = assert!(std::mem::size_of::<Device>() <= 40);
+
+/// [`Device::bits`]: it is in the automatic enrollment's scope.
+const IN_SCOPE: u8 = 1;
+/// Its events are recorded (events.csv sample).
+const RECORD: u8 = 1 << 1;
+/// A workload reconciliation is scheduled.
+const RECONCILE_PENDING: u8 = 1 << 2;
+/// It entered Path 1 after co-management was enabled (brought in by a program): not part of
+/// the first wave, so it enrolls at its first policy poll, without randomization.
+const LATE: u8 = 1 << 3;
+/// Into co-management: its Enrollment Status Page waits for the client install.
+const IN_ESP: u8 = 1 << 4;
+/// The hybrid join stage's place ([`JoinStage`] as a number, two bits).
+const JOIN_SHIFT: u32 = 5;
+
+/// Reads and sets one of [`Device::bits`]' marks.
+macro_rules! marks {
+    ($($(#[$doc:meta])* $get:ident, $set:ident, $bit:ident;)*) => {
+        impl Device {
+            $(
+                $(#[$doc])*
+                #[inline]
+                pub(super) fn $get(&self) -> bool {
+                    self.bits & $bit != 0
+                }
+                #[inline]
+                pub(super) fn $set(&mut self, on: bool) {
+                    self.bits = if on { self.bits | $bit } else { self.bits & !$bit };
+                }
+            )*
+        }
+    };
+}
+
+marks! {
+    /// In the automatic enrollment's scope.
+    in_scope, set_in_scope, IN_SCOPE;
+    /// Its events are recorded.
+    record, set_record, RECORD;
+    /// A workload reconciliation is scheduled.
+    reconcile_pending, set_reconcile_pending, RECONCILE_PENDING;
+    /// Entered Path 1 after co-management was enabled.
+    late, set_late, LATE;
+    /// Its Enrollment Status Page waits for the client install.
+    in_esp, set_in_esp, IN_ESP;
+}
+
+impl Device {
+    /// Its hybrid join stage.
+    #[inline]
+    pub(super) fn join(&self) -> JoinStage {
+        match (self.bits >> JOIN_SHIFT) & 3 {
+            0 => JoinStage::NotJoined,
+            1 => JoinStage::PendingSync,
+            _ => JoinStage::Joined,
+        }
+    }
+
+    #[inline]
+    pub(super) fn set_join(&mut self, stage: JoinStage) {
+        self.bits = (self.bits & !(3 << JOIN_SHIFT)) | ((stage as u8) << JOIN_SHIFT);
+    }
+}
 
 impl Device {
     pub(super) fn state(&self) -> Option<LifecycleState> {
@@ -116,7 +172,7 @@ impl Device {
             Phase::InstallFailed => S::ClientInstallFailed,
             Phase::AwaitingPolicy => S::AwaitingCoManagementPolicy,
             Phase::CoManaged => S::CoManaged,
-            Phase::Path1 => match (self.enroll, self.join) {
+            Phase::Path1 => match (self.enroll, self.join()) {
                 (EnrollStage::Done, _) => S::CoManaged,
                 (EnrollStage::Remediation, _) => S::AwaitingRemediation,
                 (EnrollStage::Retrying, _) => S::Enrolling,
@@ -427,7 +483,7 @@ impl DeviceShard {
         after: Option<LifecycleState>,
         detail: Detail,
     ) {
-        if !self.devices[i].record {
+        if !self.devices[i].record() {
             return;
         }
         let (Some(to), from) = (after, before) else {

@@ -242,7 +242,7 @@ impl DeviceShard {
     ) -> Detail {
         self.count(ctx, now, Counter::PoliciesReceived);
         let start = ctx.co_management_at.unwrap_or(0);
-        let first_wave = !self.devices[i].late;
+        let first_wave = !self.devices[i].late();
         let due = if first_wave && now < start.saturating_add(ctx.window) && ctx.window > 0 {
             let id = self.first + i as u32;
             now + (ctx.streams.draw(id, SCHEDULE, 0) % u64::from(ctx.window)) as Minute
@@ -268,7 +268,7 @@ impl DeviceShard {
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        if self.devices[i].join == JoinStage::Joined {
+        if self.devices[i].join() == JoinStage::Joined {
             self.begin_attempt(ctx, now, i, q);
         } else {
             self.devices[i].enroll = EnrollStage::Due;

@@ -18,7 +18,7 @@ impl DeviceShard {
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> Detail {
-        self.devices[i].join = JoinStage::Joined;
+        self.devices[i].set_join(JoinStage::Joined);
         self.count(ctx, now, Counter::HybridJoinsCompleted);
         if self.devices[i].enroll == EnrollStage::Due {
             self.begin_attempt(ctx, now, i, q);
@@ -43,7 +43,7 @@ impl DeviceShard {
         if self.devices[i].profile.identity.is_managed() {
             // The task writes the certificate; Azure AD Connect syncs it at its next
             // cycle; the task's next run after that completes the registration.
-            self.devices[i].join = JoinStage::PendingSync;
+            self.devices[i].set_join(JoinStage::PendingSync);
             if s.tenant.aad_connect_sync {
                 // The next sync cycle that can export it: the export queue lets at most
                 // `aad_connect_export_per_hour` certificates through an hour.

@@ -72,11 +72,11 @@ impl DeviceShard {
         }
         d.phase = Phase::Path1;
         d.path = CoPath::Path1;
-        d.late = ctx.co_management_at.is_some_and(|at| now > at);
+        d.set_late(ctx.co_management_at.is_some_and(|at| now > at));
         let p = d.profile;
-        let in_scope = d.in_scope;
+        let in_scope = d.in_scope();
         if p.join == JoinType::OnPremisesAd {
-            d.join = JoinStage::NotJoined;
+            d.set_join(JoinStage::NotJoined);
             if let Some(at) = s.auto_register_at {
                 let phase = Minute::from(p.day_start) % s.timing.join_task;
                 let t =
@@ -85,7 +85,7 @@ impl DeviceShard {
                 Self::schedule(q, t, local, Kind::JoinTask);
             }
         } else {
-            d.join = JoinStage::Joined;
+            d.set_join(JoinStage::Joined);
         }
         if let (Some(at), true) = (ctx.co_management_at, in_scope) {
             let (poll, phase) = ctx.poll_of(&p);

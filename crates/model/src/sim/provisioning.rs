@@ -45,7 +45,7 @@ impl DeviceShard {
         if straight && u >= p2.esp_failure_rate {
             // 2111+: the ESP waits for the client install and registration (through the
             // gateway's queue); the deadline is the ESP timeout.
-            d.in_esp = true;
+            d.set_in_esp(true);
             self.request_gateway(now, i);
             Self::schedule(
                 q,
@@ -83,7 +83,7 @@ impl DeviceShard {
         i: usize,
         q: &mut EventQueue<Ev>,
     ) -> bool {
-        if !self.devices[i].in_esp {
+        if !self.devices[i].in_esp() {
             return false;
         }
         let t = now + ctx.scenario.path2.esp;
@@ -142,10 +142,10 @@ impl DeviceShard {
         };
         if self.devices[i].phase != Phase::Provisioning {
             // Into co-management: the ESP waited for the client.
-            if !self.devices[i].in_esp {
+            if !self.devices[i].in_esp() {
                 return Detail::EspAlreadyEnded;
             }
-            self.devices[i].in_esp = false;
+            self.devices[i].set_in_esp(false);
             self.count(ctx, now, counter);
             return Detail::Provisioned(outcome);
         }

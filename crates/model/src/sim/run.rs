@@ -821,7 +821,7 @@ impl DeviceShard {
             if present {
                 counts.add_present(path, reason.is_none(), arrival);
             }
-            self.devices.push(Device {
+            let mut device = Device {
                 profile,
                 reason,
                 phase: if arrival {
@@ -831,12 +831,10 @@ impl DeviceShard {
                 } else {
                     Phase::Ineligible
                 },
-                join: JoinStage::Joined,
                 enroll: EnrollStage::None,
                 path,
                 tries: 0,
-                in_scope: false,
-                record,
+                bits: 0,
                 attempts: 0,
                 installs: 0,
                 intune_at: 0,
@@ -845,11 +843,11 @@ impl DeviceShard {
                 authority: 0,
                 incident: 0,
                 sticky: 0,
-                reconcile_pending: false,
                 causes: crate::sim::enrollment::draw_causes(s, &ctx.streams, id),
-                late: false,
-                in_esp: false,
-            });
+            };
+            device.set_join(JoinStage::Joined);
+            device.set_record(record);
+            self.devices.push(device);
         }
         counts
     }
@@ -873,14 +871,14 @@ impl DeviceShard {
                     *count += 1;
                 }
             }
-            d.in_scope = match s.auto_enrollment {
+            d.set_in_scope(match s.auto_enrollment {
                 AutoEnrollment::None => false,
                 AutoEnrollment::All => true,
                 AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
-            } && d.phase != Phase::CoManaged;
+            } && d.phase != Phase::CoManaged);
             let path2 = id >= s.fleet.devices
                 || (!d.profile.client && d.profile.join == JoinType::AzureAdJoined);
-            in_scope += u64::from(d.in_scope && !path2);
+            in_scope += u64::from(d.in_scope() && !path2);
         }
         self.live.collection_members = members.clone();
         self.live.collection_co = vec![0; n];
@@ -959,7 +957,7 @@ impl DeviceShard {
             self.join_channels(ctx, i);
             let state = self.devices[i].state();
             self.move_state(ctx, 0, i, None, state);
-            if self.devices[i].record {
+            if self.devices[i].record() {
                 let st = state.expect("existing devices have a state");
                 self.events.push(EventRecord {
                     device: id,

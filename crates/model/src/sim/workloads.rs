@@ -75,7 +75,7 @@ impl DeviceShard {
         i: usize,
         q: &mut EventQueue<Ev>,
     ) {
-        if self.devices[i].reconcile_pending {
+        if self.devices[i].reconcile_pending() {
             return;
         }
         let sched = self.schedule_of(i);
@@ -83,7 +83,7 @@ impl DeviceShard {
         let (poll, phase) = ctx.poll_of(&p);
         let t = ctx.calendar.next_online_tick(&sched, from, poll, phase);
         if t.is_some() {
-            self.devices[i].reconcile_pending = true;
+            self.devices[i].set_reconcile_pending(true);
         }
         Self::schedule(q, t, i as u32, Kind::Reconcile);
     }
@@ -146,7 +146,7 @@ impl DeviceShard {
         let s = &ctx.scenario;
         let id = self.first + i as u32;
         let sched = self.schedule_of(i);
-        self.devices[i].reconcile_pending = false;
+        self.devices[i].set_reconcile_pending(false);
         if self.devices[i].state() != Some(LifecycleState::CoManaged) {
             return;
         }
