@@ -28,21 +28,25 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_millis(2);
 
 /// What a worker does with the shards it is given (`T`: the engine's shard slot).
-pub(crate) trait Part: Send + 'static {
+pub(crate) trait Part: Sized + Send + 'static {
     /// The data every shard reads.
     type Context: Send + Sync + 'static;
-    /// Runs `task` on this shard; returns the events handled.
-    fn run(&mut self, ctx: &Self::Context, task: Task) -> u64;
+    /// Runs `task` on this shard (number `index`); returns the events handled.
+    fn run(&mut self, ctx: &Self::Context, task: &Task<Self>, index: usize) -> u64;
 }
 
+/// Work done on every shard of a hand-over, by its index and the context.
+pub(crate) type Each<P> = Arc<dyn Fn(usize, &<P as Part>::Context, &mut P) + Send + Sync>;
+
 /// One hand-over's work for every shard.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Task {
+pub(crate) enum Task<P: Part> {
     /// Handle every event before the barrier.
     Drain { barrier: Time },
     /// Handle every event before the barrier, stopping at each multiple of `step` after
     /// where the shard stands for its mark (which may hold it there).
     Marked { barrier: Time, step: Time },
+    /// Call this on each shard.
+    Each(Each<P>),
 }
 
 /// One hand-over: the shards (with their index) still to run, the last to be taken first, the
@@ -51,7 +55,7 @@ struct Job<P: Part> {
     todo: Mutex<Vec<(usize, P)>>,
     done: Mutex<Vec<(usize, P, u64)>>,
     ctx: Arc<P::Context>,
-    task: Task,
+    task: Task<P>,
 }
 
 /// How a worker's part of a job ended: the panic that stopped it, if one did.
@@ -81,7 +85,7 @@ fn take_and_run<P: Part>(job: &Job<P>) {
         let Some((i, mut p)) = lock(&job.todo).pop() else {
             return;
         };
-        let n = p.run(&job.ctx, job.task);
+        let n = p.run(&job.ctx, &job.task, i);
         lock(&job.done).push((i, p, n));
     }
 }
@@ -166,7 +170,7 @@ impl<P: Part> Gang<P> {
     pub(crate) fn run(
         &mut self,
         ctx: &Arc<P::Context>,
-        task: Task,
+        task: Task<P>,
         parts: Vec<(usize, P)>,
     ) -> Vec<(usize, P, u64)> {
         self.jobs += 1;

@@ -471,7 +471,8 @@ pub(super) fn simulate(
         acc.legacy += c.legacy_candidates;
         acc.migration += c.migration_candidates;
     }
-    engine.par_each(|i, ctx, shard, q| shard.start(ctx, ranks[i], q));
+    // On the run's threads: the first events' memory is then theirs to reuse.
+    engine.each(move |i, ctx, shard, q| shard.start(ctx, ranks[i], q));
 
     let horizon = scenario.horizon();
     let ctx = engine.context();
@@ -502,7 +503,7 @@ pub(super) fn simulate(
         Spans::Off
     };
     let hold = spans == Spans::Held;
-    engine.par_each(|_, _, shard, _| shard.hold_requests = hold);
+    engine.each(move |_, _, shard, _| shard.hold_requests = hold);
     let mut totals = RowTotals::new(rows, scenario.sites.len(), scenario.collections.len());
     let mut now = 0;
     while now < horizon {
@@ -548,7 +549,7 @@ pub(super) fn simulate(
             if let Some(pilot) = rollout.step(scenario, now, &live) {
                 let sliders = rollout.sliders;
                 let delay = if pilot { COLLECTION_EVALUATION } else { 0 };
-                engine.par_each(|_, ctx, shard, q| shard.set_sliders(ctx, sliders, now, delay, q));
+                engine.each(move |_, ctx, shard, q| shard.set_sliders(ctx, sliders, now, delay, q));
             }
         }
         engine.advance_to(next);
@@ -556,7 +557,7 @@ pub(super) fn simulate(
             if next % DAY == 0 {
                 // The day's table of online clients, on every thread (the barrier's count
                 // would build it on this one).
-                engine.par_each(|_, ctx, shard, _| shard.ready_day(ctx, next / DAY));
+                engine.each(move |_, ctx, shard, _| shard.ready_day(ctx, next / DAY));
             }
             gateway.barrier(&mut engine, &ranges, next, bucket, &mut gateway_rows);
         }
@@ -871,11 +872,13 @@ impl DeviceShard {
                     *count += 1;
                 }
             }
-            d.set_in_scope(match s.auto_enrollment {
-                AutoEnrollment::None => false,
-                AutoEnrollment::All => true,
-                AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
-            } && d.phase != Phase::CoManaged);
+            d.set_in_scope(
+                match s.auto_enrollment {
+                    AutoEnrollment::None => false,
+                    AutoEnrollment::All => true,
+                    AutoEnrollment::Pilot(c) => d.member & (1 << c) != 0,
+                } && d.phase != Phase::CoManaged,
+            );
             let path2 = id >= s.fleet.devices
                 || (!d.profile.client && d.profile.join == JoinType::AzureAdJoined);
             in_scope += u64::from(d.in_scope() && !path2);
