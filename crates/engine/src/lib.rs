@@ -8,10 +8,13 @@
 //! - an [`EventQueue`] whose order is total: time first, then the order of scheduling;
 //! - [`RandomStreams`]: randomness keyed by `(seed, entity, purpose, index)`, never by thread or
 //!   shard, so an entity draws the same numbers wherever and whenever it is simulated;
-//! - an [`Engine`] that owns a fixed set of [`Shard`]s and advances them in parallel, with rayon,
-//!   up to barriers chosen by the caller, where the caller may read and change every shard, and
-//!   that lends every shard one read-only context (what all of them read: no copy per shard,
-//!   no reference counting per event);
+//! - an [`Engine`] that owns a fixed set of [`Shard`]s and advances them in parallel up to
+//!   barriers chosen by the caller, where the caller may read and change every shard, or
+//!   through spans in which each shard stops on its own at marks ([`Engine::advance_marked`],
+//!   [`Shard::mark`]), one of which may hold it until the caller moves it on; it lends every
+//!   shard one read-only context (what all of them read: no copy per shard, no reference
+//!   counting per event), and runs the shards on its own workers, which spin between
+//!   hand-overs rather than sleep (set-up work that returns results runs on a rayon pool);
 //! - a hint ([`Shard::prefetch`]) of the event a few places ahead, so that a shard can have its
 //!   entity's record on its way into the cache while it handles the events before it.
 //!
