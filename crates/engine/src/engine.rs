@@ -499,23 +499,29 @@ mod tests {
     }
 
     /// 1,000 tickers in `parts` shards on `threads` threads, each with its first event due.
-    fn tickers(threads: usize, parts: u32) -> Engine<Ticker> {
-        let streams = RandomStreams::new(5);
-        let shards = shard_ranges(1000, parts)
+    /// 1,000 tickers in `parts` shards, with no event yet.
+    fn ticker_shards(parts: u32) -> Vec<Ticker> {
+        shard_ranges(1000, parts)
             .into_iter()
             .map(|r| Ticker {
-                streams,
+                streams: RandomStreams::new(5),
                 first: r.start,
                 count: vec![0; r.len()],
                 log: vec![],
             })
-            .collect();
-        let mut e = Engine::new((), shards, threads).unwrap();
-        e.par_each(|_, _, s, q| {
-            for i in 0..s.count.len() as u32 {
-                q.schedule(streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
-            }
-        });
+            .collect()
+    }
+
+    /// Schedules each of the shard's tickers' first event.
+    fn first_events(s: &Ticker, q: &mut EventQueue<u32>) {
+        for i in 0..s.count.len() as u32 {
+            q.schedule(s.streams.draw(s.first + i, Purpose(0), 0) as u32 % 50, i);
+        }
+    }
+
+    fn tickers(threads: usize, parts: u32) -> Engine<Ticker> {
+        let mut e = Engine::new((), ticker_shards(parts), threads).unwrap();
+        e.par_each(|_, _, s, q| first_events(s, q));
         e
     }
 
@@ -600,20 +606,9 @@ mod tests {
         }
         let reference = run(1, 1, 0);
         for threads in [1, 2, 3] {
-            let e = tickers(1, 7);
-            let (_, shards) = e.into_parts();
-            let mut e = Engine::new(
-                (),
-                shards.into_iter().map(|t| Holder(t, 0)).collect(),
-                threads,
-            )
-            .unwrap();
-            e.par_each(|_, _, s, q| {
-                for i in 0..s.0.count.len() as u32 {
-                    let streams = RandomStreams::new(5);
-                    q.schedule(streams.draw(s.0.first + i, Purpose(0), 0) as u32 % 50, i);
-                }
-            });
+            let holders = ticker_shards(7).into_iter().map(|t| Holder(t, 0)).collect();
+            let mut e = Engine::new((), holders, threads).unwrap();
+            e.par_each(|_, _, s, q| first_events(&s.0, q));
             let mut decided = 0;
             let mut rounds = 0;
             while decided < 1000 {
@@ -650,24 +645,12 @@ mod tests {
     fn each_runs_on_every_shard_once_with_its_number() {
         let reference = run(1, 1, 0);
         for threads in [1, 2, 3] {
-            let streams = RandomStreams::new(5);
-            let shards = shard_ranges(1000, 7)
-                .into_iter()
-                .map(|r| Ticker {
-                    streams,
-                    first: r.start,
-                    count: vec![0; r.len()],
-                    log: vec![],
-                })
-                .collect();
-            let mut e = Engine::new((), shards, threads).unwrap();
+            let mut e = Engine::new((), ticker_shards(7), threads).unwrap();
             // The first events scheduled on the run's threads, as `tickers` does on the pool;
             // each shard notes its number.
             e.each(move |i, _, s, q| {
                 s.log.push((u32::MAX, i as Time));
-                for k in 0..s.count.len() as u32 {
-                    q.schedule(streams.draw(s.first + k, Purpose(0), 0) as u32 % 50, k);
-                }
+                first_events(s, q);
             });
             for b in (100..=1000).step_by(100) {
                 e.advance_to(b);
