@@ -189,8 +189,12 @@ impl<S: Shard> Engine<S> {
             .build()
             .map_err(StartError::Pool)?;
         let threads = pool.current_num_threads();
-        let gang = if threads > 1 {
-            Some(Gang::new(threads - 1).map_err(StartError::Worker)?)
+        // The gang's workers spin between hand-overs: never more of them than the machine
+        // has cores, or they would spin in each other's way (more threads than cores still
+        // make more shards, and never change a result).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let gang = if threads.min(cores) > 1 {
+            Some(Gang::new(threads.min(cores) - 1).map_err(StartError::Worker)?)
         } else {
             None
         };
