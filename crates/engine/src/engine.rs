@@ -291,12 +291,7 @@ impl<S: Shard> Engine<S> {
         }
         let task = Task::Drain { barrier };
         let handled = if self.threads <= 1 || busy <= 1 || due < self.inline_events {
-            let ctx = &*self.context;
-            self.slots
-                .iter_mut()
-                .enumerate()
-                .map(|(i, slot)| slot.run(ctx, &task, i))
-                .sum()
+            self.run_here(&task, |_| true)
         } else {
             self.on_gang(task, |_| true)
         };
@@ -309,8 +304,8 @@ impl<S: Shard> Engine<S> {
     /// its [`Shard::mark`] once its events before `t` are handled and before any at `t` or
     /// later: what a barrier at each `t` would see of that shard, and what it could change in
     /// it, with no barrier. A shard goes on until `barrier` or until its mark holds it at
-    /// some `t` ([`Engine::shard_at`] says where each stands); shards standing after `ready`
-    /// wait. The shards that move run in parallel (on the gang when more than one does).
+    /// some `t` ([`Engine::now`] says where the furthest behind stands); shards standing
+    /// after `ready` wait. The shards that move run in parallel (on the gang when more than one does).
     /// `barrier` must be a multiple of `step`.
     pub fn advance_marked(&mut self, barrier: Time, step: Time, ready: Time) {
         assert!(step > 0 && barrier % step == 0, "the span ends on a mark");
@@ -318,13 +313,7 @@ impl<S: Shard> Engine<S> {
         let runs = |s: &Slot<S>| s.at <= ready && s.at < barrier;
         let busy = self.slots.iter().filter(|s| runs(s)).count();
         let handled = if self.threads <= 1 || busy <= 1 {
-            let ctx = &*self.context;
-            self.slots
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, s)| runs(s))
-                .map(|(i, slot)| slot.run(ctx, &task, i))
-                .sum()
+            self.run_here(&task, runs)
         } else {
             self.on_gang(task, runs)
         };
@@ -332,10 +321,16 @@ impl<S: Shard> Engine<S> {
         self.now = self.slots.iter().map(|s| s.at).min().unwrap_or(barrier);
     }
 
-    /// Where shard `i` stands after [`Engine::advance_marked`]: its events before this time
-    /// are handled, none after.
-    pub fn shard_at(&self, i: usize) -> Time {
-        self.slots[i].at
+    /// Runs `task` on the shards that `runs` picks, one after the other on the calling thread,
+    /// and returns the events handled.
+    fn run_here(&mut self, task: &Task<Slot<S>>, runs: impl Fn(&Slot<S>) -> bool) -> u64 {
+        let ctx = &*self.context;
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, s)| runs(s))
+            .map(|(i, slot)| slot.run(ctx, task, i))
+            .sum()
     }
 
     /// Runs `task` on the shards that `runs` picks, on the gang's threads (the calling
@@ -346,14 +341,7 @@ impl<S: Shard> Engine<S> {
     /// never changes its result.
     fn on_gang(&mut self, task: Task<Slot<S>>, runs: impl Fn(&Slot<S>) -> bool) -> u64 {
         let Some(gang) = self.gang.as_mut() else {
-            let ctx = &*self.context;
-            return self
-                .slots
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, s)| runs(s))
-                .map(|(i, slot)| slot.run(ctx, &task, i))
-                .sum();
+            return self.run_here(&task, runs);
         };
         if self.weight.iter().all(|w| *w == 0) {
             for (w, slot) in self.weight.iter_mut().zip(&self.slots) {
@@ -414,12 +402,6 @@ impl<S: Shard> Engine<S> {
         &mut self,
     ) -> impl ExactSizeIterator<Item = (&mut S, &mut EventQueue<S::Event>)> {
         self.slots.iter_mut().map(|s| (&mut s.shard, &mut s.queue))
-    }
-
-    /// One shard and its queue, for changes at a barrier.
-    pub fn shard_mut(&mut self, i: usize) -> (&mut S, &mut EventQueue<S::Event>) {
-        let s = &mut self.slots[i];
-        (&mut s.shard, &mut s.queue)
     }
 
     /// The context and the shards, for a barrier's work that reads the one and changes the

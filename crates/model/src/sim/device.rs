@@ -232,6 +232,13 @@ pub struct Context {
     /// The longest stretch the shards run without a barrier when nothing needs one (whole
     /// days; see `span_for` in `run`).
     pub(super) span: Minute,
+    /// Rows a shard's per-row tables hold (row `r` at `r % ring`): the rows one step of the
+    /// run's loop can touch (a span at most), and one either side.
+    pub(super) ring: usize,
+    /// In a span, a shard's marks leave its requests to the gateway and hold it at the first
+    /// instant where one waits ([`super::gateway::Spans::Held`]); otherwise they grant them
+    /// at once ([`super::gateway::Spans::Optimistic`]).
+    pub(super) hold_requests: bool,
     pub(super) sample: Option<f64>,
     /// When co-management is effectively enabled (None: never, or a blocker stops it).
     pub(super) co_management_at: Option<Minute>,
@@ -286,11 +293,9 @@ pub struct DeviceShard {
     /// The few devices the OS upgrade program or client push reaches: (local index, when the
     /// upgrade program reaches it, when client push does; `u32::MAX`: never), by local index.
     pub(super) programs: Vec<(u32, Minute, Minute)>,
-    /// Rows its per-row tables (`state_delta`, `counter_delta`, `wl_delta`, `ready_delta`,
-    /// `incident_delta`, `collection_delta`, `configmgr_only_delta`) hold: row `r` is at
-    /// `r % ring` ([`DeviceShard::row`]). Enough for the rows one step of the run's loop can
-    /// touch; the loop moves finished rows into the run's totals and zeroes them.
-    pub(super) ring: usize,
+    /// Per-row tables (`state_delta`, `counter_delta`, `wl_delta`, `ready_delta`,
+    /// `incident_delta`, `collection_delta`, `configmgr_only_delta`) of [`Context::ring`]
+    /// rows each ([`DeviceShard::row`]); the run's loop moves finished rows into its totals.
     pub(super) state_delta: Vec<i64>,
     pub(super) counter_delta: Vec<u64>,
     pub(super) co_managed_delta: [Vec<i64>; PATHS],
@@ -306,10 +311,6 @@ pub struct DeviceShard {
     pub(super) marks: Vec<super::gateway::Mark>,
     /// Its gateway requests not granted yet.
     pub(super) waiting: u32,
-    /// In a span, its marks leave its requests to the gateway and hold it at the first
-    /// instant where one waits ([`super::gateway::Spans::Held`]); otherwise they grant them
-    /// at once ([`super::gateway::Spans::Optimistic`]).
-    pub(super) hold_requests: bool,
     /// Internet clients holding a notification channel, and when they are online today.
     pub(super) channels: super::gateway::Channels,
     /// The workload sliders as the shard knows them (set at barriers).
@@ -463,10 +464,10 @@ impl DeviceShard {
     }
 
     /// The place in the shard's per-row tables of the row of `now`: they hold the last
-    /// [`DeviceShard::ring`] rows, the run's loop folding finished rows into its totals.
+    /// [`Context::ring`] rows, the run's loop folding finished rows into its totals.
     #[inline]
     pub(super) fn row(&self, ctx: &Context, now: Minute) -> usize {
-        (now / ctx.bucket) as usize % self.ring
+        (now / ctx.bucket) as usize % ctx.ring
     }
 
     pub(super) fn schedule(q: &mut EventQueue<Ev>, at: Option<Minute>, local: u32, kind: Kind) {

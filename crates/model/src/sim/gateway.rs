@@ -516,7 +516,7 @@ impl DeviceShard {
         let online = self.online_channels(ctx, t);
         let mut requests = std::mem::take(&mut self.gateway_requests);
         requests.sort_unstable();
-        if !self.hold_requests {
+        if !ctx.hold_requests {
             for &(_, id) in &requests {
                 self.grant(ctx, id - self.first, t, q);
             }

@@ -133,6 +133,8 @@ fn prepare_spanned(
         sites: s.sites.len(),
         window: 0,
         span: DAY,
+        ring: 1,
+        hold_requests: false,
         sample: match options.events {
             EventCapture::Off => None,
             EventCapture::Sample(x) => Some(x),
@@ -170,14 +172,14 @@ fn prepare_spanned(
     // The rows one step of the run's loop can touch (a span at most), and one either side.
     let span = span.unwrap_or_else(|| span_for(total)).max(DAY);
     ctx.span = span;
-    let ring = (span / bucket + 2).min(ctx.rows as Minute + 1) as usize;
+    ctx.ring = (span / bucket + 2).min(ctx.rows as Minute + 1) as usize;
+    let ring = ctx.ring;
     let shards = ranges
         .iter()
         .map(|r| DeviceShard {
             first: r.start,
             devices: Vec::new(),
             programs: Vec::new(),
-            ring,
             state_delta: vec![0; ring * ctx.sites * STATES],
             counter_delta: vec![0; ring * COUNTERS],
             co_managed_delta: [vec![0; ctx.hours + 1], vec![0; ctx.hours + 1]],
@@ -186,7 +188,6 @@ fn prepare_spanned(
             gateway_requests: Vec::new(),
             marks: Vec::new(),
             waiting: 0,
-            hold_requests: false,
             channels: Default::default(),
             sliders: Sliders::default(),
             wl_delta: vec![0; ring * WORKLOADS],
@@ -280,9 +281,10 @@ impl RowTotals {
                 *b = T::default();
             }
         }
-        for (shard, _) in engine.shards_mut() {
+        let (ctx, mut shards) = engine.split_mut();
+        for (shard, _) in shards.iter_mut() {
             for r in self.folded..upto {
-                let k = r % shard.ring;
+                let k = r % ctx.ring;
                 take(
                     &mut self.state,
                     &mut shard.state_delta,
@@ -502,15 +504,16 @@ pub(super) fn simulate(
     } else {
         Spans::Off
     };
-    let hold = spans == Spans::Held;
-    engine.each(move |_, _, shard, _| shard.hold_requests = hold);
+    engine.context_mut().hold_requests = spans == Spans::Held;
     let mut totals = RowTotals::new(rows, scenario.sites.len(), scenario.collections.len());
     let mut now = 0;
     while now < horizon {
         // Every shard stands at `now`: the rows before its row are finished.
         totals.fold(&mut engine, (now / bucket) as usize);
+        // The span's end, when this step runs one.
+        let span_end = ((now / span + 1) * span).min(horizon);
         if spans == Spans::Held {
-            let next = ((now / span + 1) * span).min(horizon);
+            let next = span_end;
             // Rounds: the shards that stand where the gateway has decided move on, to the
             // span's end or the next instant where a request of theirs waits; the gateway
             // then decides up to where the furthest behind stands.
@@ -526,7 +529,7 @@ pub(super) fn simulate(
             continue;
         }
         if spans == Spans::Optimistic && gateway.idle() {
-            let next = ((now / span + 1) * span).min(horizon);
+            let next = span_end;
             engine.advance_marked(next, GATEWAY_STEP, now);
             if !gateway.replay(&mut engine, bucket, &mut gateway_rows) {
                 return None;
