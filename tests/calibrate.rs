@@ -47,29 +47,36 @@ fn observed_turns_a_device_list_into_daily_counts_without_names() {
     assert!(forced.status.success());
 }
 
-#[test]
-fn calibrate_writes_the_three_files_and_refuses_bad_observations() {
+/// A folder with the ranged scenario `cal.toml` and three days of observations `obs.csv`,
+/// calibrated into `fit` with the given options (the run must succeed).
+fn calibrated(options: &[&str]) -> Dir {
     let d = Dir::new();
     d.write("cal.toml", SCENARIO);
     d.write(
         "obs.csv",
         "date,co_managed,enrollment_failures\n2027-01-04,120,8\n2027-01-05,380,20\n2027-01-06,,25\n",
     );
-    let out = d.fleetsim(&[
+    let mut args = vec![
         "calibrate",
         "cal.toml",
         "--observed",
         "obs.csv",
-        "--samples",
-        "10",
         "-o",
         "fit",
-    ]);
+    ];
+    args.extend_from_slice(options);
+    let out = d.fleetsim(&args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    d
+}
+
+#[test]
+fn calibrate_writes_the_three_files_and_refuses_bad_observations() {
+    let d = calibrated(&["--samples", "10"]);
     let cal = d.read("fit/calibration.csv");
     assert!(
         cal.starts_with(
@@ -160,30 +167,7 @@ fn rows(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn forecast_of_a_calibrated_scenario_draws_the_posterior_rows() {
-    let d = Dir::new();
-    d.write("cal.toml", SCENARIO);
-    d.write(
-        "obs.csv",
-        "date,co_managed,enrollment_failures\n2027-01-04,120,8\n2027-01-05,380,20\n2027-01-06,,25\n",
-    );
-    let out = d.fleetsim(&[
-        "calibrate",
-        "cal.toml",
-        "--observed",
-        "obs.csv",
-        "--samples",
-        "20",
-        "--accept",
-        "0.2",
-        "-o",
-        "fit",
-        "-q",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let d = calibrated(&["--samples", "20", "--accept", "0.2", "-q"]);
     let posterior = rows(&d.read("fit/posterior.csv"));
     assert_eq!(
         posterior[0],

@@ -225,7 +225,7 @@ fn prepare_spanned(
 }
 
 /// The run's per-row tables, whole, into which the loop folds the shards' finished rows
-/// (each shard keeps only its last [`DeviceShard::ring`] rows).
+/// (each shard keeps only its last [`Context::ring`] rows).
 struct RowTotals {
     state: Vec<i64>,
     counter: Vec<u64>,
