@@ -96,6 +96,11 @@ impl Shard for DeviceShard {
 
     #[inline]
     fn prefetch(&self, ev: &Ev) {
-        prefetch_index::prefetch_index(&self.devices, ev.local as usize);
+        let i = ev.local as usize;
+        prefetch_index::prefetch_index(&self.devices, i);
+        // A 40-byte record can run into the next cache line: the next record's start is in it.
+        if i + 1 < self.devices.len() {
+            prefetch_index::prefetch_index(&self.devices, i + 1);
+        }
     }
 }
