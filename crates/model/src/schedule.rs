@@ -65,17 +65,25 @@ impl Calendar {
         Some((start, start + self.usage.workday_length))
     }
 
-    /// [`Calendar::window`] of an intermittent laptop whose workday starts at `day_start`,
-    /// given its presence draws (`streams.keyed(device, PRESENCE)`): the same window, with
-    /// the key's mixing done once per device instead of once per day.
+    /// Whether an intermittent laptop is online at some time of `day` (a workday on which it
+    /// is present), given its presence draws (`streams.keyed(device, PRESENCE)`): as
+    /// [`Calendar::window`] decides, with the key's mixing done once per device instead of
+    /// once per day.
     #[inline]
+    pub fn laptop_present(&self, presence: &KeyedStream, day: u32) -> bool {
+        self.is_workday(day) && presence.unit(u64::from(day)) < self.usage.laptop_presence
+    }
+
+    /// [`Calendar::window`] of an intermittent laptop whose workday starts at `day_start`
+    /// ([`Calendar::laptop_present`]).
+    #[cfg(test)]
     pub fn laptop_window(
         &self,
         presence: &KeyedStream,
         day_start: u16,
         day: u32,
     ) -> Option<(Minute, Minute)> {
-        if !self.is_workday(day) || presence.unit(u64::from(day)) >= self.usage.laptop_presence {
+        if !self.laptop_present(presence, day) {
             return None;
         }
         let start = day * DAY + Minute::from(day_start);

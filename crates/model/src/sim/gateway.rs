@@ -13,6 +13,7 @@ use super::device::*;
 use super::results::*;
 use crate::domain::{Location, UsagePattern};
 use crate::scenario::{DAY, Minute, Scenario};
+use crate::schedule::Calendar;
 use fleetsim_engine::{Engine, EventQueue, KeyedStream};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -35,6 +36,10 @@ pub(super) const GATEWAY_STEP: Minute = 15;
 /// Barrier instants in a day.
 pub(super) const SLOTS: usize = (DAY / GATEWAY_STEP) as usize;
 
+/// Days whose laptop windows a shard draws ahead at most ([`DeviceShard::plan_days`]): 25 KiB
+/// of tables a shard.
+const PLAN_DAYS: u32 = 64;
+
 /// A shard's internet clients and the table of when they are online today.
 ///
 /// Only intermittent laptops need a draw per day (their presence); office-hours clients are
@@ -44,8 +49,8 @@ pub(super) const SLOTS: usize = (DAY / GATEWAY_STEP) as usize;
 /// of the day asks, and summed as the barriers of the day go by.
 #[derive(Clone, Debug)]
 pub(super) struct Channels {
-    /// Intermittent laptops holding a channel: (their presence draws, workday start).
-    laptops: Vec<(KeyedStream, u16)>,
+    /// Intermittent laptops holding a channel, by the instants their windows cover.
+    laptops: Vec<Laptops>,
     /// Office-hours clients: per barrier instant, change of online clients from the windows
     /// that start the same day (they apply on workdays).
     office_today: [i32; SLOTS + 1],
@@ -64,6 +69,13 @@ pub(super) struct Channels {
     summed: usize,
     /// The sum of `diff[..summed]`.
     online: i64,
+    /// The laptops' part of the tables of the days drawn ahead ([`DeviceShard::plan_days`]):
+    /// day `plan_first + k` at `plan[k]` for `k < plan_days` (its windows, and those of the
+    /// day before that run into it), and at `plan[plan_days]` the windows of the last that
+    /// run into the day after.
+    plan: Vec<[i32; SLOTS + 1]>,
+    plan_first: u32,
+    plan_days: u32,
 }
 
 impl Default for Channels {
@@ -78,8 +90,62 @@ impl Default for Channels {
             laptop_next: [0; SLOTS + 1],
             summed: 0,
             online: 0,
+            plan: Vec::new(),
+            plan_first: 0,
+            plan_days: 0,
         }
     }
+}
+
+/// The intermittent laptops holding a channel whose windows cover the same barrier instants
+/// (`from`, `to`: see [`slots_of`]; `[0, 0]` for none) on a day they are present and on the
+/// day after (a window that runs past midnight). A laptop's workday starts at the same minute
+/// every day, so its instants are found once, when it joins; a day's table then only counts
+/// the laptops of each group that are present (a draw each), and adds each group's count
+/// once.
+#[derive(Clone, Debug)]
+struct Laptops {
+    today: [u8; 2],
+    spill: [u8; 2],
+    /// The laptops' presence draws.
+    presence: Vec<KeyedStream>,
+}
+
+impl Laptops {
+    /// The instants of a window starting at `day_start` for `workday_length`: on its day,
+    /// and on the day after.
+    fn slots(day_start: u16, workday_length: Minute) -> ([u8; 2], [u8; 2]) {
+        let (ds, len, day) = (
+            i64::from(day_start),
+            i64::from(workday_length),
+            i64::from(DAY),
+        );
+        // At most SLOTS (96): fits a byte.
+        let pair = |w: Option<(usize, usize)>| w.map_or([0, 0], |(a, b)| [a as u8, b as u8]);
+        (
+            pair(slots_of(ds, ds + len)),
+            pair(slots_of(ds - day, ds + len - day)),
+        )
+    }
+}
+
+/// How many laptops of `presence` are online on `day` ([`Calendar::laptop_present`]).
+#[inline]
+fn present(cal: &Calendar, presence: &[KeyedStream], day: u32) -> i32 {
+    if !cal.is_workday(day) {
+        return 0;
+    }
+    presence
+        .iter()
+        .map(|k| i32::from(cal.laptop_present(k, day)))
+        .sum()
+}
+
+/// Adds `n` windows covering instants `[from, to]` to the difference table `t`.
+#[inline]
+fn add(t: &mut [i32; SLOTS + 1], [from, to]: [u8; 2], n: i32) {
+    t[usize::from(from)] += n;
+    t[usize::from(to)] -= n;
 }
 
 /// The barrier instants of a day (`from..to` in `GATEWAY_STEP` slots) in which a window
@@ -106,11 +172,53 @@ impl Channels {
         }
     }
 
-    /// Adds a window (minutes from today's midnight) to today's table.
-    fn add_today(&mut self, start: i64, end: i64) {
-        if let Some((from, to)) = slots_of(start, end) {
-            self.bump(from, 1);
-            self.bump(to, -1);
+    /// Adds the windows of yesterday and today of the laptops `presence` (whose windows
+    /// cover `today` and `spill`) where they were present, to today's table, and the part of
+    /// today's windows that runs into tomorrow to `laptop_next`.
+    fn add_laptops(
+        &mut self,
+        cal: &Calendar,
+        (today, spill): ([u8; 2], [u8; 2]),
+        presence: &[KeyedStream],
+        (yesterday, on_today): (bool, bool),
+    ) {
+        let day = self.day;
+        if yesterday {
+            let n = present(cal, presence, day - 1);
+            self.bump(usize::from(spill[0]), n);
+            self.bump(usize::from(spill[1]), -n);
+        }
+        if on_today {
+            let n = present(cal, presence, day);
+            self.bump(usize::from(today[0]), n);
+            self.bump(usize::from(today[1]), -n);
+            add(&mut self.laptop_next, spill, n);
+        }
+    }
+
+    /// Adds the windows of days `from..` of the laptops `presence` to the days drawn ahead
+    /// (where their tables are not built yet).
+    fn plan_laptops(
+        &mut self,
+        cal: &Calendar,
+        (today, spill): ([u8; 2], [u8; 2]),
+        presence: &[KeyedStream],
+        from: u32,
+    ) {
+        let (first, n) = (self.plan_first, self.plan_days);
+        // The days whose windows fall in a planned table: the day before the first, to the
+        // last.
+        for d in from.max(first.saturating_sub(1))..first + n {
+            let count = present(cal, presence, d);
+            if count == 0 {
+                continue;
+            }
+            if d >= first {
+                add(&mut self.plan[(d - first) as usize], today, count);
+            }
+            if d + 1 >= first {
+                add(&mut self.plan[(d + 1 - first) as usize], spill, count);
+            }
         }
     }
 }
@@ -183,35 +291,24 @@ impl DeviceShard {
                 let key = ctx
                     .streams
                     .keyed(self.first + i as u32, crate::schedule::PRESENCE);
-                self.channels.laptops.push((key, p.day_start));
-                if day != u32::MAX {
-                    if day > 0 {
-                        self.add_laptop_window(ctx, &key, p.day_start, day - 1);
-                    }
-                    self.add_laptop_window(ctx, &key, p.day_start, day);
+                let slots = Laptops::slots(p.day_start, ctx.calendar.usage.workday_length);
+                match c.laptops.iter_mut().find(|g| (g.today, g.spill) == slots) {
+                    Some(g) => g.presence.push(key),
+                    None => c.laptops.push(Laptops {
+                        today: slots.0,
+                        spill: slots.1,
+                        presence: vec![key],
+                    }),
                 }
-            }
-        }
-    }
-
-    /// Adds laptop `id`'s window of `dd` (today or yesterday) to today's table, and for
-    /// today's window its part in tomorrow to `laptop_next`.
-    fn add_laptop_window(
-        &mut self,
-        ctx: &Context,
-        presence: &KeyedStream,
-        day_start: u16,
-        dd: u32,
-    ) {
-        let day = self.channels.day;
-        if let Some((s, e)) = ctx.calendar.laptop_window(presence, day_start, dd) {
-            let d0 = i64::from(day) * i64::from(DAY);
-            let (s, e) = (i64::from(s) - d0, i64::from(e) - d0);
-            self.channels.add_today(s, e);
-            if dd == day {
-                if let Some((from, to)) = slots_of(s - i64::from(DAY), e - i64::from(DAY)) {
-                    self.channels.laptop_next[from] += 1;
-                    self.channels.laptop_next[to] -= 1;
+                let cal = &ctx.calendar;
+                if day != u32::MAX {
+                    c.add_laptops(cal, slots, &[key], (day > 0, true));
+                }
+                if c.plan_days > 0 {
+                    // Its windows from the table's day on (the day's own, just added, only
+                    // for the part that runs into a planned day).
+                    let from = if day == u32::MAX { 0 } else { day };
+                    c.plan_laptops(cal, slots, &[key], from);
                 }
             }
         }
@@ -237,47 +334,92 @@ impl DeviceShard {
     /// by the first barrier of the day that counts them, or beforehand, in parallel, by the
     /// barrier loop (the laptops' windows of a day are most of the gateway's work).
     pub(super) fn ready_day(&mut self, ctx: &Context, day: u32) {
-        if self.channels.day != day {
-            let c = &mut self.channels;
-            // Yesterday's laptop windows are known when the table was yesterday's.
-            let carried = c.day != u32::MAX && c.day.wrapping_add(1) == day;
+        if self.channels.day == day {
+            return;
+        }
+        let c = &mut self.channels;
+        // The laptops' part: drawn ahead ([`DeviceShard::plan_days`]), or drawn now.
+        let planned = day.wrapping_sub(c.plan_first) < c.plan_days;
+        // Yesterday's laptop windows are known when the table was yesterday's.
+        let carried = c.day != u32::MAX && c.day.wrapping_add(1) == day;
+        if planned {
+            let k = (day - c.plan_first) as usize;
+            c.diff = c.plan[k];
+            // The next day's part: from the plan too, unless this is the last planned.
+            c.laptop_next = if k + 1 == c.plan_days as usize {
+                c.plan[k + 1]
+            } else {
+                [0; SLOTS + 1]
+            };
+        } else {
             c.diff = if carried {
                 c.laptop_next
             } else {
                 [0; SLOTS + 1]
             };
             c.laptop_next = [0; SLOTS + 1];
-            c.day = day;
-            c.summed = 0;
-            c.online = 0;
-            let cal = &ctx.calendar;
-            if day > 0 && cal.is_workday(day - 1) {
-                c.diff
-                    .iter_mut()
-                    .zip(&c.office_spill)
-                    .for_each(|(a, b)| *a += b);
-            }
-            if cal.is_workday(day) {
-                c.diff
-                    .iter_mut()
-                    .zip(&c.office_today)
-                    .for_each(|(a, b)| *a += b);
-            }
-            // A laptop has no window on a weekend day: skip the days that need none.
-            let yesterday = !carried && day > 0 && cal.is_workday(day - 1);
-            let today = cal.is_workday(day);
-            if yesterday || today {
-                for k in 0..self.channels.laptops.len() {
-                    let (key, ds) = self.channels.laptops[k];
-                    if yesterday {
-                        self.add_laptop_window(ctx, &key, ds, day - 1);
-                    }
-                    if today {
-                        self.add_laptop_window(ctx, &key, ds, day);
-                    }
-                }
-            }
         }
+        c.day = day;
+        c.summed = 0;
+        c.online = 0;
+        let cal = &ctx.calendar;
+        if day > 0 && cal.is_workday(day - 1) {
+            c.diff
+                .iter_mut()
+                .zip(&c.office_spill)
+                .for_each(|(a, b)| *a += b);
+        }
+        if cal.is_workday(day) {
+            c.diff
+                .iter_mut()
+                .zip(&c.office_today)
+                .for_each(|(a, b)| *a += b);
+        }
+        // A laptop has no window on a weekend day: skip the days that need none.
+        let yesterday = !carried && day > 0 && cal.is_workday(day - 1);
+        let today = cal.is_workday(day);
+        if !planned && (yesterday || today) {
+            let laptops = std::mem::take(&mut c.laptops);
+            for g in &laptops {
+                c.add_laptops(cal, (g.today, g.spill), &g.presence, (yesterday, today));
+            }
+            c.laptops = laptops;
+        }
+    }
+
+    /// Draws the laptops' windows of the days from the one after this shard's table (or
+    /// from `now`'s day, with none) to `last`, at most [`PLAN_DAYS`]: then the barriers
+    /// of those days only read their tables. Done in parallel for every shard at the start
+    /// of a held span ([`Spans::Held`]), where a shard with a request waiting goes instant by
+    /// instant, often alone, and would otherwise draw them when it passes midnight.
+    pub(super) fn plan_days(&mut self, ctx: &Context, now: Minute, last: u32) {
+        let c = &mut self.channels;
+        let first = if c.day == u32::MAX {
+            now / DAY
+        } else {
+            c.day + 1
+        };
+        let n = (last + 1).saturating_sub(first).min(PLAN_DAYS);
+        c.plan.clear();
+        c.plan_first = first;
+        c.plan_days = n;
+        if n == 0 {
+            return;
+        }
+        c.plan.resize(n as usize + 1, [0; SLOTS + 1]);
+        // The windows of the day before the first that run into it: kept when the table is
+        // that day's.
+        let from = if c.day != u32::MAX && c.day + 1 == first {
+            c.plan[0] = c.laptop_next;
+            first
+        } else {
+            first.saturating_sub(1)
+        };
+        let laptops = std::mem::take(&mut c.laptops);
+        for g in &laptops {
+            c.plan_laptops(&ctx.calendar, (g.today, g.spill), &g.presence, from);
+        }
+        c.laptops = laptops;
     }
 
     /// The gateway gives device `local` a connection at `now` (called at a barrier).

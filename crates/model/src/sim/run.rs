@@ -514,6 +514,9 @@ pub(super) fn simulate(
         let span_end = ((now / span + 1) * span).min(horizon);
         if spans == Spans::Held {
             let next = span_end;
+            // The laptops' windows of the span's days, drawn now on every thread.
+            let last = next / DAY;
+            engine.each(move |_, ctx, shard, _| shard.plan_days(ctx, now, last));
             // Rounds: the shards that stand where the gateway has decided move on, to the
             // span's end or the next instant where a request of theirs waits; the gateway
             // then decides up to where the furthest behind stands.

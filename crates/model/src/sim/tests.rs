@@ -474,7 +474,15 @@ fn held_spans_are_barriers_at_every_instant() {
         .replace("cmg_vms = 8 ", "cmg_vms = 1 ")
         .replace("cmg_vm_size = \"large\"", "cmg_vm_size = \"standard\"");
     assert_ne!(over, default);
-    for (text, devices, days) in [(default, 30_000, 40), (over.as_str(), 30_000, 40)] {
+    // Night shifts: windows that run past midnight into the next day's table.
+    let night = over.replace("workday_start = \"07:00\"", "workday_start = \"19:00\"");
+    assert_ne!(night, over);
+    // 70 days: a span longer than the days whose laptop windows a shard draws ahead (64).
+    for (text, devices, days) in [
+        (default, 30_000, 40),
+        (over.as_str(), 30_000, 40),
+        (night.as_str(), 20_000, 70),
+    ] {
         let mut s = Scenario::from_toml(text).unwrap();
         s.set_devices(devices).unwrap();
         s.set_days(days).unwrap();
