@@ -93,6 +93,36 @@ fn drain_before<S: Shard>(ctx: &S::Context, slot: &mut Slot<S>, limit: Time) -> 
     n
 }
 
+/// Splits `0..n` into `parts` contiguous ranges of about equal work, where `work(x)` is the
+/// work of the entities before `x` (non-decreasing, `work(0) == 0`): range `k` ends at the
+/// first `x` where `work(x)` reaches `k + 1` parts of `work(n)`. For entities whose work
+/// differs by kind (fleetsim's new Autopilot devices, after the existing ones, take more
+/// than an existing device), so that no shard is left running alone. Which shard an entity
+/// is in never changes a result, only the balance of the threads.
+pub fn balanced_ranges(n: u32, parts: u32, work: impl Fn(u32) -> u64) -> Vec<Range<u32>> {
+    let parts = parts.max(1);
+    let total = u128::from(work(n));
+    let mut start = 0;
+    (1..=parts)
+        .map(|k| {
+            let target = (total * u128::from(k)).div_ceil(u128::from(parts));
+            // The first x in start..=n with work(x) >= target.
+            let (mut lo, mut hi) = (start, n);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if u128::from(work(mid)) >= target {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            let r = start..lo;
+            start = lo;
+            r
+        })
+        .collect()
+}
+
 /// Splits `0..n` into `parts` contiguous ranges whose sizes differ by at most one.
 pub fn shard_ranges(n: u32, parts: u32) -> Vec<Range<u32>> {
     let parts = parts.max(1);
@@ -676,5 +706,24 @@ mod tests {
         let r = shard_ranges(10, 3);
         assert_eq!(r, vec![0..4, 4..7, 7..10]);
         assert_eq!(shard_ranges(2, 4), vec![0..1, 1..2, 2..2, 2..2]);
+    }
+
+    #[test]
+    fn balanced_ranges_share_the_work() {
+        // Equal work: equal sizes.
+        assert_eq!(balanced_ranges(10, 2, u64::from), vec![0..5, 5..10]);
+        // The last 10 of 30 take three times as much: 20 + 30 = 50, halves of 25.
+        let work = |x: u32| u64::from(x.min(20)) + 3 * u64::from(x.saturating_sub(20));
+        let r = balanced_ranges(30, 2, work);
+        assert_eq!(r, vec![0..22, 22..30]);
+        // Every entity once, in order, for any count of parts.
+        for parts in 1..40 {
+            let r = balanced_ranges(30, parts, work);
+            assert_eq!(r.len(), parts as usize);
+            assert_eq!(r[0].start, 0);
+            assert_eq!(r.last().unwrap().end, 30);
+            assert!(r.windows(2).all(|w| w[0].end == w[1].start));
+        }
+        assert_eq!(balanced_ranges(0, 3, u64::from), vec![0..0, 0..0, 0..0]);
     }
 }

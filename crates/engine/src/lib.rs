@@ -26,7 +26,7 @@ mod gang;
 mod queue;
 mod streams;
 
-pub use engine::{Engine, Shard, ShardsMut, StartError, shard_ranges};
+pub use engine::{Engine, Shard, ShardsMut, StartError, balanced_ranges, shard_ranges};
 pub use queue::EventQueue;
 pub use streams::{KeyedStream, Purpose, RandomStreams, Sequence, stable_hash, to_unit};
 
