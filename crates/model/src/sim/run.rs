@@ -167,7 +167,10 @@ fn prepare_spanned(
             .collect(),
     };
     let total = s.fleet.devices + s.path2.arrivals();
-    let parts = (threads as u32 * 4).clamp(1, 256);
+    // Two shards a thread: with shards of equal work, enough for the threads to even out;
+    // more shards cost more than they balance (four a thread: 1M x 180 days, 2 threads,
+    // 0.30 s against 0.28 s).
+    let parts = (threads as u32 * 2).clamp(1, 256);
     // A new Autopilot device (after the existing ones) takes about 1.75 times the work of an
     // existing device (its arrival draws and the provisioning events; measured on the
     // default scenario): shards of equal work, not of equal size, end together.
