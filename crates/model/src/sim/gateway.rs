@@ -46,7 +46,8 @@ const PLAN_DAYS: u32 = 64;
 /// online at the same minutes every workday, so their part of a day's table is kept once, as
 /// two fixed tables (windows that start that day, and windows of the day before that run into
 /// it), and always-on clients as a count. A day's table is built once, when the first barrier
-/// of the day asks, and summed as the barriers of the day go by.
+/// of the day asks (its laptops' part drawn then, or beforehand for the days of a held span:
+/// [`DeviceShard::plan_days`]), and summed as the barriers of the day go by.
 #[derive(Clone, Debug)]
 pub(super) struct Channels {
     /// Intermittent laptops holding a channel, by the instants their windows cover.
