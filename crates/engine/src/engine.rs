@@ -197,6 +197,8 @@ pub struct Engine<S: Shard> {
     /// Per shard: events it handled in the last hand-over to the gang; the next one shares
     /// the shards out by them.
     weight: Vec<u64>,
+    /// Per shard: the gang lane (thread) that ran it last, which runs it again where it can.
+    owner: Vec<Option<usize>>,
 }
 
 impl<S: Shard> Engine<S> {
@@ -229,8 +231,10 @@ impl<S: Shard> Engine<S> {
             None
         };
         let weight = vec![0; shards.len()];
+        let owner = vec![None; shards.len()];
         Ok(Self {
             weight,
+            owner,
             gang,
             context: Arc::new(context),
             threads,
@@ -387,16 +391,35 @@ impl<S: Shard> Engine<S> {
                 stay.push((i, slot, None));
             }
         }
-        // The busiest last: the threads take shards from the end.
-        parts.sort_by_key(|(i, _)| (self.weight[*i], std::cmp::Reverse(*i)));
+        // Each shard to the thread that ran it last; the others, busiest first, to the lane
+        // with the least work so far. In each lane the busiest goes last: taken first.
+        let lanes = gang.lanes().min(parts.len()).max(1);
+        parts.sort_by_key(|(i, _)| (std::cmp::Reverse(self.weight[*i]), *i));
+        let mut lists: Vec<Vec<(usize, Slot<S>)>> = (0..lanes).map(|_| Vec::new()).collect();
+        let mut load = vec![0u64; lanes];
+        let (mut owned, mut free): (Vec<_>, Vec<_>) = parts
+            .into_iter()
+            .partition(|(i, _)| self.owner[*i].is_some_and(|k| k < lanes));
+        for (i, slot) in owned.drain(..).chain(free.drain(..)) {
+            let lane = match self.owner[i] {
+                Some(k) if k < lanes => k,
+                _ => (0..lanes).min_by_key(|k| (load[*k], *k)).unwrap_or(0),
+            };
+            load[lane] += self.weight[i].max(1);
+            lists[lane].push((i, slot));
+        }
+        for l in &mut lists {
+            l.reverse();
+        }
         // Work other than events says nothing of a shard's load.
         let weigh = !matches!(task, Task::Each(_));
-        let back = gang.run(&self.context, task, parts);
-        let mut all: Vec<(usize, Slot<S>, Option<u64>)> = back
-            .into_iter()
-            .map(|(i, slot, n)| (i, slot, Some(n)))
-            .chain(stay)
-            .collect();
+        let back = gang.run(&self.context, task, lists);
+        let mut all: Vec<(usize, Slot<S>, Option<u64>)> = Vec::with_capacity(self.weight.len());
+        for (i, slot, n, lane) in back {
+            self.owner[i] = Some(lane);
+            all.push((i, slot, Some(n)));
+        }
+        all.extend(stay);
         all.sort_unstable_by_key(|(i, _, _)| *i);
         let mut handled = 0;
         for (i, slot, n) in all {
