@@ -14,7 +14,7 @@
 //!   [`Shard::mark`]), one of which may hold it until the caller moves it on; it lends every
 //!   shard one read-only context (what all of them read: no copy per shard, no reference
 //!   counting per event), and runs the shards on its own workers, which spin between
-//!   hand-overs rather than sleep (set-up work that returns results runs on a rayon pool);
+//!   hand-overs rather than sleep (set-up work too: no second pool);
 //! - a hint ([`Shard::prefetch`]) of the event a few places ahead, so that a shard can have its
 //!   entity's record on its way into the cache while it handles the events before it.
 //!

@@ -211,11 +211,12 @@ fn prepare_spanned(
     let mut engine = Engine::new(ctx, shards, threads)
         .map_err(|source| RunError::Threads { threads, source })?;
     let rs = ranges.clone();
-    let mut counts = engine.par_each(|i, ctx, shard, _| shard.populate(ctx, rs[i].clone()));
+    let mut counts = engine.par_each(move |i, ctx, shard, _| shard.populate(ctx, rs[i].clone()));
     // Pass 2: collection membership, now that the matching devices are counted.
     let all = total_counts(&counts, sites);
-    let membership = Membership::new(s, &all.collection_matching);
-    let assigned = engine.par_each(|_, ctx, shard, _| shard.assign_collections(ctx, &membership));
+    let membership = std::sync::Arc::new(Membership::new(s, &all.collection_matching));
+    let assigned =
+        engine.par_each(move |_, ctx, shard, _| shard.assign_collections(ctx, &membership));
     for (c, (members, in_scope)) in counts.iter_mut().zip(assigned) {
         c.collection_members = members;
         c.path1_in_scope = in_scope;
@@ -586,7 +587,7 @@ pub(super) fn simulate(
 
     let mut breakdown = breakdown_rows(scenario);
     let slots = breakdown.len();
-    let tables = engine.par_each(|_, ctx, shard, q| {
+    let tables = engine.par_each(move |_, ctx, shard, q| {
         let mut t = vec![[0u64; STATES]; slots];
         for d in &shard.devices {
             if let Some(st) = d.state() {
