@@ -281,10 +281,10 @@ impl<S: Shard> Engine<S> {
     }
 
     /// Runs `f` on every shard and its queue (with the shard's number), on the threads that
-    /// run the events rather than on the set-up pool of [`Engine::par_each`]: for work that
-    /// schedules many events, so that their memory comes from, and goes back to, the same
-    /// threads' allocator arenas as the events the run schedules (with glibc, memory freed in
-    /// one thread's arena is not reused by another's: 80 MiB on ten million devices).
+    /// run the events: for work that schedules many events, so that their memory comes from,
+    /// and goes back to, the same threads' allocator arenas as the events the run schedules
+    /// (with glibc, memory freed in one thread's arena is not reused by another's: 80 MiB on
+    /// ten million devices when a separate pool scheduled the first events).
     pub fn each(
         &mut self,
         f: impl Fn(usize, &S::Context, &mut S, &mut EventQueue<S::Event>) + Send + Sync + 'static,
@@ -358,11 +358,11 @@ impl<S: Shard> Engine<S> {
     }
 
     /// Runs `task` on the shards that `runs` picks, on the gang's threads (the calling
-    /// thread's among them), and returns the events handled. The threads take the shards
+    /// thread's among them), and returns the events handled. Each shard goes to the thread
+    /// that ran it last (its memory is in that thread's allocator arena); the others go
     /// busiest first, by the events each handled the last time (the pending events the first
-    /// time), so that a heavy shard (fleetsim's last, where the new Autopilot devices are)
-    /// does not start last and leave the other threads waiting. Which thread runs a shard
-    /// never changes its result.
+    /// time), to the least loaded thread; each thread takes its busiest first, then the
+    /// lightest left to the others. Which thread runs a shard never changes its result.
     fn on_gang(&mut self, task: Task<Slot<S>>, runs: impl Fn(&Slot<S>) -> bool) -> u64 {
         let Some(gang) = self.gang.as_mut() else {
             return self.run_here(&task, runs);
@@ -381,20 +381,16 @@ impl<S: Shard> Engine<S> {
                 stay.push((i, slot, None));
             }
         }
-        // Each shard to the thread that ran it last; the others, busiest first, to the lane
-        // with the least work so far. In each lane the busiest goes last: taken first.
+        // Each shard to the thread that ran it last; then the others, busiest first, to the
+        // lane with the least work so far. In each lane the busiest goes last: taken first.
         let lanes = gang.lanes().min(parts.len()).max(1);
-        parts.sort_by_key(|(i, _)| (std::cmp::Reverse(self.weight[*i]), *i));
+        let owner = |i: usize| self.owner[i].filter(|k| *k < lanes);
+        parts.sort_by_key(|(i, _)| (owner(*i).is_none(), std::cmp::Reverse(self.weight[*i]), *i));
         let mut lists: Vec<Vec<(usize, Slot<S>)>> = (0..lanes).map(|_| Vec::new()).collect();
         let mut load = vec![0u64; lanes];
-        let (mut owned, mut free): (Vec<_>, Vec<_>) = parts
-            .into_iter()
-            .partition(|(i, _)| self.owner[*i].is_some_and(|k| k < lanes));
-        for (i, slot) in owned.drain(..).chain(free.drain(..)) {
-            let lane = match self.owner[i] {
-                Some(k) if k < lanes => k,
-                _ => (0..lanes).min_by_key(|k| (load[*k], *k)).unwrap_or(0),
-            };
+        for (i, slot) in parts {
+            let lane =
+                owner(i).unwrap_or_else(|| (0..lanes).min_by_key(|k| (load[*k], *k)).unwrap_or(0));
             load[lane] += self.weight[i].max(1);
             lists[lane].push((i, slot));
         }

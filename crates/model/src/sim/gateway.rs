@@ -173,6 +173,12 @@ impl Channels {
         }
     }
 
+    /// [`add`] to today's table, keeping the running sum right.
+    fn bump_window(&mut self, [from, to]: [u8; 2], n: i32) {
+        self.bump(usize::from(from), n);
+        self.bump(usize::from(to), -n);
+    }
+
     /// Adds the windows of yesterday and today of the laptops `presence` (whose windows
     /// cover `today` and `spill`) where they were present, to today's table, and the part of
     /// today's windows that runs into tomorrow to `laptop_next`.
@@ -185,14 +191,11 @@ impl Channels {
     ) {
         let day = self.day;
         if yesterday {
-            let n = present(cal, presence, day - 1);
-            self.bump(usize::from(spill[0]), n);
-            self.bump(usize::from(spill[1]), -n);
+            self.bump_window(spill, present(cal, presence, day - 1));
         }
         if on_today {
             let n = present(cal, presence, day);
-            self.bump(usize::from(today[0]), n);
-            self.bump(usize::from(today[1]), -n);
+            self.bump_window(today, n);
             add(&mut self.laptop_next, spill, n);
         }
     }
